@@ -1,0 +1,237 @@
+// Composition root: the only place that wires config, store, clients, Slack, HTTP and schedules together.
+import type { Server } from 'node:http';
+import { App, HTTPReceiver, SocketModeReceiver, type Receiver } from '@slack/bolt';
+import type { WebClient } from '@slack/web-api';
+import type { Redis } from 'ioredis';
+import { createRedisClient } from './clients/redis.ts';
+import { createSlackClient, slackErrorCode } from './clients/slack.ts';
+import { systemClock, type Clock } from './clock.ts';
+import type { Config } from './config/schema.ts';
+import { ConfigError } from './errors.ts';
+import { Permissions } from './handlers/authorize.ts';
+import { Confirmations, type ConfirmableAction } from './handlers/confirm.ts';
+import { registerHandlers } from './handlers/register.ts';
+import type { IncidentDeps } from './handlers/incident.ts';
+import { createIncidentSlack } from './clients/incident-slack.ts';
+import { EscalationTicker, type EscalationTickerOptions } from './incidents/escalation.ts';
+import { IncidentService } from './incidents/lifecycle.ts';
+import { closeServer, createHttpServer, listen, type Route } from './http-server.ts';
+import { InFlight } from './inflight.ts';
+import { createLogger, slackLogger, type Logger } from './log.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { opsRoutes } from './ops-routes.ts';
+import { openStore, type Store } from './store/db.ts';
+import { migrate } from './store/migrate.ts';
+
+export interface BotOptions {
+  config: Config;
+  logger?: Logger;
+  clock?: Clock;
+  /** Listen address; defaults to all interfaces. Tests use 127.0.0.1. */
+  host?: string;
+  /** Upper bound for SIGTERM draining; the whole stop stays under 10 s. */
+  drainTimeoutMs?: number;
+  /** Extra confirmable actions (tests and extensions); the built-in ones are registered by the handlers. */
+  confirmableActions?: Array<ConfirmableAction<never>>;
+  /** Escalation ticker tuning (tests compress time); autoStart false leaves ticking to the caller. */
+  escalation?: Partial<Pick<EscalationTickerOptions, 'leaseMs' | 'lateAfterMs' | 'batchSize' | 'maxSleepMs' | 'retryAfterMs'>> & {
+    autoStart?: boolean;
+  };
+}
+
+export interface Bot {
+  readonly config: Config;
+  readonly store: Store;
+  readonly slack: WebClient;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly mode: 'http' | 'socket';
+  /** The HTTP port actually bound (PORT=0 picks a free one). */
+  readonly port: number;
+  readonly incidents: IncidentService;
+  readonly ticker: EscalationTicker;
+  stop(): Promise<void>;
+}
+
+/** Opens the store, applies migrations, and starts Slack and HTTP; resolves when the bot is ready. */
+export async function startBot(options: BotOptions): Promise<Bot> {
+  const { config } = options;
+  const { env } = config;
+  const logger = options.logger ?? createLogger({ level: env.LOG_LEVEL, pretty: env.NODE_ENV === 'development' });
+  const clock = options.clock ?? systemClock;
+  const metrics = createMetrics();
+  const mode = env.SLACK_APP_TOKEN ? 'socket' : 'http';
+  const botToken = env.SLACK_BOT_TOKEN;
+  if (!botToken)
+    throw new ConfigError(['SLACK_BOT_TOKEN (environment): is required: the bot token (xoxb-…) from your Slack app']);
+
+  logger.info({
+    event: 'config.loaded',
+    source: config.source ?? 'built-in defaults (no config file found)',
+    services: Object.keys(config.file.services),
+    timezone: config.timezone,
+    mode,
+  });
+
+  const store = await openStore({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR });
+  const cleanups: Array<() => Promise<unknown>> = [() => store.close()];
+  try {
+    const migration = await migrate(store);
+    logger.info({
+      event: 'store.ready',
+      kind: store.kind,
+      applied: migration.applied.map((m) => `${m.version}_${m.name}`),
+      schemaVersion: migration.latest,
+    });
+
+    const redis: Redis | undefined = env.REDIS_URL ? createRedisClient(env.REDIS_URL, logger) : undefined;
+    if (redis) {
+      cleanups.unshift(() => redis.quit().catch(() => redis.disconnect()));
+      await redis.connect().catch((error: unknown) => logger.warn({ event: 'redis.unreachable_at_start', err: error }));
+    }
+
+    const slack = createSlackClient({ token: botToken, apiUrl: env.SLACK_API_URL, logger, metrics });
+    const inflight = new InFlight();
+    const permissions = new Permissions({ config, slack, clock, logger });
+    const confirmations = new Confirmations({ config, store, slack, logger, metrics, inflight, clock, permissions });
+    for (const action of options.confirmableActions ?? []) confirmations.register(action);
+    const incidentSlack = createIncidentSlack(slack, logger);
+    const incidents = new IncidentService({
+      store,
+      slack: incidentSlack,
+      config,
+      clock,
+      logger,
+      onTimersChanged: () => ticker.wake(),
+    });
+    const ticker: EscalationTicker = new EscalationTicker({
+      store,
+      slack: incidentSlack,
+      config,
+      clock,
+      logger,
+      incidents,
+      ...options.escalation,
+    });
+    const deps: IncidentDeps = { config, store, slack, logger, metrics, inflight, clock, permissions, confirmations, incidents };
+
+    const identity = botIdentity(slack, logger);
+    const receiver: Receiver & { requestListener?: HTTPReceiver['requestListener'] } =
+      mode === 'socket'
+        ? new SocketModeReceiver({ appToken: env.SLACK_APP_TOKEN!, logger: slackLogger(logger) as never, installerOptions: {} })
+        : new HTTPReceiver({
+            signingSecret: env.SLACK_SIGNING_SECRET!,
+            logger: slackLogger(logger) as never,
+            endpoints: '/slack/events',
+            unhandledRequestTimeoutMillis: 3_001,
+          });
+    const app = new App({
+      receiver,
+      logger: slackLogger(logger) as never,
+      clientOptions: env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {},
+      // Our own authorize: Bolt would otherwise call auth.test at construction and crash on an unreachable Slack.
+      authorize: async () => ({ botToken, ...(await identity.get()) }),
+    });
+    app.error(async (error) => {
+      logger.error({ event: 'slack.unhandled_error', err: error, code: slackErrorCode(error) });
+    });
+    registerHandlers(app, deps);
+
+    const routes: Route[] = [...opsRoutes({ store, redis, metrics, isDraining: () => inflight.closed })];
+    if (mode === 'http') {
+      const listener = receiver.requestListener!;
+      routes.push({ method: 'POST', path: '/slack/events', handle: (req, res) => listener(req, res) });
+    }
+    const server: Server = createHttpServer({ routes, logger });
+    const port = await listen(server, env.PORT, options.host);
+    // Only for a failed start; stop() closes these itself, in order.
+    const closeCleanup = () => closeServer(server, 2_000);
+    const socketCleanup = () => app.stop();
+    cleanups.unshift(closeCleanup);
+    if (mode === 'socket') {
+      await app.start();
+      cleanups.unshift(socketCleanup);
+    }
+    identity.warmUp();
+    if (options.escalation?.autoStart ?? true) ticker.start();
+    logger.info({ event: 'bot.started', port, mode });
+
+    let stopping: Promise<void> | undefined;
+    return {
+      config,
+      store,
+      slack,
+      metrics,
+      logger,
+      mode,
+      port,
+      incidents,
+      ticker,
+      stop() {
+        stopping ??= (async () => {
+          const started = Date.now();
+          logger.info({ event: 'bot.stopping', inFlight: inflight.size });
+          const drainMs = options.drainTimeoutMs ?? 7_000;
+          // Stop taking new work: no new connections or socket events, no new escalation passes.
+          const serverClosed = closeServer(server, drainMs);
+          if (mode === 'socket')
+            await app.stop().catch((error: unknown) => logger.warn({ event: 'bot.socket_stop_failed', err: error }));
+          await ticker.stop();
+          // Let short work finish; then tell long work (backups, rollouts) to stop cleanly and give it the rest.
+          let drained = await inflight.drain(drainMs * 0.6);
+          if (!drained) {
+            confirmations.abortRunning();
+            drained = await inflight.drain(drainMs * 0.4);
+          }
+          if (!drained) logger.warn({ event: 'bot.drain_timeout', unfinished: inflight.size });
+          await serverClosed;
+          // What is left: Redis and the store.
+          await runCleanups(
+            cleanups.filter((cleanup) => cleanup !== closeCleanup && cleanup !== socketCleanup),
+            logger,
+          );
+          logger.info({ event: 'bot.stopped', ms: Date.now() - started });
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await runCleanups(cleanups, logger);
+    throw error;
+  }
+}
+
+async function runCleanups(cleanups: Array<() => Promise<unknown>>, logger: Logger): Promise<void> {
+  for (const cleanup of cleanups) {
+    await cleanup().catch((error: unknown) => logger.warn({ event: 'bot.cleanup_failed', err: error }));
+  }
+}
+
+interface BotIdentity {
+  botId: string;
+  botUserId: string;
+}
+
+/** auth.test once it succeeds, retried on demand, so a Slack outage at start-up does not stop the bot. */
+function botIdentity(slack: WebClient, logger: Logger) {
+  let pending: Promise<BotIdentity> | undefined;
+  const get = (): Promise<BotIdentity> => {
+    pending ??= slack.auth.test().then(
+      (result) => {
+        logger.info({ event: 'slack.identity', botUserId: result.user_id, team: result.team });
+        return { botId: String(result.bot_id ?? ''), botUserId: String(result.user_id ?? '') };
+      },
+      (error: unknown) => {
+        pending = undefined;
+        throw error;
+      },
+    );
+    return pending;
+  };
+  return {
+    get,
+    warmUp: () => {
+      get().catch((error: unknown) => logger.warn({ event: 'slack.auth_test_failed', code: slackErrorCode(error), err: error }));
+    },
+  };
+}

@@ -1,0 +1,356 @@
+// The one zod schema over environment variables and the YAML config file; every Config type comes from here.
+import { validate as isValidCron } from 'node-cron';
+import { z } from 'zod';
+import { parseDuration } from './duration.ts';
+
+export const SEVERITIES = ['P0', 'P1', 'P2', 'P3'] as const;
+export const severitySchema = z.enum(SEVERITIES, { error: 'must be one of P0, P1, P2, P3' });
+export type Severity = z.infer<typeof severitySchema>;
+
+/** "15m" → 900000; a plain number is taken as milliseconds. */
+export const durationSchema = z.union([z.string(), z.number().nonnegative()]).transform((value, ctx) => {
+  if (typeof value === 'number') return value;
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use e.g. 90s, 15m, 2h, 1d)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const timeZoneSchema = z.string().refine(
+  (zone) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: zone });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: (issue) => `"${String(issue.input)}" is not an IANA time zone (e.g. UTC, Europe/Berlin)` },
+);
+
+/** Slack user (U…/W…) or user group (S…) id. */
+const slackPrincipalSchema = z.string().regex(/^[UWS][A-Z0-9]{2,}$/, 'must be a Slack user id (U…, W…) or user group id (S…)');
+
+/** "#ops", "ops" or a channel id "C0123…". */
+const channelSchema = z
+  .string()
+  .regex(/^(#?[a-z0-9][a-z0-9_-]{0,79}|[CGD][A-Z0-9]{2,})$/, 'must be a channel name like #ops or a channel id like C0123ABC');
+
+const envVarNameSchema = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name like RLHF_DATABASE_URL');
+const serviceNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'service names are lower-case letters, digits and dashes');
+
+const cronSchema = z.string().refine((expr) => isValidCron(expr), {
+  error: (issue) => `"${String(issue.input)}" is not a valid cron expression`,
+});
+
+// --- JSON assertions such as "integrity_score >= 0.95" ---
+const ASSERTION = /^\s*([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*|\[\d+\])*)\s*(>=|<=|==|!=|>|<)\s*(.+?)\s*$/;
+export const jsonAssertionSchema = z.string().transform((text, ctx) => {
+  const match = ASSERTION.exec(text);
+  if (!match) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not an assertion like "integrity_score >= 0.95"` });
+    return z.NEVER;
+  }
+  const [, path, op, raw] = match as unknown as [string, string, string, string];
+  let value: string | number | boolean | null;
+  if (/^-?\d+(\.\d+)?$/.test(raw)) value = Number(raw);
+  else if (raw === 'true' || raw === 'false') value = raw === 'true';
+  else if (raw === 'null') value = null;
+  else value = raw.replace(/^["']|["']$/g, '');
+  return { text: text.trim(), path, op: op as '>=' | '<=' | '==' | '!=' | '>' | '<', value };
+});
+export type JsonAssertion = z.infer<typeof jsonAssertionSchema>;
+
+// --- environment ---
+const emptyToUndefined = (value: unknown) => (value === '' ? undefined : value);
+const optionalEnv = <T extends z.ZodType>(schema: T) => z.preprocess(emptyToUndefined, schema.optional());
+
+export const envSchema = z.object({
+  SLACK_BOT_TOKEN: optionalEnv(z.string().startsWith('xoxb-', 'must be a bot token starting with xoxb-')),
+  SLACK_APP_TOKEN: optionalEnv(z.string().startsWith('xapp-', 'must be an app-level token starting with xapp-')),
+  SLACK_SIGNING_SECRET: optionalEnv(z.string().min(8, 'looks too short to be a signing secret')),
+  SLACK_API_URL: optionalEnv(z.url({ error: 'must be a URL such as https://slack.com/api/' })),
+  PORT: z.preprocess(
+    emptyToUndefined,
+    z.coerce.number({ error: 'must be a port number (0-65535)' }).int().min(0).max(65_535).default(3000),
+  ),
+  DATABASE_URL: optionalEnv(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')),
+  DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
+  REDIS_URL: optionalEnv(z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')),
+  ALERTMANAGER_TOKEN: optionalEnv(z.string().min(16, 'must be at least 16 characters')),
+  LOG_LEVEL: z.preprocess(
+    emptyToUndefined,
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ),
+  TZ: optionalEnv(timeZoneSchema),
+  NODE_ENV: optionalEnv(z.string()),
+  RUNBOOK_BOT_CONFIG: optionalEnv(z.string()),
+});
+export type Env = z.infer<typeof envSchema>;
+
+/** The bot itself needs Slack credentials; the CLI does not. Checked on the raw variables so it reports alongside other errors. */
+export function missingSlackCredentials(env: Record<string, string | undefined>): Array<{ variable: string; message: string }> {
+  const missing: Array<{ variable: string; message: string }> = [];
+  if (!env.SLACK_BOT_TOKEN)
+    missing.push({ variable: 'SLACK_BOT_TOKEN', message: 'is required: the bot token (xoxb-…) from your Slack app' });
+  if (!env.SLACK_APP_TOKEN && !env.SLACK_SIGNING_SECRET) {
+    missing.push({
+      variable: 'SLACK_SIGNING_SECRET',
+      message: 'is required in HTTP mode (set it, or set SLACK_APP_TOKEN for Socket Mode)',
+    });
+  }
+  return missing;
+}
+
+// --- the YAML file ---
+const escalationLevelSchema = z.strictObject({
+  after: durationSchema,
+  label: z.string().min(1),
+  notify: z.array(slackPrincipalSchema).default([]),
+});
+export type EscalationLevel = z.infer<typeof escalationLevelSchema>;
+
+const escalationPolicySchema = z.array(escalationLevelSchema).superRefine((levels, ctx) => {
+  for (let i = 1; i < levels.length; i += 1) {
+    if (levels[i]!.after <= levels[i - 1]!.after) {
+      ctx.addIssue({ code: 'custom', path: [i, 'after'], message: 'levels must be in increasing order of `after`' });
+    }
+  }
+});
+
+const DEFAULT_ESCALATION = [
+  { after: 15 * 60_000, label: 'Engineering lead', notify: [] },
+  { after: 30 * 60_000, label: 'Incident commander', notify: [] },
+  { after: 60 * 60_000, label: 'Executive team', notify: [] },
+  { after: 120 * 60_000, label: 'External support', notify: [] },
+];
+
+const httpCheckSchema = z.strictObject({
+  name: z.string().min(1),
+  url: z.url(),
+  method: z.enum(['GET', 'HEAD', 'POST']).default('GET'),
+  expectStatus: z
+    .array(z.number().int())
+    .or(
+      z
+        .number()
+        .int()
+        .transform((status) => [status]),
+    )
+    .default([200]),
+  latencyWarn: durationSchema.default(1000),
+  headers: z.record(z.string(), z.string()).default({}),
+  /** Header name → env var holding its value (e.g. an API token), never the value itself. */
+  headersFromEnv: z.record(z.string(), envVarNameSchema).default({}),
+  assert: z.array(jsonAssertionSchema).default([]),
+});
+
+const postgresCheckSchema = z.strictObject({
+  urlEnv: envVarNameSchema,
+  connectionsWarnPercent: z.number().min(1).max(100).default(80),
+  connectionsCriticalPercent: z.number().min(1).max(100).default(95),
+  longQuery: durationSchema.default(5 * 60_000),
+  sizeWarnBytes: z.number().int().positive().optional(),
+});
+
+const redisCheckSchema = z.strictObject({
+  urlEnv: envVarNameSchema,
+  memoryWarnPercent: z.number().min(1).max(100).default(80),
+  memoryCriticalPercent: z.number().min(1).max(100).default(95),
+});
+
+const kubernetesCheckSchema = z.strictObject({
+  restartsWarn: z.number().int().nonnegative().default(5),
+  certificateWarn: durationSchema.default(30 * 86_400_000),
+  eventsWithin: durationSchema.default(60 * 60_000),
+});
+
+const prometheusCheckSchema = z.strictObject({
+  url: z.url(),
+  /** Only alerts whose labels match all of these count. */
+  matchLabels: z.record(z.string(), z.string()).default({}),
+});
+
+const healthSchema = z.strictObject({
+  timeout: durationSchema.default(10_000),
+  http: z.array(httpCheckSchema).default([]),
+  postgres: postgresCheckSchema.optional(),
+  redis: redisCheckSchema.optional(),
+  kubernetes: kubernetesCheckSchema.optional(),
+  prometheus: prometheusCheckSchema.optional(),
+});
+
+const backupSchema = z.strictObject({
+  databaseUrlEnv: envVarNameSchema,
+  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name'),
+  prefix: z.string().default(''),
+  retentionDays: z.number().int().positive().default(30),
+  serverSideEncryption: z.enum(['AES256', 'aws:kms']).optional(),
+  /** Armored OpenPGP public key of the recipient, read from this env var or file. */
+  encryption: z
+    .strictObject({ publicKeyEnv: envVarNameSchema.optional(), publicKeyFile: z.string().optional() })
+    .refine((value) => Boolean(value.publicKeyEnv) !== Boolean(value.publicKeyFile), {
+      error: 'set exactly one of publicKeyEnv or publicKeyFile',
+    })
+    .optional(),
+  includeSecrets: z.boolean().default(false),
+  restoreTest: z.strictObject({ tables: z.array(z.string()).default([]) }).default({ tables: [] }),
+});
+
+const privacyBudgetSchema = z.strictObject({
+  url: z.url(),
+  resetUrl: z.url().optional(),
+  tokenEnv: envVarNameSchema.optional(),
+  warnPercent: z.number().min(1).max(100).default(80),
+  criticalPercent: z.number().min(1).max(100).default(90),
+});
+
+const permissionListSchema = z.array(slackPrincipalSchema);
+const permissionsSchema = z.strictObject({
+  incident: permissionListSchema.optional(),
+  resolve: permissionListSchema.optional(),
+  health: permissionListSchema.optional(),
+  backup: permissionListSchema.optional(),
+  restore: permissionListSchema.optional(),
+  rollback: permissionListSchema.optional(),
+  privacyReset: permissionListSchema.optional(),
+});
+export type PermissionAction = keyof z.infer<typeof permissionsSchema>;
+
+const serviceSchema = z.strictObject({
+  displayName: z.string().optional(),
+  description: z.string().optional(),
+  kubernetes: z
+    .strictObject({
+      namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a Kubernetes namespace name'),
+      deployments: z.array(z.string()).default([]),
+      statefulsets: z.array(z.string()).default([]),
+      context: z.string().optional(),
+    })
+    .optional(),
+  health: healthSchema.optional(),
+  backup: backupSchema.optional(),
+  privacyBudget: privacyBudgetSchema.optional(),
+  permissions: permissionsSchema.optional(),
+  /** Extra people for incidents on this service. */
+  responders: z.array(slackPrincipalSchema).default([]),
+});
+export type ServiceConfig = z.infer<typeof serviceSchema>;
+
+const scheduleSchema = (cron: string) =>
+  z
+    .strictObject({
+      cron: cronSchema.default(cron),
+      timezone: timeZoneSchema.optional(),
+      channel: channelSchema.optional(),
+      enabled: z.boolean().default(true),
+    })
+    .prefault({});
+
+// The runbooks' first 15 minutes: assess, communicate, triage.
+const DEFAULT_CHECKLIST = [
+  'Acknowledge the incident (button or `/incident ack`) and name a commander',
+  'Check health of the service, its database, Redis and firing Prometheus alerts (the bot posts a health check here)',
+  'Notify the on-call engineer and, if users see it, update the status page',
+  'Identify the affected components and estimate user impact; set the severity',
+  'Look for recent deployments and config changes (`/rollback <service>` shows the revision history)',
+  'Review the service logs and post findings here with `/incident note`',
+];
+
+export const fileSchema = z.strictObject({
+  timezone: timeZoneSchema.optional(),
+  channels: z
+    .strictObject({
+      announcements: channelSchema.default('#incidents'),
+      summaries: channelSchema.default('#ops'),
+    })
+    .prefault({}),
+  incidents: z
+    .strictObject({
+      channelPrefix: z
+        .string()
+        .regex(
+          /^[a-z0-9][a-z0-9_-]{0,40}$/,
+          'must be lower-case letters, digits, - or _ (Slack channel rules), at most 41 characters',
+        )
+        .default('incident'),
+      responders: z.array(slackPrincipalSchema).default([]),
+      /** For `/incident declare <title>` without a severity. */
+      defaultSeverity: severitySchema.default('P2'),
+      severities: z
+        .strictObject({
+          P0: durationSchema.default(0),
+          P1: durationSchema.default(3_600_000),
+          P2: durationSchema.default(4 * 3_600_000),
+          P3: durationSchema.default(24 * 3_600_000),
+        })
+        .prefault({}),
+      checklist: z.array(z.string().min(1)).default(DEFAULT_CHECKLIST),
+    })
+    .prefault({}),
+  escalation: z
+    .strictObject({
+      default: escalationPolicySchema.default(DEFAULT_ESCALATION),
+      P0: escalationPolicySchema.optional(),
+      P1: escalationPolicySchema.optional(),
+      P2: escalationPolicySchema.optional(),
+      P3: escalationPolicySchema.optional(),
+    })
+    .prefault({}),
+  permissions: permissionsSchema.prefault({}),
+  confirmations: z.strictObject({ expiresAfter: durationSchema.default(5 * 60_000) }).prefault({}),
+  s3: z
+    .strictObject({
+      endpoint: z.url().optional(),
+      region: z.string().default('us-east-1'),
+      forcePathStyle: z.boolean().default(false),
+    })
+    .prefault({}),
+  kubernetes: z.strictObject({ kubeconfig: z.string().optional(), context: z.string().optional() }).prefault({}),
+  alertmanager: z
+    .strictObject({
+      severityLabel: z.string().default('severity'),
+      severityMap: z.record(z.string(), severitySchema).default({ critical: 'P1', error: 'P2', warning: 'P3', info: 'P3' }),
+      openAt: severitySchema.default('P2'),
+      serviceLabel: z.string().default('service'),
+      resolveIncidentOnResolved: z.boolean().default(false),
+      storm: z
+        .strictObject({ maxIncidents: z.number().int().positive().default(5), window: durationSchema.default(10 * 60_000) })
+        .prefault({}),
+    })
+    .prefault({}),
+  healthIncidents: z
+    .strictObject({
+      afterConsecutiveCritical: z.number().int().positive().default(3),
+      severity: severitySchema.default('P2'),
+    })
+    .prefault({}),
+  services: z.record(serviceNameSchema, serviceSchema).default({}),
+  schedules: z
+    .strictObject({
+      dailyHealth: scheduleSchema('0 6 * * *'),
+      dailyBackup: scheduleSchema('0 2 * * *'),
+      privacyBudget: scheduleSchema('0 9 * * *'),
+      weeklyReport: scheduleSchema('0 9 * * 1'),
+      monthlyRestoreTest: scheduleSchema('0 3 1 * *'),
+      catchUpWithin: durationSchema.default(6 * 3_600_000),
+    })
+    .prefault({}),
+});
+export type FileConfig = z.infer<typeof fileSchema>;
+
+/** The whole configuration: both sources in one schema, so one parse reports every problem. */
+export const configSchema = z.object({ env: envSchema, file: fileSchema });
+
+export interface Config {
+  env: Env;
+  file: FileConfig;
+  /** The effective time zone: the file's, else TZ, else UTC. */
+  timezone: string;
+  /** Where the file came from, or undefined when the built-in defaults are used. */
+  source: string | undefined;
+}

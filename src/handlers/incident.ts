@@ -1,0 +1,320 @@
+// /incident, the declare modal and shortcut, and the incident card's buttons.
+import { randomUUID } from 'node:crypto';
+import type {
+  AllMiddlewareArgs,
+  BlockButtonAction,
+  MessageShortcut,
+  SlackActionMiddlewareArgs,
+  SlackShortcutMiddlewareArgs,
+  SlackViewMiddlewareArgs,
+  ViewSubmitAction,
+} from '@slack/bolt';
+import { z } from 'zod';
+import { severitySchema, SEVERITIES, type Severity } from '../config/schema.ts';
+import { UserError } from '../errors.ts';
+import type { IncidentService } from '../incidents/lifecycle.ts';
+import type { Logger } from '../log.ts';
+import { declareModal, formatWhen, INCIDENT_ACTIONS } from '../slack/incident-blocks.ts';
+import { getIncident, getIncidentByChannel, listOpenIncidents, type Incident } from '../store/incidents.ts';
+import { parseUserMention, restAfterFirstWord, splitWords } from './command-text.ts';
+import { outcomeOf, replyForError, type CommandHandler, type HandlerDeps } from './listener.ts';
+
+export const INCIDENT_USAGE = [
+  'Usage:',
+  '• `/incident`: declare an incident (opens a form)',
+  '• `/incident declare [P0-P3] <title>`: declare straight away',
+  '• in an incident channel: `/incident ack`, `/incident severity <P0-P3>`, `/incident commander @user`, `/incident note <text>`, `/incident status`, `/incident resolve [summary]`',
+  '• `/incident list`: open incidents',
+].join('\n');
+
+const IN_CHANNEL_SUBCOMMANDS = ['ack', 'severity', 'commander', 'note', 'status', 'resolve'];
+
+export type IncidentDeps = HandlerDeps & { incidents: IncidentService };
+
+export function handleIncidentCommand(incidents: IncidentService): CommandHandler {
+  return async (args, context, deps) => {
+    const { command, ack, respond } = args;
+    const words = splitWords(command.text);
+    const sub = words[0]?.toLowerCase();
+    const { config } = deps;
+
+    if (sub === undefined) {
+      await deps.permissions.require('incident', undefined, command.user_id);
+      await ack();
+      await deps.slack.views.open({
+        trigger_id: command.trigger_id,
+        view: declareModal({
+          services: Object.keys(config.file.services),
+          targets: config.file.incidents.severities,
+          privateMetadata: JSON.stringify({ channel: command.channel_id }),
+        }),
+      });
+      return;
+    }
+    if (sub === 'help') throw new UserError(INCIDENT_USAGE, 'usage');
+    if (sub === 'declare') {
+      const parsed = parseDeclareText(
+        restAfterFirstWord(command.text),
+        Object.keys(config.file.services),
+        config.file.incidents.defaultSeverity,
+      );
+      await deps.permissions.require('incident', parsed.service, command.user_id);
+      await ack({ response_type: 'ephemeral', text: `Declaring ${parsed.severity} incident "${parsed.title}"…` });
+      const { incident, created } = await incidents.declare({
+        key: `command:${command.trigger_id}`,
+        ...parsed,
+        declaredBy: command.user_id,
+      });
+      await respond({ response_type: 'ephemeral', replace_original: true, text: declaredText(incident, created) });
+      return;
+    }
+    if (sub === 'list') {
+      await ack({ response_type: 'ephemeral', text: await openIncidentsText(deps) });
+      return;
+    }
+    if (sub === 'report') {
+      throw new UserError('Incident reports are not available in this version of runbook-bot yet.', 'unavailable');
+    }
+    if (!IN_CHANNEL_SUBCOMMANDS.includes(sub))
+      throw new UserError(`\`${words[0]}\` is not an /incident subcommand.\n${INCIDENT_USAGE}`, 'usage');
+
+    const incident = await getIncidentByChannel(deps.store, command.channel_id);
+    if (!incident) {
+      throw new UserError(
+        `\`/incident ${sub}\` works inside an incident channel, and this is not one.\n${await openIncidentsText(deps)}`,
+        'not_incident_channel',
+      );
+    }
+    const log = context.log.child({ incidentId: incident.id });
+    switch (sub) {
+      case 'status':
+        await ack({ response_type: 'ephemeral', text: await statusText(incident, deps) });
+        return;
+      case 'ack':
+        await ack();
+        await incidents.acknowledge(incident, command.user_id);
+        return;
+      case 'severity': {
+        const severity = severitySchema.safeParse(words[1]?.toUpperCase());
+        if (!severity.success) throw new UserError(`Give a severity: \`/incident severity <${SEVERITIES.join('|')}>\`.`, 'usage');
+        await ack();
+        await incidents.changeSeverity(incident, severity.data, command.user_id);
+        return;
+      }
+      case 'commander': {
+        const commander = words[1] === 'me' ? command.user_id : parseUserMention(words[1] ?? '');
+        if (!commander) throw new UserError('Mention the new commander: `/incident commander @user` (or `me`).', 'usage');
+        await ack();
+        await incidents.setCommander(incident, commander, command.user_id);
+        return;
+      }
+      case 'note': {
+        const text = restAfterFirstWord(command.text);
+        if (!text) throw new UserError('Add the note text: `/incident note <text>`.', 'usage');
+        await ack();
+        await incidents.addNote(incident, text, command.user_id);
+        return;
+      }
+      case 'resolve': {
+        await deps.permissions.require('resolve', incident.service ?? undefined, command.user_id);
+        if (incident.status === 'resolved') throw new UserError('This incident is already resolved.', 'already');
+        await ack();
+        await incidents.resolve(incident, command.user_id, restAfterFirstWord(command.text));
+        log.info({ event: 'incident.resolved' });
+        return;
+      }
+    }
+  };
+}
+
+/** `[P0-P3] [service] <title>` → declaration fields. */
+export function parseDeclareText(
+  text: string,
+  services: string[],
+  defaultSeverity: Severity,
+): { title: string; severity: Severity; service: string | undefined } {
+  let rest = text.trim();
+  let severity = defaultSeverity;
+  let service: string | undefined;
+  const first = /^(p[0-3])\b\s*/i.exec(rest);
+  if (first) {
+    severity = first[1]!.toUpperCase() as Severity;
+    rest = rest.slice(first[0].length);
+  }
+  const next = /^(\S+)\s+/.exec(rest);
+  if (next && services.includes(next[1]!)) {
+    service = next[1];
+    rest = rest.slice(next[0].length);
+  }
+  const title = rest.trim();
+  if (!title)
+    throw new UserError(
+      'Give the incident a title: `/incident declare [P0-P3] [service] <title>`, or run `/incident` for the form.',
+      'usage',
+    );
+  return { title, severity, service };
+}
+
+function declaredText(incident: Incident, created: boolean): string {
+  const where = incident.channel_id ? `<#${incident.channel_id}>` : 'its channel (being set up)';
+  return created
+    ? `:rotating_light: Declared incident #${incident.id} (${incident.severity}): ${where}`
+    : `This declaration was already made: incident #${incident.id} in ${where}.`;
+}
+
+async function openIncidentsText(deps: HandlerDeps): Promise<string> {
+  const open = await listOpenIncidents(deps.store);
+  if (open.length === 0) return 'There are no open incidents. Run `/incident` to declare one.';
+  return `Open incidents:\n${open
+    .map(
+      (incident) =>
+        `• #${incident.id} ${incident.severity} ${incident.title}: ${incident.status}${incident.channel_id ? ` in <#${incident.channel_id}>` : ''}`,
+    )
+    .join('\n')}`;
+}
+
+async function statusText(incident: Incident, deps: HandlerDeps): Promise<string> {
+  const tz = deps.config.timezone;
+  return [
+    `*Incident #${incident.id}: ${incident.title}*`,
+    `Severity ${incident.severity} · ${incident.status} · declared ${formatWhen(incident.declared_at, tz)}`,
+    `Commander: ${incident.commander ? `<@${incident.commander}>` : 'none yet'} · Service: ${incident.service ?? 'not set'}`,
+    incident.acknowledged_at
+      ? `Acknowledged ${formatWhen(incident.acknowledged_at, tz)} by <@${incident.acknowledged_by}>`
+      : 'Not acknowledged yet',
+  ].join('\n');
+}
+
+// --- the declare modal ---
+
+const declareSubmissionSchema = z.object({
+  title: z.string().trim().min(3, 'Give a title of at least 3 characters.').max(150, 'Keep the title under 150 characters.'),
+  severity: z.enum(SEVERITIES, { error: 'Choose a severity.' }),
+  service: z.string().optional(),
+  summary: z.string().max(2900, 'Keep the summary under 2900 characters.').optional(),
+});
+
+type ViewArgs = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
+
+export function onDeclareSubmission(deps: IncidentDeps) {
+  return async ({ ack, body, view }: ViewArgs): Promise<void> => {
+    const log = deps.logger.child({ reqId: randomUUID().slice(0, 8), user: body.user.id, command: 'incident.declare' });
+    const values = view.state.values;
+    const raw = {
+      title: values.title?.value?.value ?? '',
+      severity: values.severity?.value?.selected_option?.value,
+      service: values.service?.value?.selected_option?.value ?? undefined,
+      summary: values.summary?.value?.value ?? undefined,
+    };
+    const parsed = declareSubmissionSchema.safeParse(raw);
+    if (!parsed.success) {
+      const errors: Record<string, string> = {};
+      for (const issue of parsed.error.issues) errors[String(issue.path[0])] ??= issue.message;
+      await ack({ response_action: 'errors', errors });
+      return;
+    }
+    if (parsed.data.service && !deps.config.file.services[parsed.data.service]) {
+      await ack({ response_action: 'errors', errors: { service: 'That service is no longer configured.' } });
+      return;
+    }
+    const decision = await deps.permissions.check('incident', parsed.data.service, body.user.id);
+    if (!decision.allowed) {
+      await ack({
+        response_action: 'errors',
+        errors: { title: 'You are not allowed to declare incidents here; ask someone in the incident permission group.' },
+      });
+      return;
+    }
+    await ack();
+    const origin = parseOrigin(view.private_metadata);
+    deps.inflight.run(async () => {
+      try {
+        // The view id is the same however often Slack delivers this submission: one incident, one channel.
+        const { incident, created } = await deps.incidents.declare({
+          key: `view:${view.id}`,
+          ...parsed.data,
+          declaredBy: body.user.id,
+        });
+        if (origin.channel)
+          await deps.slack.chat
+            .postEphemeral({ channel: origin.channel, user: body.user.id, text: declaredText(incident, created) })
+            .catch(() => undefined);
+        deps.metrics.commands.inc({ command: 'incident.declare', outcome: 'ok' });
+      } catch (error) {
+        deps.metrics.commands.inc({ command: 'incident.declare', outcome: outcomeOf(error) });
+        const text = replyForError(error, log, 'incident.declare');
+        if (origin.channel)
+          await deps.slack.chat.postEphemeral({ channel: origin.channel, user: body.user.id, text }).catch(() => undefined);
+      }
+    });
+  };
+}
+
+function parseOrigin(metadata: string): { channel?: string; messageText?: string } {
+  try {
+    return z.object({ channel: z.string().optional() }).parse(JSON.parse(metadata || '{}'));
+  } catch {
+    return {};
+  }
+}
+
+type ShortcutArgs = SlackShortcutMiddlewareArgs<MessageShortcut> & AllMiddlewareArgs;
+
+export function onDeclareShortcut(deps: IncidentDeps) {
+  return async ({ ack, shortcut }: ShortcutArgs): Promise<void> => {
+    await ack();
+    const text = shortcut.message.text ?? '';
+    const author = shortcut.message.user ? ` (from <@${shortcut.message.user}>)` : '';
+    await deps.slack.views.open({
+      trigger_id: shortcut.trigger_id,
+      view: declareModal({
+        services: Object.keys(deps.config.file.services),
+        targets: deps.config.file.incidents.severities,
+        title: text.split('\n')[0]?.slice(0, 100),
+        summary: `${text}${author}`.slice(0, 2900),
+        privateMetadata: JSON.stringify({ channel: shortcut.channel.id }),
+      }),
+    });
+  };
+}
+
+// --- the card's buttons ---
+
+type ButtonArgs = SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs;
+
+export function onIncidentButton(deps: IncidentDeps) {
+  return async ({ ack, action, body, respond }: ButtonArgs): Promise<void> => {
+    await ack();
+    const userId = body.user.id;
+    const log: Logger = deps.logger.child({ reqId: randomUUID().slice(0, 8), user: userId, command: action.action_id });
+    let outcome = 'ok';
+    try {
+      const incident = await getIncident(deps.store, Number(action.value));
+      if (!incident) throw new UserError('This incident no longer exists.', 'not_found');
+      switch (action.action_id) {
+        case INCIDENT_ACTIONS.ack:
+          await deps.incidents.acknowledge(incident, userId);
+          break;
+        case INCIDENT_ACTIONS.health:
+          await deps.incidents.runHealthCheck(incident, userId);
+          break;
+        case INCIDENT_ACTIONS.escalate: {
+          const label = await deps.incidents.escalateNow(incident, userId);
+          await respond({ response_type: 'ephemeral', replace_original: false, text: `Escalating to ${label} now.` });
+          break;
+        }
+        case INCIDENT_ACTIONS.resolve:
+          await deps.permissions.require('resolve', incident.service ?? undefined, userId);
+          await deps.incidents.resolve(incident, userId, '');
+          break;
+        default:
+          throw new Error(`unknown incident action ${action.action_id}`);
+      }
+    } catch (error) {
+      outcome = outcomeOf(error);
+      const text = replyForError(error, log, action.action_id);
+      await respond({ response_type: 'ephemeral', replace_original: false, text }).catch(() => undefined);
+    }
+    deps.metrics.commands.inc({ command: action.action_id, outcome });
+  };
+}

@@ -1,0 +1,32 @@
+// The one place that attaches handlers to the Bolt app.
+import type { App, BlockButtonAction, MessageShortcut, ViewSubmitAction } from '@slack/bolt';
+import { CANCEL_ACTION_ID, CONFIRM_ACTION_ID } from '../slack/confirmation-blocks.ts';
+import { handleBackupCommand } from './backup.ts';
+import { handleHealthCommand } from './health.ts';
+import { DECLARE_CALLBACK_ID, INCIDENT_ACTIONS } from '../slack/incident-blocks.ts';
+import {
+  handleIncidentCommand,
+  onDeclareShortcut,
+  onDeclareSubmission,
+  onIncidentButton,
+  type IncidentDeps,
+} from './incident.ts';
+import { commandListener } from './listener.ts';
+
+/** The message shortcut's callback id, as in manifest.yml. */
+export const DECLARE_SHORTCUT_ID = 'declare_incident_from_message';
+import { handlePrivacyBudgetCommand } from './privacy-budget.ts';
+import { handleRollbackCommand } from './rollback.ts';
+
+export function registerHandlers(app: App, deps: IncidentDeps): void {
+  app.command('/incident', commandListener('incident', deps, handleIncidentCommand(deps.incidents)));
+  app.view<ViewSubmitAction>(DECLARE_CALLBACK_ID, onDeclareSubmission(deps));
+  app.shortcut<MessageShortcut>(DECLARE_SHORTCUT_ID, onDeclareShortcut(deps));
+  for (const actionId of Object.values(INCIDENT_ACTIONS)) app.action<BlockButtonAction>(actionId, onIncidentButton(deps));
+  app.command('/health', commandListener('health', deps, handleHealthCommand));
+  app.command('/backup', commandListener('backup', deps, handleBackupCommand));
+  app.command('/rollback', commandListener('rollback', deps, handleRollbackCommand));
+  app.command('/privacy-budget', commandListener('privacy-budget', deps, handlePrivacyBudgetCommand));
+  app.action<BlockButtonAction>(CONFIRM_ACTION_ID, deps.confirmations.onButton);
+  app.action<BlockButtonAction>(CANCEL_ACTION_ID, deps.confirmations.onButton);
+}

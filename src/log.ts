@@ -1,0 +1,111 @@
+// The pino root logger: JSON in production, pretty in development, secrets redacted by key and by shape.
+import { pino, type Logger, type LoggerOptions, type DestinationStream } from 'pino';
+
+export type { Logger };
+
+const SECRET_KEYS = [
+  'token',
+  'password',
+  'secret',
+  'authorization',
+  'signingSecret',
+  'SLACK_BOT_TOKEN',
+  'SLACK_APP_TOKEN',
+  'SLACK_SIGNING_SECRET',
+  'ALERTMANAGER_TOKEN',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'connectionString',
+  'privateKey',
+  'x-slack-signature',
+];
+const SECRET_KEY_PATTERN = new RegExp(`^(${SECRET_KEYS.join('|')})$|token$|password$|secret$|_url$|databaseurl$`, 'i');
+
+// Values that are secrets whatever key they sit under.
+const SECRET_VALUE_PATTERNS: Array<[RegExp, string]> = [
+  [/xox[abposre]-[A-Za-z0-9-]+/g, 'xox?-[REDACTED]'],
+  [/xapp-[A-Za-z0-9-]+/g, 'xapp-[REDACTED]'],
+  [/\b([a-z][a-z0-9+.-]*:\/\/)([^:/?#@\s]*):([^@/?#\s]*)@/gi, '$1$2:[REDACTED]@'],
+  [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/g, '$1 [REDACTED]'],
+];
+
+/** Replaces secret-shaped substrings (tokens, passwords in URLs, bearer credentials) in a string. */
+export function redactString(text: string): string {
+  let out = text;
+  for (const [pattern, replacement] of SECRET_VALUE_PATTERNS) out = out.replace(pattern, replacement);
+  return out;
+}
+
+/** A deep copy with secret keys replaced and secret-shaped strings scrubbed. */
+export function redactValue(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactString(value);
+  if (value === null || typeof value !== 'object' || depth > 8) return value;
+  if (value instanceof Error) {
+    return {
+      type: value.name,
+      message: redactString(value.message),
+      stack: value.stack && redactString(value.stack),
+      code: (value as { code?: unknown }).code,
+    };
+  }
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    out[key] =
+      SECRET_KEY_PATTERN.test(key) && item !== undefined && item !== null && item !== ''
+        ? '[REDACTED]'
+        : redactValue(item, depth + 1);
+  }
+  return out;
+}
+
+export interface CreateLoggerOptions {
+  level?: string;
+  pretty?: boolean;
+  destination?: DestinationStream;
+}
+
+export function createLogger(options: CreateLoggerOptions = {}): Logger {
+  const pinoOptions: LoggerOptions = {
+    level: options.level ?? 'info',
+    base: { service: 'runbook-bot' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: {
+      level: (label) => ({ level: label }),
+      log: (object) => redactValue(object) as Record<string, unknown>,
+    },
+    hooks: {
+      logMethod(args, method) {
+        // Scrub the message string as well as the object.
+        const scrubbed = args.map((arg) => (typeof arg === 'string' ? redactString(arg) : arg));
+        method.apply(this, scrubbed as Parameters<typeof method>);
+      },
+    },
+  };
+  if (options.destination) return pino(pinoOptions, options.destination);
+  if (options.pretty) {
+    return pino({
+      ...pinoOptions,
+      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss' } },
+    });
+  }
+  return pino(pinoOptions);
+}
+
+/** Adapts pino to the logger interface Bolt and the Slack SDKs expect. */
+export function slackLogger(logger: Logger) {
+  let level = 'info';
+  const format = (parts: unknown[]) =>
+    parts.map((part) => (typeof part === 'string' ? part : JSON.stringify(redactValue(part)))).join(' ');
+  return {
+    debug: (...parts: unknown[]) => logger.debug({ source: 'slack' }, format(parts)),
+    info: (...parts: unknown[]) => logger.info({ source: 'slack' }, format(parts)),
+    warn: (...parts: unknown[]) => logger.warn({ source: 'slack' }, format(parts)),
+    error: (...parts: unknown[]) => logger.error({ source: 'slack' }, format(parts)),
+    setLevel: (next: string) => {
+      level = next;
+    },
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}

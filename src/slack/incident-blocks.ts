@@ -1,0 +1,277 @@
+// Block Kit for incidents: the declare modal, the pinned card, checklist, escalation and alarm posts, resolution.
+import type { KnownBlock, View } from '@slack/types';
+import { formatDuration } from '../config/duration.ts';
+import { SEVERITIES, type Severity } from '../config/schema.ts';
+import type { EscalationStep, Incident } from '../store/incidents.ts';
+
+export const DECLARE_CALLBACK_ID = 'incident:declare';
+export const INCIDENT_ACTIONS = {
+  ack: 'incident:ack',
+  health: 'incident:health',
+  escalate: 'incident:escalate',
+  resolve: 'incident:resolve',
+} as const;
+
+const SEVERITY_ICON: Record<Severity, string> = {
+  P0: ':red_circle:',
+  P1: ':large_orange_circle:',
+  P2: ':large_yellow_circle:',
+  P3: ':large_blue_circle:',
+};
+
+export function severityHelp(targets: Record<Severity, number>): string {
+  const words: Record<Severity, string> = {
+    P0: 'critical: outage, data loss, security or privacy breach',
+    P1: 'high: major degradation, auth or integrity failures',
+    P2: 'medium: one component down, workaround exists',
+    P3: 'low: minor bugs, docs',
+  };
+  return SEVERITIES.map(
+    (severity) =>
+      `${severity} ${words[severity]} (ack ${targets[severity] === 0 ? 'immediately' : `within ${formatDuration(targets[severity])}`})`,
+  ).join('; ');
+}
+
+export interface DeclareModalOptions {
+  services: string[];
+  targets: Record<Severity, number>;
+  title?: string;
+  summary?: string;
+  /** Carried through the submission (e.g. the channel the command came from). */
+  privateMetadata?: string;
+}
+
+export function declareModal(options: DeclareModalOptions): View {
+  const severityOptions = SEVERITIES.map((severity) => ({
+    text: { type: 'plain_text' as const, text: `${severity}` },
+    description: {
+      type: 'plain_text' as const,
+      text:
+        options.targets[severity] === 0
+          ? 'acknowledge immediately'
+          : `acknowledge within ${formatDuration(options.targets[severity])}`,
+    },
+    value: severity,
+  }));
+  const blocks: KnownBlock[] = [
+    {
+      type: 'input',
+      block_id: 'title',
+      label: { type: 'plain_text', text: 'Title' },
+      element: {
+        type: 'plain_text_input',
+        action_id: 'value',
+        max_length: 150,
+        ...(options.title ? { initial_value: options.title.slice(0, 150) } : {}),
+        placeholder: { type: 'plain_text', text: 'API returns 500s for audit writes' },
+      },
+    },
+    {
+      type: 'input',
+      block_id: 'severity',
+      label: { type: 'plain_text', text: 'Severity' },
+      hint: { type: 'plain_text', text: severityHelp(options.targets).slice(0, 2000) },
+      element: {
+        type: 'static_select',
+        action_id: 'value',
+        options: severityOptions,
+        placeholder: { type: 'plain_text', text: 'P0–P3' },
+      },
+    },
+  ];
+  if (options.services.length > 0) {
+    blocks.push({
+      type: 'input',
+      block_id: 'service',
+      optional: true,
+      label: { type: 'plain_text', text: 'Affected service' },
+      element: {
+        type: 'static_select',
+        action_id: 'value',
+        options: options.services
+          .slice(0, 100)
+          .map((service) => ({ text: { type: 'plain_text' as const, text: service }, value: service })),
+      },
+    });
+  }
+  blocks.push({
+    type: 'input',
+    block_id: 'summary',
+    optional: true,
+    label: { type: 'plain_text', text: 'What is known so far' },
+    element: {
+      type: 'plain_text_input',
+      action_id: 'value',
+      multiline: true,
+      max_length: 2900,
+      ...(options.summary ? { initial_value: options.summary.slice(0, 2900) } : {}),
+    },
+  });
+  return {
+    type: 'modal',
+    callback_id: DECLARE_CALLBACK_ID,
+    title: { type: 'plain_text', text: 'Declare an incident' },
+    submit: { type: 'plain_text', text: 'Declare' },
+    close: { type: 'plain_text', text: 'Cancel' },
+    private_metadata: options.privateMetadata ?? '',
+    blocks,
+  };
+}
+
+const STATUS_WORDS: Record<Incident['status'], string> = {
+  open: 'Open, not acknowledged',
+  acknowledged: 'Acknowledged',
+  resolved: 'Resolved',
+};
+
+export function incidentTopic(incident: Incident): string {
+  const commander = incident.commander ? `<@${incident.commander}>` : 'none yet';
+  return `${incident.severity} | ${STATUS_WORDS[incident.status]} | ${incident.title} | Commander: ${commander}`.slice(0, 250);
+}
+
+export function incidentCard(
+  incident: Incident,
+  steps: EscalationStep[],
+  timezone: string,
+): { text: string; blocks: KnownBlock[] } {
+  const reached = steps.filter((step) => step.state === 'posted').map((step) => step.label);
+  const next = steps.find((step) => step.state === 'pending' || step.state === 'claimed');
+  const fields = [
+    `*Severity*\n${SEVERITY_ICON[incident.severity]} ${incident.severity}`,
+    `*Status*\n${STATUS_WORDS[incident.status]}`,
+    `*Service*\n${incident.service ?? 'not set'}`,
+    `*Commander*\n${incident.commander ? `<@${incident.commander}>` : 'none yet'}`,
+    `*Declared*\n${formatWhen(incident.declared_at, timezone)} by ${incident.source === 'slack' ? `<@${incident.declared_by}>` : incident.declared_by}`,
+    `*Escalation*\n${reached.length > 0 ? `reached ${reached.join(', ')}` : 'on-call only'}${next && incident.status !== 'resolved' ? `; next: ${next.label} ${formatWhen(next.due_at, timezone)}` : ''}`,
+  ];
+  const blocks: KnownBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: `Incident #${incident.id}: ${incident.title}`.slice(0, 150) } },
+    { type: 'section', fields: fields.map((text) => ({ type: 'mrkdwn' as const, text })) },
+  ];
+  if (incident.summary) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: incident.summary.slice(0, 2900) } });
+  if (incident.status === 'resolved') {
+    blocks.push({
+      type: 'context',
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: `:white_check_mark: Resolved ${formatWhen(incident.resolved_at!, timezone)} by <@${incident.resolved_by}>${incident.resolution ? `: ${incident.resolution}` : ''}`,
+        },
+      ],
+    });
+  } else {
+    blocks.push({
+      type: 'actions',
+      block_id: `incident:${incident.id}`,
+      elements: [
+        ...(incident.status === 'open'
+          ? [
+              {
+                type: 'button' as const,
+                action_id: INCIDENT_ACTIONS.ack,
+                text: { type: 'plain_text' as const, text: 'Acknowledge' },
+                style: 'primary' as const,
+                value: String(incident.id),
+              },
+            ]
+          : []),
+        {
+          type: 'button',
+          action_id: INCIDENT_ACTIONS.health,
+          text: { type: 'plain_text', text: 'Run health check' },
+          value: String(incident.id),
+        },
+        ...(next
+          ? [
+              {
+                type: 'button' as const,
+                action_id: INCIDENT_ACTIONS.escalate,
+                text: { type: 'plain_text' as const, text: 'Escalate now' },
+                value: String(incident.id),
+              },
+            ]
+          : []),
+        {
+          type: 'button',
+          action_id: INCIDENT_ACTIONS.resolve,
+          text: { type: 'plain_text', text: 'Resolve' },
+          style: 'danger',
+          value: String(incident.id),
+          confirm: {
+            title: { type: 'plain_text', text: 'Resolve this incident?' },
+            text: {
+              type: 'mrkdwn',
+              text: 'This stops all escalation timers and posts the durations and a post-incident report.',
+            },
+            confirm: { type: 'plain_text', text: 'Resolve' },
+            deny: { type: 'plain_text', text: 'Not yet' },
+          },
+        },
+      ],
+    });
+  }
+  return { text: `Incident #${incident.id} (${incident.severity}): ${incident.title}: ${STATUS_WORDS[incident.status]}`, blocks };
+}
+
+export function checklistBlocks(items: string[]): { text: string; blocks: KnownBlock[] } {
+  const text = `*First 15 minutes*\n${items.map((item, i) => `${i + 1}. ${item}`).join('\n')}`;
+  return {
+    text: 'First 15 minutes checklist',
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 3000) } }],
+  };
+}
+
+export function mention(principal: string): string {
+  return principal.startsWith('S') ? `<!subteam^${principal}>` : `<@${principal}>`;
+}
+
+export interface EscalationPostInput {
+  incident: Incident;
+  step: EscalationStep;
+  late: boolean;
+  postedAt: Date;
+  timezone: string;
+  lastNotes: string[];
+}
+
+export function escalationPost(input: EscalationPostInput): { text: string; blocks: KnownBlock[] } {
+  const { incident, step } = input;
+  const who = step.notify.length > 0 ? step.notify.map(mention).join(' ') : '_(no one is configured for this level)_';
+  const lateLine = input.late
+    ? `\n:hourglass: *Late*: due ${formatWhen(step.due_at, input.timezone)}, posted ${formatWhen(input.postedAt, input.timezone)} (the bot was unavailable).`
+    : '';
+  const known = [
+    `${incident.severity} · ${STATUS_WORDS[incident.status]} · open for ${formatDuration(input.postedAt.getTime() - incident.declared_at.getTime())}`,
+    `Commander: ${incident.commander ? `<@${incident.commander}>` : 'none yet'} · Service: ${incident.service ?? 'not set'}`,
+    ...(incident.summary ? [`Summary: ${incident.summary.slice(0, 500)}`] : []),
+    ...input.lastNotes.map((note) => `Note: ${note.slice(0, 300)}`),
+  ];
+  const text = `:rotating_light: *Escalation level ${step.level}: ${step.label}* ${who}\nIncident #${incident.id}: *${incident.title}*${lateLine}\n${known.map((line) => `• ${line}`).join('\n')}`;
+  return {
+    text: `Escalation level ${step.level} (${step.label}) for incident #${incident.id}${input.late ? ' (late)' : ''}`,
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 3000) } }],
+  };
+}
+
+export function ackAlarmPost(incident: Incident, responders: string[], target: number, channelId: string | null): string {
+  const who = responders.map(mention).join(' ');
+  const where = channelId ? ` in <#${channelId}>` : '';
+  return `:alarm_clock: *Incident #${incident.id} (${incident.severity}) is not acknowledged* after ${formatDuration(target)}, its response target: *${incident.title}*${where}. ${who}`.trim();
+}
+
+export function announcement(incident: Incident): string {
+  return `${SEVERITY_ICON[incident.severity]} *${incident.severity} incident declared*: ${incident.title}${incident.service ? ` (${incident.service})` : ''}. Join <#${incident.channel_id}>.`;
+}
+
+export function formatWhen(at: Date, timezone: string): string {
+  const text = new Intl.DateTimeFormat('en-GB', {
+    timeZone: timezone,
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'short',
+  }).format(at);
+  return text;
+}

@@ -1,0 +1,165 @@
+// The append-only audit log: each row carries the SHA-256 of the previous one, so edits and deletions show.
+import { createHash } from 'node:crypto';
+import { redactValue } from '../log.ts';
+import type { Queryable, Store } from './db.ts';
+
+// Any fixed key, shared by every replica: appends are serialised so the chain has no forks.
+const AUDIT_LOCK_KEY = 7_246_117_002;
+export const GENESIS_HASH = '0'.repeat(64);
+
+export interface AuditEntry {
+  /** Slack user id, or "cli:<user>", "schedule", "alertmanager", "system". */
+  actor: string;
+  /** e.g. command, denied, confirmation.requested, confirmation.confirmed, confirmation.cancelled, task.outcome */
+  action: string;
+  /** The service, incident or object acted on. */
+  target?: string | null | undefined;
+  channel?: string | null | undefined;
+  /** Parameters as given; secrets are removed before they are stored. */
+  params?: Record<string, unknown>;
+  result?: string | null | undefined;
+}
+
+export interface AuditRow {
+  seq: number;
+  at: Date;
+  actor: string;
+  action: string;
+  target: string | null;
+  channel: string | null;
+  params: Record<string, unknown>;
+  result: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Appends one entry at `at`; returns the stored row. */
+export async function appendAudit(store: Store, entry: AuditEntry, at: Date): Promise<AuditRow> {
+  return store.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY]);
+    const head = await tx.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head');
+    const prev = head.rows[0] ?? { seq: 0, hash: GENESIS_HASH };
+    const row: Omit<AuditRow, 'hash'> = {
+      seq: prev.seq + 1,
+      at: new Date(Math.floor(at.getTime())),
+      actor: entry.actor,
+      action: entry.action,
+      target: entry.target ?? null,
+      channel: entry.channel ?? null,
+      params: redactValue(entry.params ?? {}) as Record<string, unknown>,
+      result: entry.result ?? null,
+      prev_hash: prev.hash,
+    };
+    const hash = hashAuditRow(row);
+    await insertRow(tx, { ...row, hash });
+    await tx.query(
+      `INSERT INTO audit_head (id, seq, hash) VALUES (true, $1, $2)
+       ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`,
+      [row.seq, hash],
+    );
+    return { ...row, hash };
+  });
+}
+
+async function insertRow(tx: Queryable, row: AuditRow): Promise<void> {
+  await tx.query(
+    `INSERT INTO audit_log (seq, at, actor, action, target, channel, params, result, prev_hash, hash)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    [
+      row.seq,
+      row.at,
+      row.actor,
+      row.action,
+      row.target,
+      row.channel,
+      JSON.stringify(row.params),
+      row.result,
+      row.prev_hash,
+      row.hash,
+    ],
+  );
+}
+
+/** SHA-256 over the previous hash and the row's canonical JSON (keys sorted, so jsonb's reordering does not matter). */
+export function hashAuditRow(row: Omit<AuditRow, 'hash'>): string {
+  const body = canonicalJson({
+    seq: row.seq,
+    at: row.at.toISOString(),
+    actor: row.actor,
+    action: row.action,
+    target: row.target,
+    channel: row.channel,
+    params: row.params,
+    result: row.result,
+  });
+  return createHash('sha256').update(row.prev_hash).update('\n').update(body).digest('hex');
+}
+
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, item]) => item !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  rowsChecked: number;
+  /** The first row where the chain breaks, and why. */
+  firstBroken?: { seq: number; reason: string };
+}
+
+/** Walks the whole chain in order and names the first row that was edited, deleted or inserted out of turn. */
+export async function verifyAuditLog(store: Queryable, batchSize = 1_000): Promise<AuditVerification> {
+  let expectedSeq = 1;
+  let prevHash = GENESIS_HASH;
+  let checked = 0;
+  for (;;) {
+    const { rows } = await store.query<AuditRow>(
+      `SELECT seq, at, actor, action, target, channel, params, result, prev_hash, hash
+       FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2`,
+      [expectedSeq, batchSize],
+    );
+    for (const row of rows) {
+      if (row.seq !== expectedSeq) {
+        return broken(
+          checked,
+          expectedSeq,
+          `row ${expectedSeq} is missing (deleted): the chain jumps from row ${expectedSeq - 1} to row ${row.seq}`,
+        );
+      }
+      if (row.prev_hash !== prevHash) {
+        return broken(
+          checked,
+          row.seq,
+          `its previous-row hash does not match row ${row.seq - 1} (a row before it was changed or replaced)`,
+        );
+      }
+      if (hashAuditRow(row) !== row.hash) {
+        return broken(checked, row.seq, 'its contents do not match its hash (the row was edited)');
+      }
+      prevHash = row.hash;
+      expectedSeq += 1;
+      checked += 1;
+    }
+    if (rows.length < batchSize) break;
+  }
+  const head = await store.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head');
+  const headRow = head.rows[0];
+  if (headRow && (headRow.seq !== expectedSeq - 1 || headRow.hash !== prevHash)) {
+    return broken(
+      checked,
+      Math.min(headRow.seq, expectedSeq),
+      headRow.seq > expectedSeq - 1
+        ? `rows ${expectedSeq} to ${headRow.seq} are missing (deleted from the end of the log)`
+        : `the recorded head (row ${headRow.seq}) does not match the last row (${expectedSeq - 1})`,
+    );
+  }
+  return { ok: true, rowsChecked: checked };
+}
+
+function broken(checked: number, seq: number, reason: string): AuditVerification {
+  return { ok: false, rowsChecked: checked, firstBroken: { seq, reason } };
+}

@@ -1,0 +1,130 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli.ts';
+import { openStore } from '../src/store/db.ts';
+import { appendAudit, verifyAuditLog } from '../src/store/audit.ts';
+import { openTestStore, STORE_KINDS, type TestStore } from './support/stores.ts';
+
+const at = (minute: number) => new Date(Date.UTC(2026, 10, 22, 15, minute, 0, 123));
+
+async function seed(testStore: TestStore, count: number) {
+  for (let i = 1; i <= count; i += 1) {
+    await appendAudit(
+      testStore.store,
+      {
+        actor: 'U0ALICE',
+        action: i % 2 ? 'command' : 'confirmation.confirmed',
+        target: 'rlhf-audit-trail',
+        channel: 'C0OPS',
+        params: { text: `backup ${i}`, n: i },
+        result: 'ok',
+      },
+      at(i),
+    );
+  }
+}
+
+/** What someone with database admin rights could do: switch the guard off and change history. */
+async function tamper(testStore: TestStore, sql: string) {
+  await testStore.store.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_or_delete');
+  await testStore.store.query(sql);
+  await testStore.store.query('ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_or_delete');
+}
+
+describe.each(STORE_KINDS)('audit log on %s', (kind) => {
+  let testStore: TestStore;
+  afterEach(async () => {
+    await testStore.close();
+  });
+
+  it('verifies an untouched chain', async () => {
+    testStore = await openTestStore(kind);
+    await seed(testStore, 5);
+    expect(await verifyAuditLog(testStore.store)).toEqual({ ok: true, rowsChecked: 5 });
+  });
+
+  it('refuses updates and deletes from ordinary sessions', async () => {
+    testStore = await openTestStore(kind);
+    await seed(testStore, 2);
+    await expect(testStore.store.query(`UPDATE audit_log SET result = 'failed' WHERE seq = 1`)).rejects.toThrow(/append-only/);
+    await expect(testStore.store.query('DELETE FROM audit_log WHERE seq = 2')).rejects.toThrow(/append-only/);
+  });
+
+  it('names the first edited row', async () => {
+    testStore = await openTestStore(kind);
+    await seed(testStore, 6);
+    await tamper(testStore, `UPDATE audit_log SET params = '{"text":"backup 999","n":3}' WHERE seq = 3`);
+    const result = await verifyAuditLog(testStore.store);
+    expect(result.ok).toBe(false);
+    expect(result.firstBroken).toEqual({ seq: 3, reason: 'its contents do not match its hash (the row was edited)' });
+    expect(result.rowsChecked).toBe(2);
+  });
+
+  it('names a deleted row in the middle and rows deleted from the end', async () => {
+    testStore = await openTestStore(kind);
+    await seed(testStore, 6);
+    await tamper(testStore, 'DELETE FROM audit_log WHERE seq = 4');
+    expect((await verifyAuditLog(testStore.store)).firstBroken?.seq).toBe(4);
+    await tamper(testStore, 'DELETE FROM audit_log WHERE seq >= 4');
+    const tail = await verifyAuditLog(testStore.store);
+    expect(tail.firstBroken?.seq).toBe(4);
+    expect(tail.firstBroken?.reason).toMatch(/rows 4 to 6 are missing/);
+  });
+
+  it('detects a row rewritten with a fresh hash (the next row no longer links to it)', async () => {
+    testStore = await openTestStore(kind);
+    await seed(testStore, 4);
+    await tamper(testStore, `UPDATE audit_log SET hash = repeat('a', 64) WHERE seq = 2`);
+    const result = await verifyAuditLog(testStore.store);
+    expect(result.firstBroken?.seq).toBe(2);
+  });
+
+  it('stores parameters with secrets removed', async () => {
+    testStore = await openTestStore(kind);
+    const row = await appendAudit(
+      testStore.store,
+      { actor: 'U1', action: 'command', params: { url: 'postgres://bot:hunter2@db/app', token: 'xoxb-1-2', service: 'pqc' } },
+      at(1),
+    );
+    expect(JSON.stringify(row.params)).not.toContain('hunter2');
+    expect(JSON.stringify(row.params)).not.toContain('xoxb-1-2');
+    expect(row.params.service).toBe('pqc');
+    expect((await verifyAuditLog(testStore.store)).ok).toBe(true);
+  });
+});
+
+describe('audit log on PostgreSQL under concurrency', () => {
+  it('keeps one unbroken chain when several replicas append at once', async () => {
+    const testStore = await openTestStore('postgres');
+    const replicas = await Promise.all([1, 2, 3].map(() => openStore({ databaseUrl: testStore.url })));
+    try {
+      await Promise.all(
+        replicas.flatMap((store, r) =>
+          Array.from({ length: 20 }, (_, i) =>
+            appendAudit(store, { actor: `U${r}`, action: 'command', params: { i } }, at(i % 59)),
+          ),
+        ),
+      );
+      expect(await verifyAuditLog(testStore.store)).toEqual({ ok: true, rowsChecked: 60 });
+    } finally {
+      await Promise.all(replicas.map((store) => store.close()));
+      await testStore.close();
+    }
+  });
+
+  it('is checked by `runbook-bot audit verify`, which names the broken row and exits 1', async () => {
+    const testStore = await openTestStore('postgres');
+    try {
+      await seed(testStore, 3);
+      const lines: string[] = [];
+      const io = { out: (line: string) => lines.push(line), err: (line: string) => lines.push(line) };
+      const env = { DATABASE_URL: testStore.url };
+      expect(await runCli(['audit', 'verify'], io, env)).toBe(0);
+      expect(lines.pop()).toBe('audit log intact: 3 rows, every hash matches');
+      await tamper(testStore, `UPDATE audit_log SET actor = 'U0MALLORY' WHERE seq = 2`);
+      expect(await runCli(['audit', 'verify'], io, env)).toBe(1);
+      expect(lines.pop()).toMatch(/^audit log BROKEN at row 2: its contents do not match its hash/);
+    } finally {
+      await testStore.close();
+    }
+  });
+});
