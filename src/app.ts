@@ -50,6 +50,8 @@ export interface Bot {
   readonly port: number;
   readonly incidents: IncidentService;
   readonly ticker: EscalationTicker;
+  /** Resolves when no acknowledged work is still running. */
+  idle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -103,6 +105,10 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       clock,
       logger,
       onTimersChanged: () => ticker.wake(),
+      background: (work) => {
+        // During shutdown no new background work starts; the ticker retries what matters.
+        if (!inflight.closed) inflight.run(work);
+      },
     });
     const ticker: EscalationTicker = new EscalationTicker({
       store,
@@ -167,6 +173,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       port,
       incidents,
       ticker,
+      idle: () => inflight.idle(),
       stop() {
         stopping ??= (async () => {
           const started = Date.now();

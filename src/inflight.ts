@@ -20,6 +20,11 @@ export class InFlight {
     return promise;
   }
 
+  /** Resolves when nothing is running (tests use it to wait for work that continues after an ack). */
+  async idle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running]);
+  }
+
   get size(): number {
     return this.#running.size;
   }

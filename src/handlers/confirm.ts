@@ -131,7 +131,7 @@ export class Confirmations {
     const userId = args.body.user.id;
     const log = this.#deps.logger.child({ reqId: randomUUID().slice(0, 8), user: userId, command: `confirmation.${decision}` });
     try {
-      await this.#decide(args, decision, userId, log);
+      await this.#deps.inflight.track(this.#decide(args, decision, userId, log));
       this.#deps.metrics.commands.inc({ command: `confirmation`, outcome: 'ok' });
     } catch (error) {
       const ref = errorReference();

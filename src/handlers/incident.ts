@@ -285,36 +285,44 @@ type ButtonArgs = SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareAr
 export function onIncidentButton(deps: IncidentDeps) {
   return async ({ ack, action, body, respond }: ButtonArgs): Promise<void> => {
     await ack();
-    const userId = body.user.id;
-    const log: Logger = deps.logger.child({ reqId: randomUUID().slice(0, 8), user: userId, command: action.action_id });
-    let outcome = 'ok';
-    try {
-      const incident = await getIncident(deps.store, Number(action.value));
-      if (!incident) throw new UserError('This incident no longer exists.', 'not_found');
-      switch (action.action_id) {
-        case INCIDENT_ACTIONS.ack:
-          await deps.incidents.acknowledge(incident, userId);
-          break;
-        case INCIDENT_ACTIONS.health:
-          await deps.incidents.runHealthCheck(incident, userId);
-          break;
-        case INCIDENT_ACTIONS.escalate: {
-          const label = await deps.incidents.escalateNow(incident, userId);
-          await respond({ response_type: 'ephemeral', replace_original: false, text: `Escalating to ${label} now.` });
-          break;
-        }
-        case INCIDENT_ACTIONS.resolve:
-          await deps.permissions.require('resolve', incident.service ?? undefined, userId);
-          await deps.incidents.resolve(incident, userId, '');
-          break;
-        default:
-          throw new Error(`unknown incident action ${action.action_id}`);
-      }
-    } catch (error) {
-      outcome = outcomeOf(error);
-      const text = replyForError(error, log, action.action_id);
-      await respond({ response_type: 'ephemeral', replace_original: false, text }).catch(() => undefined);
-    }
-    deps.metrics.commands.inc({ command: action.action_id, outcome });
+    await deps.inflight.track(handleIncidentButton(deps, action, body.user.id, respond));
   };
+}
+
+async function handleIncidentButton(
+  deps: IncidentDeps,
+  action: ButtonArgs['action'],
+  userId: string,
+  respond: ButtonArgs['respond'],
+): Promise<void> {
+  const log: Logger = deps.logger.child({ reqId: randomUUID().slice(0, 8), user: userId, command: action.action_id });
+  let outcome = 'ok';
+  try {
+    const incident = await getIncident(deps.store, Number(action.value));
+    if (!incident) throw new UserError('This incident no longer exists.', 'not_found');
+    switch (action.action_id) {
+      case INCIDENT_ACTIONS.ack:
+        await deps.incidents.acknowledge(incident, userId);
+        break;
+      case INCIDENT_ACTIONS.health:
+        await deps.incidents.runHealthCheck(incident, userId);
+        break;
+      case INCIDENT_ACTIONS.escalate: {
+        const label = await deps.incidents.escalateNow(incident, userId);
+        await respond({ response_type: 'ephemeral', replace_original: false, text: `Escalating to ${label} now.` });
+        break;
+      }
+      case INCIDENT_ACTIONS.resolve:
+        await deps.permissions.require('resolve', incident.service ?? undefined, userId);
+        await deps.incidents.resolve(incident, userId, '');
+        break;
+      default:
+        throw new Error(`unknown incident action ${action.action_id}`);
+    }
+  } catch (error) {
+    outcome = outcomeOf(error);
+    const text = replyForError(error, log, action.action_id);
+    await respond({ response_type: 'ephemeral', replace_original: false, text }).catch(() => undefined);
+  }
+  deps.metrics.commands.inc({ command: action.action_id, outcome });
 }

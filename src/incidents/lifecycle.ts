@@ -40,6 +40,8 @@ export interface IncidentServiceOptions {
   healthCheck?: IncidentHealthCheck | undefined;
   /** Called after anything that changes when the next timer falls due (the ticker wakes up). */
   onTimersChanged?: () => void;
+  /** Runs work that should not delay the caller (the first health check), tracked for shutdown. */
+  background?: (work: () => Promise<unknown>) => void;
 }
 
 export interface Declaration {
@@ -160,7 +162,12 @@ export class IncidentService {
     }
     await finishSetup(store, current.id);
     current = { ...current, setup_done: true };
-    if (current.service) void this.runHealthCheck(current, 'system');
+    if (current.service) {
+      const incidentForCheck = current;
+      const check = () => this.runHealthCheck(incidentForCheck, 'system');
+      if (this.#o.background) this.#o.background(check);
+      else void check();
+    }
     return current;
   }
 

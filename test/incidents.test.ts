@@ -1,0 +1,359 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { incidentChannelName } from '../src/incidents/channel-name.ts';
+import { getIncidentByChannel, listEvents, listSteps } from '../src/store/incidents.ts';
+import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
+import { startTestBot, type TestBot } from './support/bot.ts';
+import { ManualClock, minutes } from './support/clock.ts';
+import { sendBlockAction, sendSlashCommand, sendViewSubmission } from './support/slack-requests.ts';
+
+const START = '2026-11-22T15:34:20Z';
+const file = {
+  channels: { announcements: '#incidents', summaries: '#ops' },
+  incidents: { responders: ['S0ONCALL'] },
+  escalation: {
+    default: [
+      { after: '15m', label: 'Engineering lead', notify: ['S0LEADS'] },
+      { after: '30m', label: 'Incident commander', notify: ['U0IC'] },
+      { after: '1h', label: 'Executive team', notify: ['U0EXEC'] },
+    ],
+  },
+  permissions: { resolve: ['S0ONCALL'] },
+  services: { 'rlhf-audit-trail': {} },
+};
+
+function seedWorkspace(slack: FakeSlack) {
+  for (const id of ['U0ALICE', 'U0BOB', 'U0CAROL', 'U0IC', 'U0EXEC', 'U0MALLORY']) slack.addUser({ id });
+  slack.addUsergroup({ id: 'S0ONCALL', users: ['U0ALICE', 'U0BOB'] });
+  slack.addUsergroup({ id: 'S0LEADS', users: ['U0CAROL'] });
+  slack.addChannel({ name: 'incidents' });
+}
+
+async function declareByModal(
+  t: TestBot,
+  options: { viewId?: string; title?: string; severity?: string; service?: string; retryNum?: number } = {},
+) {
+  return sendViewSubmission(
+    t.baseUrl,
+    t.secret,
+    {
+      callbackId: 'incident:declare',
+      viewId: options.viewId ?? `V${Math.random().toString(36).slice(2, 10).toUpperCase()}`,
+      values: {
+        title: { value: options.title ?? 'Audit API returns 500s' },
+        severity: { value: { selected: options.severity ?? 'P1' } },
+        service: { value: options.service ? { selected: options.service } : { selected: null } },
+        summary: { value: 'Writes to /api/v1/audit fail since 15:30' },
+      },
+      privateMetadata: JSON.stringify({ channel: 'C0GENERAL' }),
+    },
+    options.retryNum === undefined ? {} : { retryNum: options.retryNum },
+  );
+}
+
+/** Waits until the named channel exists and its incident's setup is finished. */
+async function untilSetUp(t: TestBot, name: string) {
+  for (let i = 0; i < 250; i += 1) {
+    await t.bot.idle();
+    const channel = t.slack.channelByName(name);
+    const incident = channel ? await getIncidentByChannel(t.bot.store, channel.id) : undefined;
+    if (channel && incident?.setup_done) return { channel, incident };
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`incident channel ${name} was not set up`);
+}
+
+describe('incident channels', () => {
+  it('follow the name pattern in the configured time zone, within Slack rules', () => {
+    const at = new Date('2026-11-22T15:34:20Z');
+    expect(incidentChannelName('incident', at, 'UTC')).toBe('incident-2026-11-22-1534');
+    expect(incidentChannelName('incident', at, 'UTC', 2)).toBe('incident-2026-11-22-1534-2');
+    expect(incidentChannelName('incident', at, 'America/New_York')).toBe('incident-2026-11-22-1034');
+    expect(incidentChannelName('incident', at, 'Asia/Kolkata')).toBe('incident-2026-11-22-2104');
+    expect(incidentChannelName('inc', new Date('2026-12-31T23:59:00Z'), 'Europe/Berlin')).toBe('inc-2027-01-01-0059');
+    const long = incidentChannelName('a'.repeat(41), at, 'UTC', 12);
+    expect(long.length).toBeLessThanOrEqual(80);
+    expect(long).toMatch(/^[a-z0-9_-]+$/);
+  });
+});
+
+describe('declaring an incident', () => {
+  let t: TestBot;
+  let clock: ManualClock;
+  beforeEach(async () => {
+    clock = new ManualClock(START);
+    const slack = await startFakeSlack();
+    seedWorkspace(slack);
+    t = await startTestBot({ file, clock, slack, extra: { escalation: { autoStart: false } } });
+  });
+  afterEach(async () => {
+    await t.stop();
+    await t.slack.close();
+  });
+
+  it('opens the declare form for /incident', async () => {
+    const response = await sendSlashCommand(t.baseUrl, t.secret, { command: '/incident' });
+    expect(response.status).toBe(200);
+    const open = await t.slack.waitFor('views.open');
+    const view = open.args.view as { callback_id: string; blocks: Array<{ block_id: string }> };
+    expect(view.callback_id).toBe('incident:declare');
+    expect(view.blocks.map((block) => block.block_id)).toEqual(['title', 'severity', 'service', 'summary']);
+  });
+
+  it('creates the channel with topic, pinned card, checklist, responders and announcement', async () => {
+    const response = await declareByModal(t, { service: 'rlhf-audit-trail' });
+    expect(response.status).toBe(200);
+    const { channel, incident } = await untilSetUp(t, 'incident-2026-11-22-1534');
+    expect(incident.title).toBe('Audit API returns 500s');
+    expect(incident.severity).toBe('P1');
+    expect(channel.topic).toContain('P1 | Open, not acknowledged | Audit API returns 500s');
+    const messages = t.slack.messages(channel.id);
+    const card = messages.find((message) => message.ts === incident.card_ts)!;
+    expect(card.pinned).toBe(true);
+    const buttons = JSON.stringify(card.blocks);
+    for (const label of ['Acknowledge', 'Run health check', 'Escalate now', 'Resolve']) expect(buttons).toContain(label);
+    expect(messages.some((message) => message.text.includes('First 15 minutes'))).toBe(true);
+    expect(channel.members).toEqual(expect.arrayContaining(['U0ALICE', 'U0BOB']));
+    const announcement = t.slack.messages('incidents').at(-1)!;
+    expect(announcement.text).toContain(`<#${channel.id}>`);
+    expect(announcement.text).toContain('P1 incident declared');
+    await t.slack.waitFor(
+      (call) =>
+        call.method === 'chat.postMessage' &&
+        call.args.channel === channel.id &&
+        String(call.args.text).includes('rlhf-audit-trail'),
+    );
+    const events = await listEvents(t.bot.store, incident.id);
+    expect(events.map((event) => event.kind)).toEqual(expect.arrayContaining(['declared', 'channel_created']));
+  });
+
+  it('makes exactly one channel for one declaration, however often Slack delivers it', async () => {
+    await Promise.all([
+      declareByModal(t, { viewId: 'VSAME' }),
+      declareByModal(t, { viewId: 'VSAME', retryNum: 1 }),
+      declareByModal(t, { viewId: 'VSAME' }),
+    ]);
+    await untilSetUp(t, 'incident-2026-11-22-1534');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(t.slack.calls('conversations.create').filter((call) => !String(call.args.name).startsWith('incidents'))).toHaveLength(
+      1,
+    );
+    const { rows } = await t.bot.store.query<{ n: number }>('SELECT count(*) AS n FROM incidents');
+    expect(rows[0]!.n).toBe(1);
+  });
+
+  it('gives a second incident in the same minute, or a taken (even archived) name, the next suffix', async () => {
+    t.slack.addChannel({ name: 'incident-2026-11-22-1534-2', isArchived: true });
+    await declareByModal(t, { title: 'first' });
+    await untilSetUp(t, 'incident-2026-11-22-1534');
+    await declareByModal(t, { title: 'second' });
+    const { incident } = await untilSetUp(t, 'incident-2026-11-22-1534-3');
+    expect(incident.title).toBe('second');
+    expect(incident.channel_name).toBe('incident-2026-11-22-1534-3');
+  });
+
+  it('shows per-field errors in the modal and declares nothing', async () => {
+    const response = await sendViewSubmission(t.baseUrl, t.secret, {
+      callbackId: 'incident:declare',
+      values: { title: { value: 'x' }, severity: { value: { selected: null } }, summary: { value: '' } },
+    });
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({
+      response_action: 'errors',
+      errors: { title: 'Give a title of at least 3 characters.', severity: 'Choose a severity.' },
+    });
+    expect(t.slack.calls('conversations.create')).toHaveLength(0);
+  });
+
+  it('declares from text with severity and service', async () => {
+    const responseUrl = t.slack.newResponseUrl();
+    await sendSlashCommand(t.baseUrl, t.secret, {
+      command: '/incident',
+      text: 'declare p0 rlhf-audit-trail Privacy budget exceeded',
+      responseUrl,
+    });
+    const { incident } = await untilSetUp(t, 'incident-2026-11-22-1534');
+    expect(incident).toMatchObject({ severity: 'P0', service: 'rlhf-audit-trail', title: 'Privacy budget exceeded' });
+  });
+});
+
+describe('working an incident', () => {
+  let t: TestBot;
+  let clock: ManualClock;
+  let channelId: string;
+  let incidentId: number;
+
+  beforeEach(async () => {
+    clock = new ManualClock(START);
+    const slack = await startFakeSlack();
+    seedWorkspace(slack);
+    t = await startTestBot({ file, clock, slack, extra: { escalation: { autoStart: false } } });
+    await declareByModal(t, { severity: 'P2' });
+    const { channel, incident } = await untilSetUp(t, 'incident-2026-11-22-1534');
+    channelId = channel.id;
+    incidentId = incident.id;
+  });
+  afterEach(async () => {
+    await t.stop();
+    await t.slack.close();
+  });
+
+  /** Sends the command and waits for the work it starts after its ack. */
+  const command = async (text: string, userId = 'U0ALICE') => {
+    const response = await sendSlashCommand(t.baseUrl, t.secret, {
+      command: '/incident',
+      text,
+      channelId,
+      userId,
+      responseUrl: t.slack.newResponseUrl(),
+    });
+    await t.bot.idle();
+    return response;
+  };
+  const incident = async () => (await getIncidentByChannel(t.bot.store, channelId))!;
+
+  it('acks, changes severity and commander, takes notes, and keeps the card and topic current', async () => {
+    await command('ack', 'U0BOB');
+    clock.advance(minutes(2));
+    await command('severity P1');
+    await command('commander <@U0CAROL|carol>');
+    await command('note rolled back the config change');
+    const current = await incident();
+    expect(current).toMatchObject({ status: 'acknowledged', acknowledged_by: 'U0BOB', severity: 'P1', commander: 'U0CAROL' });
+    expect(t.slack.channel(channelId)!.topic).toBe('P1 | Acknowledged | Audit API returns 500s | Commander: <@U0CAROL>');
+    const cardMessage = t.slack.messages(channelId).find((message) => message.ts === current.card_ts)!;
+    expect(JSON.stringify(cardMessage.blocks)).toContain('<@U0CAROL>');
+    expect(JSON.stringify(cardMessage.blocks)).not.toContain('"Acknowledge"');
+    const kinds = (await listEvents(t.bot.store, incidentId)).map((event) => event.kind);
+    expect(kinds).toEqual(expect.arrayContaining(['acknowledged', 'severity_changed', 'commander_changed', 'note']));
+    const status = await command('status');
+    expect((status.body as { text: string }).text).toContain('Severity P1 · acknowledged');
+  });
+
+  it('answers in-channel subcommands outside an incident channel with the open incidents', async () => {
+    const response = await sendSlashCommand(t.baseUrl, t.secret, { command: '/incident', text: 'ack', channelId: 'C0GENERAL' });
+    const text = (response.body as { text: string }).text;
+    expect(text).toContain('works inside an incident channel');
+    expect(text).toContain(`#${incidentId} P2 Audit API returns 500s: open in <#${channelId}>`);
+  });
+
+  it('lets only the permitted group resolve, then posts durations and the report', async () => {
+    const denied = await command('resolve', 'U0MALLORY');
+    expect((denied.body as { text: string }).text).toContain('You are not allowed to resolve incidents');
+    expect((denied.body as { text: string }).text).toContain('<!subteam^S0ONCALL>');
+    expect((await incident()).status).toBe('open');
+
+    clock.advance(minutes(5));
+    await command('ack');
+    clock.advance(minutes(40));
+    await command('resolve config reverted');
+    const resolved = await incident();
+    expect(resolved).toMatchObject({ status: 'resolved', resolved_by: 'U0ALICE', resolution: 'config reverted' });
+    const summary = t.slack.messages(channelId).find((message) => message.text.includes('resolved: time to resolve'))!;
+    const text = JSON.stringify(summary.blocks);
+    expect(text).toContain('Time to acknowledge: *5m*');
+    expect(text).toContain('Time to resolve: *45m*');
+    expect(text).toContain('# Incident report: Audit API returns 500s');
+    for (const section of [
+      '## Summary',
+      '## Timeline',
+      '## Root cause',
+      '## Resolution',
+      '## Lessons learned',
+      '## Action items',
+    ])
+      expect(text).toContain(section);
+    expect((await listSteps(t.bot.store, incidentId)).every((step) => step.state === 'cancelled')).toBe(true);
+    const again = await command('resolve');
+    expect((again.body as { text: string }).text).toContain('already resolved');
+  });
+
+  it('settles an acknowledge and a resolve clicked at the same moment', async () => {
+    const click = (actionId: string) =>
+      sendBlockAction(t.baseUrl, t.secret, {
+        actionId,
+        value: String(incidentId),
+        channelId,
+        userId: 'U0ALICE',
+        responseUrl: t.slack.newResponseUrl(),
+      });
+    await Promise.all([click('incident:ack'), click('incident:resolve'), click('incident:resolve')]);
+    await t.bot.idle();
+    await t.slack.waitFor(
+      (call) => call.method === 'chat.postMessage' && String(call.args.text).includes('resolved: time to resolve'),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await incident()).status).toBe('resolved');
+    expect(t.slack.messages(channelId).filter((message) => message.text.includes('resolved: time to resolve'))).toHaveLength(1);
+  });
+
+  it('escalates per the matrix on the clock, on "Escalate now", late after downtime, and never after resolve', async () => {
+    const posts = () => t.slack.messages(channelId).filter((message) => message.text.startsWith('Escalation level'));
+    clock.advance(minutes(14));
+    await t.bot.ticker.tick();
+    expect(posts()).toHaveLength(0);
+
+    clock.advance(minutes(1));
+    await t.bot.ticker.tick();
+    expect(posts().map((message) => message.text)).toEqual([`Escalation level 1 (Engineering lead) for incident #${incidentId}`]);
+    expect(JSON.stringify(posts()[0]!.blocks)).toContain('<!subteam^S0LEADS>');
+    expect(t.slack.channel(channelId)!.members).toContain('U0CAROL');
+
+    await sendBlockAction(t.baseUrl, t.secret, {
+      actionId: 'incident:escalate',
+      value: String(incidentId),
+      channelId,
+      responseUrl: t.slack.newResponseUrl(),
+    });
+    await t.bot.idle();
+    await t.bot.ticker.tick();
+    expect(posts()).toHaveLength(2);
+    expect(posts()[1]!.text).toContain('level 2 (Incident commander)');
+
+    // The bot is down from +16m to +3h: the last level is posted at once, marked late.
+    clock.advance(minutes(165));
+    await t.bot.ticker.tick();
+    expect(posts()).toHaveLength(3);
+    expect(posts()[2]!.text).toBe(`Escalation level 3 (Executive team) for incident #${incidentId} (late)`);
+    const steps = await listSteps(t.bot.store, incidentId);
+    expect(steps.map((step) => [step.level, step.state, step.late])).toEqual([
+      [1, 'posted', false],
+      [2, 'posted', false],
+      [3, 'posted', true],
+    ]);
+    await command('resolve');
+    clock.advance(minutes(600));
+    await t.bot.ticker.tick();
+    expect(posts()).toHaveLength(3);
+  });
+
+  it('posts levels that all fell due while down in order, each once', async () => {
+    clock.advance(minutes(120));
+    await Promise.all([t.bot.ticker.tick(), t.bot.ticker.tick(), t.bot.ticker.tick()]);
+    await t.bot.ticker.tick();
+    await t.bot.ticker.tick();
+    const levels = t.slack
+      .messages(channelId)
+      .filter((message) => message.text.startsWith('Escalation level'))
+      .map((message) => message.text.slice(0, 18));
+    expect(levels).toEqual(['Escalation level 1', 'Escalation level 2', 'Escalation level 3']);
+  });
+
+  it('raises the acknowledgement alarm once when the severity target passes', async () => {
+    clock.advance(minutes(4 * 60) + 1_000);
+    await t.bot.ticker.tick();
+    await t.bot.ticker.tick();
+    const alarms = t.slack.messages().filter((message) => message.text.includes('is not acknowledged'));
+    expect(alarms.map((message) => message.channel).sort()).toEqual([channelId, t.slack.channelByName('incidents')!.id].sort());
+    expect(alarms[0]!.text).toContain('after 4h');
+  });
+
+  it('retries an escalation post that Slack refused, without losing or repeating it', async () => {
+    clock.advance(minutes(15));
+    t.slack.failNext('chat.postMessage', 'internal_error');
+    await t.bot.ticker.tick();
+    expect(t.slack.messages(channelId).filter((message) => message.text.startsWith('Escalation level'))).toHaveLength(0);
+    clock.advance(11_000);
+    await t.bot.ticker.tick();
+    expect(t.slack.messages(channelId).filter((message) => message.text.startsWith('Escalation level'))).toHaveLength(1);
+  });
+});
