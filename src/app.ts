@@ -110,6 +110,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
         if (!inflight.closed) inflight.run(work);
       },
     });
+    const { timers } = config.file;
     const ticker: EscalationTicker = new EscalationTicker({
       store,
       slack: incidentSlack,
@@ -117,6 +118,10 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       clock,
       logger,
       incidents,
+      leaseMs: timers.lease,
+      maxSleepMs: timers.pollEvery,
+      lateAfterMs: timers.lateAfter,
+      retryAfterMs: timers.retryAfter,
       ...options.escalation,
     });
     const deps: IncidentDeps = { config, store, slack, logger, metrics, inflight, clock, permissions, confirmations, incidents };

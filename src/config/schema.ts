@@ -301,6 +301,19 @@ export const fileSchema = z.strictObject({
       P3: escalationPolicySchema.optional(),
     })
     .prefault({}),
+  /** The durable timers (escalations, acknowledgement alarms): how replicas share and pace them. */
+  timers: z
+    .strictObject({
+      /** How long a replica's claim on a due escalation is exclusive; a replica that dies delays that post by at most this. */
+      lease: durationSchema.default(30_000),
+      /** Longest pause between looks at the timers table, so work created on other replicas is seen promptly. */
+      pollEvery: durationSchema.default(500),
+      /** A post later than this after its due time is marked late. */
+      lateAfter: durationSchema.default(30_000),
+      /** Wait before retrying a post Slack refused. */
+      retryAfter: durationSchema.default(10_000),
+    })
+    .prefault({}),
   permissions: permissionsSchema.prefault({}),
   confirmations: z.strictObject({ expiresAfter: durationSchema.default(5 * 60_000) }).prefault({}),
   s3: z

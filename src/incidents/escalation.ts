@@ -163,7 +163,7 @@ export class EscalationTicker {
         { level: step.level, late, lateByMs: postedAt.getTime() - step.due_at.getTime() },
       );
       log.info({ event: 'escalation.posted', late, lateByMs: postedAt.getTime() - step.due_at.getTime() });
-      await this.#o.incidents.refresh((await getIncident(store, step.incident_id))!);
+      await this.#o.incidents.refresh((await getIncident(store, step.incident_id))!, { topic: false });
     } catch (error) {
       log.error({ event: 'escalation.post_failed', err: error });
       await releaseEscalation(store, step, this.owner, new Date(clock.now().getTime() + this.#o.retryAfterMs)).catch(

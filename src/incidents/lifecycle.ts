@@ -330,8 +330,8 @@ export class IncidentService {
     return resolved;
   }
 
-  /** Re-renders the pinned card and the topic from the current state. */
-  async refresh(incident: Incident): Promise<void> {
+  /** Re-renders the pinned card and (unless only the escalation changed) the topic from the current state. */
+  async refresh(incident: Incident, options: { topic?: boolean } = {}): Promise<void> {
     const { slack, store, config } = this.#o;
     if (!incident.channel_id || !incident.card_ts) return;
     const log = this.#o.logger.child({ incidentId: incident.id });
@@ -339,9 +339,11 @@ export class IncidentService {
     await slack
       .update(incident.channel_id, incident.card_ts, incidentCard(incident, steps, config.timezone))
       .catch((error: unknown) => log.warn({ event: 'incident.card_update_failed', err: error }));
-    await slack
-      .setTopic(incident.channel_id, incidentTopic(incident))
-      .catch((error: unknown) => log.warn({ event: 'incident.topic_failed', err: error }));
+    if (options.topic ?? true) {
+      await slack
+        .setTopic(incident.channel_id, incidentTopic(incident))
+        .catch((error: unknown) => log.warn({ event: 'incident.topic_failed', err: error }));
+    }
   }
 
   async #say(incident: Incident, text: string): Promise<void> {

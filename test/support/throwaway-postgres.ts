@@ -27,14 +27,17 @@ export interface ThrowawayServer {
   stop(): Promise<void>;
 }
 
+const SETTINGS = ['max_connections=200', 'synchronous_commit=off', 'full_page_writes=off'];
+
 export async function startThrowawayPostgres(): Promise<ThrowawayServer> {
   const bin = findPostgresBinDir();
   // initdb and postgres refuse to run as root ("cannot be run as root"); CI and these machines are root.
   const user = process.getuid?.() === 0 ? systemUser('postgres') : undefined;
   const dir = createScratchDir('pg', user);
   const dataDir = join(dir, 'data');
-  const forgetDir = cleanUpAtExit(() => rmSync(dir, { recursive: true, force: true }));
-  try {
+  // SIGQUIT is PostgreSQL's immediate shutdown: no checkpoint, backends killed; the data is thrown away anyway.
+  const stopSignal = 'SIGQUIT';
+  return serveFromScratchDir({ dir, removeAtExit: () => removeOnceStopped(dir, dataDir), stopSignal }, async () => {
     const initdb = spawnTiedToThisProcess(
       join(bin, 'initdb'),
       ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
@@ -47,33 +50,27 @@ export async function startThrowawayPostgres(): Promise<ThrowawayServer> {
       name: 'postgres',
       dir,
       user,
-      // SIGQUIT is PostgreSQL's immediate shutdown: no checkpoint, backends killed; the data is thrown away anyway.
-      stopSignal: 'SIGQUIT',
-      command: (port) => [
-        join(bin, 'postgres'),
-        ['-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-k', dir, '-F'].concat(
-          ['max_connections=200', 'synchronous_commit=off', 'full_page_writes=off'].flatMap((setting) => ['-c', setting]),
-        ),
-      ],
+      stopSignal,
+      command: (port) => {
+        // -h: TCP on loopback only; -k: the unix socket in our dir, not /var/run/postgresql; -F: fsync=off.
+        const args = ['-D', dataDir, '-p', String(port), '-h', '127.0.0.1', '-k', dir, '-F'];
+        return [join(bin, 'postgres'), args.concat(SETTINGS.flatMap((setting) => ['-c', setting]))];
+      },
       isReady: (port) => isPostgresWithDataDir(postgresUrl(port), dataDir),
     });
-    let stopping: Promise<void> | undefined;
-    return {
-      url: postgresUrl(port),
-      stop() {
-        stopping ??= (async () => {
-          await stopServer(server, 'SIGQUIT');
-          forgetDir();
-          rmSync(dir, { recursive: true, force: true });
-        })();
-        return stopping;
-      },
-    };
-  } catch (error) {
-    forgetDir();
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+    return { url: postgresUrl(port), server };
+  });
+}
+
+/**
+ * At process exit nothing can be awaited, and the postmaster has only just been sent SIGQUIT: removing its directory
+ * while it is still writing there would leave some behind. It deletes postmaster.pid as its last act, so wait for that.
+ */
+function removeOnceStopped(dir: string, dataDir: string): void {
+  const pidFile = join(dataDir, 'postmaster.pid');
+  const deadline = Date.now() + 2_000;
+  while (existsSync(pidFile) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  rmSync(dir, { recursive: true, force: true });
 }
 
 function postgresUrl(port: number): string {
@@ -377,6 +374,37 @@ export async function startOnFreePort(options: {
       throw error;
     }
   }
+}
+
+/**
+ * Runs `start` to bring up a server living in `dir`. stop() (or a failed start) ends the server and removes `dir`;
+ * so does this process's exit, as far as it can.
+ */
+export async function serveFromScratchDir(
+  options: { dir: string; removeAtExit: () => void; stopSignal: NodeJS.Signals },
+  start: () => Promise<{ url: string; server: ServerProcess }>,
+): Promise<ThrowawayServer> {
+  const forgetDir = cleanUpAtExit(options.removeAtExit);
+  const removeDir = () => {
+    forgetDir();
+    rmSync(options.dir, { recursive: true, force: true });
+  };
+  let started: { url: string; server: ServerProcess };
+  try {
+    started = await start();
+  } catch (error) {
+    removeDir();
+    throw error;
+  }
+  const { url, server } = started;
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    stop() {
+      stopping ??= stopServer(server, options.stopSignal).then(removeDir);
+      return stopping;
+    },
+  };
 }
 
 /** Sends `signal`, and SIGKILL if the process is still there 10 s later; resolves once it has exited. */

@@ -2,11 +2,10 @@
 import { rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import {
-  cleanUpAtExit,
   createScratchDir,
   findExecutable,
+  serveFromScratchDir,
   startOnFreePort,
-  stopServer,
   type ThrowawayServer,
 } from './throwaway-postgres.ts';
 
@@ -19,36 +18,21 @@ export async function startThrowawayRedis(): Promise<ThrowawayServer> {
     );
   }
   const dir = createScratchDir('redis');
-  const forgetDir = cleanUpAtExit(() => rmSync(dir, { recursive: true, force: true }));
-  try {
+  const stopSignal = 'SIGKILL'; // nothing to save: save "" and no AOF
+  return serveFromScratchDir({ dir, removeAtExit: () => rmSync(dir, { recursive: true, force: true }), stopSignal }, async () => {
     const { port, server } = await startOnFreePort({
       name: 'redis',
       dir,
       user: undefined,
-      stopSignal: 'SIGKILL', // nothing to save: save "" and no AOF
+      stopSignal,
       command: (port) => [
         redisServer,
         ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'],
       ],
       isReady: async (port, server) => (await redisProcessId(port)) === server.child.pid,
     });
-    let stopping: Promise<void> | undefined;
-    return {
-      url: `redis://127.0.0.1:${port}`,
-      stop() {
-        stopping ??= (async () => {
-          await stopServer(server, 'SIGKILL');
-          forgetDir();
-          rmSync(dir, { recursive: true, force: true });
-        })();
-        return stopping;
-      },
-    };
-  } catch (error) {
-    forgetDir();
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+    return { url: `redis://127.0.0.1:${port}`, server };
+  });
 }
 
 /**
