@@ -21,6 +21,7 @@ import { createLogger, slackLogger, type Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { opsRoutes } from './ops-routes.ts';
 import { openStore, type Store } from './store/db.ts';
+import { AuditWriter } from './store/audit.ts';
 import { migrate } from './store/migrate.ts';
 
 export interface BotOptions {
@@ -50,6 +51,7 @@ export interface Bot {
   readonly port: number;
   readonly incidents: IncidentService;
   readonly ticker: EscalationTicker;
+  readonly confirmations: Confirmations;
   /** Resolves when no acknowledged work is still running. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -95,7 +97,8 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     const slack = createSlackClient({ token: botToken, apiUrl: env.SLACK_API_URL, logger, metrics });
     const inflight = new InFlight();
     const permissions = new Permissions({ config, slack, clock, logger });
-    const confirmations = new Confirmations({ config, store, slack, logger, metrics, inflight, clock, permissions });
+    const audit = new AuditWriter(store);
+    const confirmations = new Confirmations({ config, store, slack, logger, metrics, inflight, clock, permissions, audit });
     for (const action of options.confirmableActions ?? []) confirmations.register(action);
     const incidentSlack = createIncidentSlack(slack, logger);
     const incidents = new IncidentService({
@@ -124,7 +127,19 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       retryAfterMs: timers.retryAfter,
       ...options.escalation,
     });
-    const deps: IncidentDeps = { config, store, slack, logger, metrics, inflight, clock, permissions, confirmations, incidents };
+    const deps: IncidentDeps = {
+      config,
+      store,
+      slack,
+      logger,
+      metrics,
+      inflight,
+      clock,
+      permissions,
+      confirmations,
+      incidents,
+      audit,
+    };
 
     const identity = botIdentity(slack, logger);
     const receiver: Receiver & { requestListener?: HTTPReceiver['requestListener'] } =
@@ -178,6 +193,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       port,
       incidents,
       ticker,
+      confirmations,
       idle: () => inflight.idle(),
       stop() {
         stopping ??= (async () => {

@@ -227,6 +227,12 @@ describe('working an incident', () => {
     expect(kinds).toEqual(expect.arrayContaining(['acknowledged', 'severity_changed', 'commander_changed', 'note']));
     const status = await command('status');
     expect((status.body as { text: string }).text).toContain('Severity P1 · acknowledged');
+    const responseUrl = t.slack.newResponseUrl();
+    await sendSlashCommand(t.baseUrl, t.secret, { command: '/incident', text: 'list', channelId: 'C0GENERAL', responseUrl });
+    await t.bot.idle();
+    expect(String(t.slack.responses().at(-1)!.body.text)).toContain(
+      `#${incidentId} P1 Audit API returns 500s: acknowledged in <#${channelId}>`,
+    );
   });
 
   it('answers in-channel subcommands outside an incident channel with the open incidents', async () => {

@@ -9,7 +9,7 @@ import { formatDuration } from '../config/duration.ts';
 import { errorMessage, errorReference } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { confirmationDecidedBlocks, confirmationRequestBlocks, formatClock } from '../slack/confirmation-blocks.ts';
-import { appendAudit, type AuditEntry } from '../store/audit.ts';
+import type { AuditEntry } from '../store/audit.ts';
 import {
   claimConfirmation,
   createConfirmation,
@@ -352,7 +352,7 @@ export class Confirmations {
   }
 
   #audit(entry: AuditEntry) {
-    return appendAudit(this.#deps.store, entry, this.#deps.clock.now());
+    return this.#deps.audit.append(entry, this.#deps.clock.now());
   }
 }
 

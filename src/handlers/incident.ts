@@ -69,7 +69,9 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
       return;
     }
     if (sub === 'list') {
-      await ack({ response_type: 'ephemeral', text: await openIncidentsText(deps) });
+      // Ack before reading the store: Slack's answer never waits for the database.
+      await ack();
+      await respond({ response_type: 'ephemeral', text: await openIncidentsText(deps) });
       return;
     }
     if (sub === 'report') {

@@ -8,7 +8,7 @@ import { UserError, NotPermittedError, errorReference } from '../errors.ts';
 import type { InFlight } from '../inflight.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { appendAudit } from '../store/audit.ts';
+import type { AuditWriter } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
 import type { Permissions } from './authorize.ts';
 import type { Confirmations } from './confirm.ts';
@@ -23,6 +23,7 @@ export interface HandlerDeps {
   clock: Clock;
   permissions: Permissions;
   confirmations: Confirmations;
+  audit: AuditWriter;
 }
 
 export type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
@@ -74,18 +75,19 @@ export function commandListener(name: string, deps: HandlerDeps, handler: Comman
     }
     deps.metrics.commands.inc({ command: name, outcome });
     // After Slack has its answer: the audit write never delays the ack.
-    await appendAudit(
-      deps.store,
-      {
-        actor: command.user_id,
-        action: 'command',
-        target: `/${name}`,
-        channel: command.channel_id,
-        params: { text: command.text },
-        result: outcome,
-      },
-      deps.clock.now(),
-    ).catch((error: unknown) => log.error({ event: 'audit.append_failed', err: error }));
+    await deps.audit
+      .append(
+        {
+          actor: command.user_id,
+          action: 'command',
+          target: `/${name}`,
+          channel: command.channel_id,
+          params: { text: command.text },
+          result: outcome,
+        },
+        deps.clock.now(),
+      )
+      .catch((error: unknown) => log.error({ event: 'audit.append_failed', err: error }));
   };
 }
 
@@ -98,7 +100,9 @@ export function outcomeOf(error: unknown): string {
 /** The text a user sees for an error: the message of a UserError, a reference id for anything else. */
 export function replyForError(error: unknown, log: Logger, what: string): string {
   if (error instanceof UserError) {
-    log.info({ event: `${what}.rejected`, code: error.code, reason: error.message });
+    // Denials are security events; a typo in a command is not worth an info line.
+    if (error instanceof NotPermittedError) log.info({ event: `${what}.denied`, code: error.code, reason: error.message });
+    else log.debug({ event: `${what}.rejected`, code: error.code, reason: error.message });
     return error.message;
   }
   const ref = errorReference();

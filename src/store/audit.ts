@@ -35,30 +35,78 @@ export interface AuditRow {
 
 /** Appends one entry at `at`; returns the stored row. */
 export async function appendAudit(store: Store, entry: AuditEntry, at: Date): Promise<AuditRow> {
+  return (await appendAuditBatch(store, [{ entry, at }]))[0]!;
+}
+
+/** Appends entries in order in one transaction: one lock and one head update for the lot. */
+export async function appendAuditBatch(store: Store, items: ReadonlyArray<{ entry: AuditEntry; at: Date }>): Promise<AuditRow[]> {
   return store.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY]);
     const head = await tx.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head');
-    const prev = head.rows[0] ?? { seq: 0, hash: GENESIS_HASH };
-    const row: Omit<AuditRow, 'hash'> = {
-      seq: prev.seq + 1,
-      at: new Date(Math.floor(at.getTime())),
-      actor: entry.actor,
-      action: entry.action,
-      target: entry.target ?? null,
-      channel: entry.channel ?? null,
-      params: redactValue(entry.params ?? {}) as Record<string, unknown>,
-      result: entry.result ?? null,
-      prev_hash: prev.hash,
-    };
-    const hash = hashAuditRow(row);
-    await insertRow(tx, { ...row, hash });
+    let prev = head.rows[0] ?? { seq: 0, hash: GENESIS_HASH };
+    const stored: AuditRow[] = [];
+    for (const { entry, at } of items) {
+      const row: Omit<AuditRow, 'hash'> = {
+        seq: prev.seq + 1,
+        at: new Date(Math.floor(at.getTime())),
+        actor: entry.actor,
+        action: entry.action,
+        target: entry.target ?? null,
+        channel: entry.channel ?? null,
+        params: redactValue(entry.params ?? {}) as Record<string, unknown>,
+        result: entry.result ?? null,
+        prev_hash: prev.hash,
+      };
+      const full = { ...row, hash: hashAuditRow(row) };
+      await insertRow(tx, full);
+      stored.push(full);
+      prev = full;
+    }
     await tx.query(
       `INSERT INTO audit_head (id, seq, hash) VALUES (true, $1, $2)
        ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`,
-      [row.seq, hash],
+      [prev.seq, prev.hash],
     );
-    return { ...row, hash };
+    return stored;
   });
+}
+
+/**
+ * Appends through one queue per process: entries that arrive while a write is in flight go together in the next
+ * transaction (group commit), so a burst of commands takes one connection and one lock, not one each.
+ * Each append resolves once its row is committed.
+ */
+export class AuditWriter {
+  readonly #store: Store;
+  #queue: Array<{ entry: AuditEntry; at: Date; resolve: (row: AuditRow) => void; reject: (error: unknown) => void }> = [];
+  #draining = false;
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  append(entry: AuditEntry, at: Date): Promise<AuditRow> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ entry, at, resolve, reject });
+      if (!this.#draining) {
+        this.#draining = true;
+        void this.#drain();
+      }
+    });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, 500);
+      try {
+        const rows = await appendAuditBatch(this.#store, batch);
+        batch.forEach((item, i) => item.resolve(rows[i]!));
+      } catch (error) {
+        for (const item of batch) item.reject(error);
+      }
+    }
+    this.#draining = false;
+  }
 }
 
 async function insertRow(tx: Queryable, row: AuditRow): Promise<void> {

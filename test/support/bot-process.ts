@@ -15,8 +15,8 @@ export interface BotProcess {
 }
 
 /** Starts a replica and resolves once it logs bot.started. */
-export async function startBotProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<BotProcess> {
-  const child = spawn(process.execPath, [MAIN], {
+export async function startBotProcess(env: Record<string, string>, timeoutMs = 30_000, script = MAIN): Promise<BotProcess> {
+  const child = spawn(process.execPath, [script], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -31,13 +31,16 @@ export interface TestBotOptions {
   clock?: Clock;
   slack?: FakeSlack;
   extra?: Partial<BotOptions>;
+  /** Share an existing database (a second replica). */
+  databaseUrl?: string;
 }
 
 export async function startTestBot(options: TestBotOptions = {}): Promise<TestBot> {
   const slack = options.slack ?? (await startFakeSlack());
   // The bot opens its own store from the environment, as in production.
   const kind = options.store ?? 'postgres';
-  const database = kind === 'postgres' ? await createTestDatabase() : undefined;
+  // A second replica shares the first one's database (options.databaseUrl) and leaves dropping it to the first.
+  const database = kind === 'postgres' && !options.databaseUrl ? await createTestDatabase() : undefined;
   const dataDir = kind === 'pglite' ? mkdtempSync(join(tmpdir(), 'rb-bot-')) : undefined;
   const env = {
     SLACK_BOT_TOKEN: slack.token,
@@ -45,7 +48,11 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     SLACK_API_URL: slack.url,
     PORT: '0',
     LOG_LEVEL: 'debug',
-    ...(database ? { DATABASE_URL: database.url } : { DATA_DIR: dataDir! }),
+    ...(options.databaseUrl
+      ? { DATABASE_URL: options.databaseUrl }
+      : database
+        ? { DATABASE_URL: database.url }
+        : { DATA_DIR: dataDir! }),
     ...options.env,
   };
   const config = parseConfig(env, options.file ?? {}, 'test.yml');
@@ -71,7 +78,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     slack,
     baseUrl: `http://127.0.0.1:${bot.port}`,
     secret: SIGNING_SECRET,
-    databaseUrl: database?.url,
+    databaseUrl: options.databaseUrl ?? database?.url,
     logs: () => lines.join(''),
     async stop() {
       await bot.stop();
