@@ -14,7 +14,9 @@ import { registerHandlers } from './handlers/register.ts';
 import type { IncidentDeps } from './handlers/incident.ts';
 import { createIncidentSlack } from './clients/incident-slack.ts';
 import { EscalationTicker, type EscalationTickerOptions } from './incidents/escalation.ts';
+import { AlertIntake } from './incidents/alerts.ts';
 import { IncidentService } from './incidents/lifecycle.ts';
+import { alertmanagerRoute } from './handlers/alertmanager.ts';
 import { closeServer, createHttpServer, listen, type Route } from './http-server.ts';
 import { InFlight } from './inflight.ts';
 import { createLogger, slackLogger, type Logger } from './log.ts';
@@ -113,6 +115,12 @@ export async function startBot(options: BotOptions): Promise<Bot> {
         if (!inflight.closed) inflight.run(work);
       },
     });
+    const alerts = new AlertIntake({ store, slack: incidentSlack, config, clock, logger, incidents });
+    if (!env.ALERTMANAGER_TOKEN)
+      logger.warn({
+        event: 'alertmanager.disabled',
+        message: 'ALERTMANAGER_TOKEN is not set: /webhooks/alertmanager answers 401 to everything',
+      });
     const { timers } = config.file;
     const ticker: EscalationTicker = new EscalationTicker({
       store,
@@ -121,6 +129,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       clock,
       logger,
       incidents,
+      alerts,
       leaseMs: timers.lease,
       maxSleepMs: timers.pollEvery,
       lateAfterMs: timers.lateAfter,
@@ -163,7 +172,10 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     });
     registerHandlers(app, deps);
 
-    const routes: Route[] = [...opsRoutes({ store, redis, metrics, isDraining: () => inflight.closed })];
+    const routes: Route[] = [
+      ...opsRoutes({ store, redis, metrics, isDraining: () => inflight.closed }),
+      alertmanagerRoute({ token: env.ALERTMANAGER_TOKEN, intake: alerts, inflight, logger }),
+    ];
     if (mode === 'http') {
       const listener = receiver.requestListener!;
       routes.push({ method: 'POST', path: '/slack/events', handle: (req, res) => listener(req, res) });

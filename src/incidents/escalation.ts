@@ -18,6 +18,7 @@ import {
   releaseEscalation,
   type EscalationStep,
 } from '../store/incidents.ts';
+import type { AlertIntake } from './alerts.ts';
 import type { IncidentService } from './lifecycle.ts';
 import type { IncidentSlack } from './slack-port.ts';
 
@@ -30,6 +31,8 @@ export interface EscalationTickerOptions {
   clock: Clock;
   logger: Logger;
   incidents: IncidentService;
+  /** Alert deliveries nobody finished are picked up on each pass. */
+  alerts?: AlertIntake | undefined;
   /** How long a claim is exclusive; a replica that dies holding one delays that post by at most this. */
   leaseMs?: number;
   /** A post later than this after its due time is marked late. */
@@ -43,7 +46,9 @@ export interface EscalationTickerOptions {
 
 export class EscalationTicker {
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  readonly #o: Required<Omit<EscalationTickerOptions, 'store' | 'slack' | 'config' | 'clock' | 'logger' | 'incidents'>> &
+  readonly #o: Required<
+    Omit<EscalationTickerOptions, 'store' | 'slack' | 'config' | 'clock' | 'logger' | 'incidents' | 'alerts'>
+  > &
     EscalationTickerOptions;
   #running: Promise<void> | undefined;
   #stop = new AbortController();
@@ -114,6 +119,7 @@ export class EscalationTicker {
         .catch((error: unknown) => this.#o.logger.warn({ event: 'incident.ack_alarm_failed', err: error }));
       await addEvent(store, incident.id, clock.now(), 'ack_alarm', null, `Not acknowledged within ${incident.severity}'s target`);
     }
+    if (this.#o.alerts) await this.#o.alerts.processPending();
     return steps.length;
   }
 

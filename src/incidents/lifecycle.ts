@@ -87,13 +87,12 @@ export class IncidentService {
     return new Date(from.getTime() + this.#o.config.file.incidents.severities[severity]);
   }
 
-  /** Records the incident (once per key) and sets up its channel; a repeat returns the first incident. */
-  async declare(input: Declaration): Promise<{ incident: Incident; created: boolean }> {
-    const now = this.#o.clock.now();
+  /** The rows a declaration becomes: the incident, its escalation steps from the severity's policy, its ack target. */
+  newIncident(input: Declaration, now: Date, alertGroupKey?: string): NewIncident {
     if (input.service && !this.#o.config.file.services[input.service]) {
       throw new UserError(`I don't know a service called \`${input.service}\`.`, 'service_unknown');
     }
-    const { incident, created } = await insertIncident(this.#o.store, {
+    return {
       declarationKey: input.key,
       title: input.title.trim().slice(0, 150),
       severity: input.severity,
@@ -104,11 +103,22 @@ export class IncidentService {
       declaredAt: now,
       ackDueAt: this.#ackDue(input.severity, now),
       setupLeaseUntil: new Date(now.getTime() + SETUP_LEASE_MS),
+      alertGroupKey: alertGroupKey ?? null,
       steps: this.#steps(input.severity, now),
-    });
+    };
+  }
+
+  /** Records the incident (once per key) and sets up its channel; a repeat returns the first incident. */
+  async declare(input: Declaration): Promise<{ incident: Incident; created: boolean }> {
+    const { incident, created } = await insertIncident(this.#o.store, this.newIncident(input, this.#o.clock.now()));
+    return this.afterInsert(incident, created, input.key);
+  }
+
+  /** Sets up a newly recorded incident's channel (declare and alert intake both end here). */
+  async afterInsert(incident: Incident, created: boolean, key: string): Promise<{ incident: Incident; created: boolean }> {
     const log = this.#o.logger.child({ incidentId: incident.id });
     if (!created) {
-      log.info({ event: 'incident.declare_repeat', key: input.key });
+      log.info({ event: 'incident.declare_repeat', key });
       return { incident, created };
     }
     log.info({ event: 'incident.declared', severity: incident.severity, service: incident.service, source: incident.source });

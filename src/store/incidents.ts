@@ -28,6 +28,7 @@ export interface Incident {
   ack_alarm_sent_at: Date | null;
   setup_done: boolean;
   setup_lease_until: Date | null;
+  alert_group_key: string | null;
 }
 
 export interface IncidentEvent {
@@ -67,46 +68,45 @@ export interface NewIncident {
   declaredAt: Date;
   ackDueAt: Date | null;
   setupLeaseUntil: Date;
+  alertGroupKey?: string | null;
   steps: Array<{ level: number; label: string; notify: string[]; dueAt: Date }>;
 }
 
 /** Inserts the incident, its escalation steps and the "declared" event; returns `created: false` with the existing row on a repeat. */
 export async function insertIncident(store: Store, input: NewIncident): Promise<{ incident: Incident; created: boolean }> {
-  return store.transaction(async (tx) => {
-    const inserted = await tx.query<Incident>(
-      `INSERT INTO incidents (declaration_key, title, severity, service, summary, source, declared_by, declared_at, ack_due_at, setup_lease_until)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-       ON CONFLICT (declaration_key) DO NOTHING RETURNING *`,
-      [
-        input.declarationKey,
-        input.title,
-        input.severity,
-        input.service,
-        input.summary,
-        input.source,
-        input.declaredBy,
-        input.declaredAt,
-        input.ackDueAt,
-        input.setupLeaseUntil,
-      ],
-    );
-    const incident = inserted.rows[0];
-    if (!incident) {
-      const existing = await tx.query<Incident>('SELECT * FROM incidents WHERE declaration_key = $1', [input.declarationKey]);
-      return { incident: existing.rows[0]!, created: false };
-    }
-    await insertSteps(tx, incident.id, input.steps);
-    await addEvent(
-      tx,
-      incident.id,
-      input.declaredAt,
-      'declared',
+  return store.transaction((tx) => insertIncidentIn(tx, input));
+}
+
+/** insertIncident inside a transaction the caller holds (alert intake decides and inserts under one lock). */
+export async function insertIncidentIn(tx: Queryable, input: NewIncident): Promise<{ incident: Incident; created: boolean }> {
+  const inserted = await tx.query<Incident>(
+    `INSERT INTO incidents (declaration_key, title, severity, service, summary, source, declared_by, declared_at, ack_due_at, setup_lease_until, alert_group_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+     ON CONFLICT (declaration_key) DO NOTHING RETURNING *`,
+    [
+      input.declarationKey,
+      input.title,
+      input.severity,
+      input.service,
+      input.summary,
+      input.source,
       input.declaredBy,
-      `Declared ${input.severity}: ${input.title}`,
-      { source: input.source },
-    );
-    return { incident, created: true };
+      input.declaredAt,
+      input.ackDueAt,
+      input.setupLeaseUntil,
+      input.alertGroupKey ?? null,
+    ],
+  );
+  const incident = inserted.rows[0];
+  if (!incident) {
+    const existing = await tx.query<Incident>('SELECT * FROM incidents WHERE declaration_key = $1', [input.declarationKey]);
+    return { incident: existing.rows[0]!, created: false };
+  }
+  await insertSteps(tx, incident.id, input.steps);
+  await addEvent(tx, incident.id, input.declaredAt, 'declared', input.declaredBy, `Declared ${input.severity}: ${input.title}`, {
+    source: input.source,
   });
+  return { incident, created: true };
 }
 
 async function insertSteps(tx: Queryable, incidentId: number, steps: NewIncident['steps']): Promise<void> {
