@@ -23,6 +23,8 @@ import { createLogger, slackLogger, type Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { opsRoutes } from './ops-routes.ts';
 import { openStore, type Store } from './store/db.ts';
+import { buildJobs, type JobWork } from './schedule/jobs.ts';
+import { Scheduler } from './schedule/scheduler.ts';
 import { AuditWriter } from './store/audit.ts';
 import { migrate } from './store/migrate.ts';
 
@@ -36,6 +38,10 @@ export interface BotOptions {
   drainTimeoutMs?: number;
   /** Extra confirmable actions (tests and extensions); the built-in ones are registered by the handlers. */
   confirmableActions?: Array<ConfirmableAction<never>>;
+  /** The work behind scheduled jobs that other modules provide (health, backups, privacy budget, restore tests). */
+  jobWork?: JobWork;
+  /** autoStart false: no node-cron and no catch-up; tests call scheduler.tick() with a moved clock. */
+  schedules?: { autoStart?: boolean };
   /** Escalation ticker tuning (tests compress time); autoStart false leaves ticking to the caller. */
   escalation?: Partial<Pick<EscalationTickerOptions, 'leaseMs' | 'lateAfterMs' | 'batchSize' | 'maxSleepMs' | 'retryAfterMs'>> & {
     autoStart?: boolean;
@@ -54,6 +60,7 @@ export interface Bot {
   readonly incidents: IncidentService;
   readonly ticker: EscalationTicker;
   readonly confirmations: Confirmations;
+  readonly scheduler: Scheduler;
   /** Resolves when no acknowledged work is still running. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -192,6 +199,14 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     }
     identity.warmUp();
     if (options.escalation?.autoStart ?? true) ticker.start();
+    const scheduler = new Scheduler({
+      store,
+      clock,
+      logger,
+      jobs: buildJobs({ config, store, slack, clock, logger }, options.jobWork ?? {}),
+      catchUpWithinMs: config.file.schedules.catchUpWithin,
+    });
+    if (options.schedules?.autoStart ?? true) await scheduler.start();
     logger.info({ event: 'bot.started', port, mode });
 
     let stopping: Promise<void> | undefined;
@@ -206,6 +221,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       incidents,
       ticker,
       confirmations,
+      scheduler,
       idle: () => inflight.idle(),
       stop() {
         stopping ??= (async () => {
@@ -217,6 +233,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
           if (mode === 'socket')
             await app.stop().catch((error: unknown) => logger.warn({ event: 'bot.socket_stop_failed', err: error }));
           await ticker.stop();
+          await scheduler.stop();
           // Let short work finish; then tell long work (backups, rollouts) to stop cleanly and give it the rest.
           let drained = await inflight.drain(drainMs * 0.6);
           if (!drained) {

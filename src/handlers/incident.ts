@@ -14,6 +14,8 @@ import { severitySchema, SEVERITIES, type Severity } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import type { IncidentService } from '../incidents/lifecycle.ts';
 import type { Logger } from '../log.ts';
+import { slackErrorCode } from '../clients/slack.ts';
+import { operationsReportPost } from '../schedule/jobs.ts';
 import { declareModal, formatWhen, INCIDENT_ACTIONS } from '../slack/incident-blocks.ts';
 import { getIncident, getIncidentByChannel, listOpenIncidents, type Incident } from '../store/incidents.ts';
 import { parseUserMention, restAfterFirstWord, splitWords } from './command-text.ts';
@@ -75,7 +77,26 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
       return;
     }
     if (sub === 'report') {
-      throw new UserError('Incident reports are not available in this version of runbook-bot yet.', 'unavailable');
+      const period = (words[1] ?? '7d').toLowerCase();
+      const days = { '7d': 7, '30d': 30 }[period];
+      if (!days) throw new UserError('Choose a period: `/incident report 7d` or `/incident report 30d`.', 'usage');
+      await ack();
+      const result = await operationsReportPost(deps, days, `Operations report (${period})`);
+      await respond({
+        response_type: 'in_channel',
+        text: result.post.text,
+        ...(result.post.blocks ? { blocks: result.post.blocks } : {}),
+      });
+      // The chart goes to the channel when the bot may post there; the numbers above stand on their own.
+      await deps.slack
+        .filesUploadV2({
+          channel_id: command.channel_id,
+          file: result.post.image!.bytes,
+          filename: result.post.image!.filename,
+          title: result.post.image!.title,
+        })
+        .catch((error: unknown) => context.log.info({ event: 'report.chart_not_uploaded', code: slackErrorCode(error) }));
+      return;
     }
     if (!IN_CHANNEL_SUBCOMMANDS.includes(sub))
       throw new UserError(`\`${words[0]}\` is not an /incident subcommand.\n${INCIDENT_USAGE}`, 'usage');

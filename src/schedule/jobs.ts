@@ -1,0 +1,95 @@
+// The scheduled jobs of the config (daily health, backups, privacy budget, weekly report, monthly restore test).
+import type { WebClient } from '@slack/web-api';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
+import { reportChart, reportMessage } from '../slack/report-blocks.ts';
+import type { Store } from '../store/db.ts';
+import { buildOperationsReport } from '../tasks/report.ts';
+import { postToChannel, type SlackPost } from './post.ts';
+import { lateNote, type JobContext, type JobOutcome, type ScheduledJob } from './scheduler.ts';
+
+export type ScheduleName = 'dailyHealth' | 'dailyBackup' | 'privacyBudget' | 'weeklyReport' | 'monthlyRestoreTest';
+
+/** What a job produced: its outcome for the record, and what to post. */
+export interface JobResult extends JobOutcome {
+  post: SlackPost;
+}
+
+/** The work behind each schedule; one that is missing is not scheduled (the log says so). */
+export type JobWork = Partial<Record<ScheduleName, (context: JobContext) => Promise<JobResult>>>;
+
+export interface JobDeps {
+  config: Config;
+  store: Store;
+  slack: WebClient;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** The weekly report, also behind `/incident report`. */
+export async function operationsReportPost(
+  deps: Pick<JobDeps, 'store' | 'config' | 'clock'>,
+  days: number,
+  title: string,
+): Promise<JobResult> {
+  const to = deps.clock.now();
+  const from = new Date(to.getTime() - days * 86_400_000);
+  const report = await buildOperationsReport(deps.store, { from, to }, deps.config.timezone);
+  const message = reportMessage(report, title, deps.config.timezone);
+  return {
+    outcome: 'ok',
+    summary: `${report.incidents.total} incidents, ${report.jobs.reduce((sum, job) => sum + job.failed, 0)} failed scheduled runs`,
+    post: {
+      ...message,
+      image: { bytes: reportChart(report), filename: `incidents-${days}d.png`, title: `Incidents per day, last ${days} days` },
+    },
+  };
+}
+
+export function buildJobs(deps: JobDeps, work: JobWork): ScheduledJob[] {
+  const { config } = deps;
+  const all: JobWork = {
+    weeklyReport: () => operationsReportPost(deps, 7, 'Weekly operations report'),
+    ...work,
+  };
+  const jobs: ScheduledJob[] = [];
+  for (const name of ['dailyHealth', 'dailyBackup', 'privacyBudget', 'weeklyReport', 'monthlyRestoreTest'] as const) {
+    const schedule = config.file.schedules[name];
+    if (!schedule.enabled) continue;
+    const run = all[name];
+    if (!run) {
+      deps.logger.info({
+        event: 'schedule.not_available',
+        job: name,
+        message: 'the task behind this schedule is not available in this version',
+      });
+      continue;
+    }
+    const timezone = schedule.timezone ?? config.timezone;
+    const channel = schedule.channel ?? config.file.channels.summaries;
+    jobs.push({
+      name,
+      cron: schedule.cron,
+      timezone,
+      async run(context) {
+        const result = await run(context);
+        const note = lateNote(context, deps.clock.now(), timezone);
+        await postToChannel(
+          deps.slack,
+          channel,
+          {
+            ...result.post,
+            text: `${result.post.text}${note}`,
+            ...(note && result.post.blocks
+              ? { blocks: [...result.post.blocks, { type: 'context', elements: [{ type: 'mrkdwn', text: note.trim() }] }] }
+              : {}),
+          },
+          context.log,
+        );
+        return { outcome: result.outcome, summary: result.summary };
+      },
+    });
+  }
+  return jobs;
+}

@@ -1,0 +1,84 @@
+// Block Kit for the operations report, and the chart that goes with it.
+import type { KnownBlock } from '@slack/types';
+import { formatDuration } from '../config/duration.ts';
+import { SEVERITIES } from '../config/schema.ts';
+import type { DurationStats, OperationsReport } from '../tasks/report.ts';
+import { stackedBarChartPng, type BarSeries } from './chart.ts';
+
+const SEVERITY_COLORS: Record<(typeof SEVERITIES)[number], [number, number, number]> = {
+  P0: [220, 38, 38],
+  P1: [234, 88, 12],
+  P2: [202, 138, 4],
+  P3: [37, 99, 235],
+};
+const SEVERITY_SQUARES = {
+  P0: ':red_circle:',
+  P1: ':large_orange_circle:',
+  P2: ':large_yellow_circle:',
+  P3: ':large_blue_circle:',
+};
+
+const fmt = (ms: number | undefined) => (ms === undefined ? 'n/a' : formatDuration(ms));
+const statsLine = (name: string, s: DurationStats) =>
+  `${name}: median *${fmt(s.medianMs)}*, worst *${fmt(s.worstMs)}* (${s.count} incidents)`;
+
+export function reportMessage(report: OperationsReport, title: string, timezone: string): { text: string; blocks: KnownBlock[] } {
+  const day = new Intl.DateTimeFormat('en-GB', { timeZone: timezone, day: 'numeric', month: 'short' });
+  const period = `${day.format(report.from)} to ${day.format(new Date(report.to.getTime() - 1))}`;
+  const { incidents } = report;
+  const severityLine = SEVERITIES.map(
+    (severity) => `${SEVERITY_SQUARES[severity]} ${severity}: ${incidents.bySeverity[severity]}`,
+  ).join('   ');
+  const services =
+    incidents.byService.length > 0 ? incidents.byService.map((s) => `${s.service}: ${s.count}`).join(', ') : 'none';
+  const escalations =
+    incidents.escalations.length > 0
+      ? incidents.escalations.map((e) => `${e.label}: ${e.incidents}${e.late ? ` (${e.late} late)` : ''}`).join(', ')
+      : 'no escalations';
+  const jobs =
+    report.jobs.length > 0
+      ? report.jobs
+          .map(
+            (job) =>
+              `• ${job.job}: ${job.runs} run${job.runs === 1 ? '' : 's'}, ${job.failed} failed${job.late ? `, ${job.late} late` : ''}; last: ${job.lastOutcome ?? 'running'}${job.lastSummary ? ` (${job.lastSummary.slice(0, 150)})` : ''}`,
+          )
+          .join('\n')
+      : 'No scheduled jobs ran in this period.';
+  const blocks: KnownBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: `${title}: ${period}` } },
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: [
+          `*Incidents*: ${incidents.total} (${incidents.open} still open)`,
+          severityLine,
+          `By service: ${services}`,
+          statsLine('Time to acknowledge', incidents.timeToAcknowledge),
+          statsLine('Time to resolve', incidents.timeToResolve),
+          `Escalation levels reached: ${escalations}`,
+        ].join('\n'),
+      },
+    },
+    { type: 'section', text: { type: 'mrkdwn', text: `*Scheduled jobs*\n${jobs}`.slice(0, 3000) } },
+    {
+      type: 'context',
+      elements: [
+        {
+          type: 'mrkdwn',
+          text: `Chart: incidents per day, stacked by severity (${SEVERITIES.map((s) => `${SEVERITY_SQUARES[s]} ${s}`).join(' ')}).`,
+        },
+      ],
+    },
+  ];
+  return { text: `${title}: ${incidents.total} incidents ${period}`, blocks };
+}
+
+export function reportChart(report: OperationsReport): Buffer {
+  const series: BarSeries[] = SEVERITIES.map((severity) => ({
+    name: severity,
+    color: SEVERITY_COLORS[severity],
+    values: report.incidents.perDay.map((d) => d.counts[severity]),
+  }));
+  return stackedBarChartPng(series);
+}

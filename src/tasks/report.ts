@@ -1,0 +1,125 @@
+// The incidents-and-operations report over a period: numbers only, for Slack, the CLI and the weekly schedule.
+import type { Severity } from '../config/schema.ts';
+import type { Queryable } from '../store/db.ts';
+
+export interface DurationStats {
+  count: number;
+  medianMs: number | undefined;
+  worstMs: number | undefined;
+}
+
+export interface OperationsReport {
+  from: Date;
+  to: Date;
+  incidents: {
+    total: number;
+    open: number;
+    bySeverity: Record<Severity, number>;
+    byService: Array<{ service: string; count: number }>;
+    /** Incidents declared per day, by severity (for the chart). */
+    perDay: Array<{ day: string; counts: Record<Severity, number> }>;
+    timeToAcknowledge: DurationStats;
+    timeToResolve: DurationStats;
+    /** How many incidents reached each escalation level (by label), and how many of those posts were late. */
+    escalations: Array<{ level: number; label: string; incidents: number; late: number }>;
+  };
+  /** Scheduled jobs over the period: firings, failures, last outcome. */
+  jobs: Array<{
+    job: string;
+    runs: number;
+    failed: number;
+    late: number;
+    lastOutcome: string | null;
+    lastSummary: string | null;
+  }>;
+}
+
+function stats(values: number[]): DurationStats {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return { count: 0, medianMs: undefined, worstMs: undefined };
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { count: sorted.length, medianMs: median, worstMs: sorted.at(-1) };
+}
+
+const emptyBySeverity = (): Record<Severity, number> => ({ P0: 0, P1: 0, P2: 0, P3: 0 });
+
+export async function buildOperationsReport(
+  db: Queryable,
+  range: { from: Date; to: Date },
+  timezone: string,
+): Promise<OperationsReport> {
+  const { rows: incidents } = await db.query<{
+    id: number;
+    severity: Severity;
+    service: string | null;
+    status: string;
+    declared_at: Date;
+    acknowledged_at: Date | null;
+    resolved_at: Date | null;
+  }>(
+    'SELECT id, severity, service, status, declared_at, acknowledged_at, resolved_at FROM incidents WHERE declared_at >= $1 AND declared_at < $2 ORDER BY declared_at',
+    [range.from, range.to],
+  );
+  const bySeverity = emptyBySeverity();
+  const byService = new Map<string, number>();
+  const perDay = new Map<string, Record<Severity, number>>();
+  const dayOf = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' });
+  for (let day = range.from.getTime(); day < range.to.getTime(); day += 86_400_000)
+    perDay.set(dayOf.format(new Date(day)), emptyBySeverity());
+  for (const incident of incidents) {
+    bySeverity[incident.severity] += 1;
+    const service = incident.service ?? '(no service)';
+    byService.set(service, (byService.get(service) ?? 0) + 1);
+    const day = dayOf.format(incident.declared_at);
+    const counts = perDay.get(day) ?? emptyBySeverity();
+    counts[incident.severity] += 1;
+    perDay.set(day, counts);
+  }
+  const tta = incidents.filter((i) => i.acknowledged_at).map((i) => i.acknowledged_at!.getTime() - i.declared_at.getTime());
+  const ttr = incidents.filter((i) => i.resolved_at).map((i) => i.resolved_at!.getTime() - i.declared_at.getTime());
+
+  const { rows: escalations } = await db.query<{ level: number; label: string; incidents: number; late: number }>(
+    `SELECT s.level, min(s.label) AS label, count(*) AS incidents, count(*) FILTER (WHERE s.late) AS late
+     FROM escalation_steps s JOIN incidents i ON i.id = s.incident_id
+     WHERE s.state = 'posted' AND i.declared_at >= $1 AND i.declared_at < $2
+     GROUP BY s.level ORDER BY s.level`,
+    [range.from, range.to],
+  );
+  const { rows: jobs } = await db.query<{
+    job: string;
+    runs: number;
+    failed: number;
+    late: number;
+    last_outcome: string | null;
+    last_summary: string | null;
+  }>(
+    `SELECT job, count(*) AS runs, count(*) FILTER (WHERE outcome = 'failed') AS failed, count(*) FILTER (WHERE late) AS late,
+            (array_agg(outcome ORDER BY scheduled_at DESC))[1] AS last_outcome,
+            (array_agg(summary ORDER BY scheduled_at DESC))[1] AS last_summary
+     FROM schedule_runs WHERE scheduled_at >= $1 AND scheduled_at < $2 GROUP BY job ORDER BY job`,
+    [range.from, range.to],
+  );
+  return {
+    from: range.from,
+    to: range.to,
+    incidents: {
+      total: incidents.length,
+      open: incidents.filter((i) => i.status !== 'resolved').length,
+      bySeverity,
+      byService: [...byService.entries()].map(([service, count]) => ({ service, count })).sort((a, b) => b.count - a.count),
+      perDay: [...perDay.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([day, counts]) => ({ day, counts })),
+      timeToAcknowledge: stats(tta),
+      timeToResolve: stats(ttr),
+      escalations,
+    },
+    jobs: jobs.map((job) => ({
+      job: job.job,
+      runs: job.runs,
+      failed: job.failed,
+      late: job.late,
+      lastOutcome: job.last_outcome,
+      lastSummary: job.last_summary,
+    })),
+  };
+}

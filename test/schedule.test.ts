@@ -1,0 +1,166 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CronSchedule } from '../src/schedule/cron-times.ts';
+import type { JobWork } from '../src/schedule/jobs.ts';
+import { listRuns } from '../src/store/schedule-runs.ts';
+import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
+import { startTestBot, type TestBot } from './support/bot.ts';
+import { ManualClock, minutes } from './support/clock.ts';
+import { sendSlashCommand } from './support/slack-requests.ts';
+
+describe('cron times', () => {
+  it('fire at wall-clock time in a non-UTC zone, once on the day clocks go back, and at the jump on the day they go forward', () => {
+    const nightly = new CronSchedule('30 1 * * *', 'America/New_York');
+    // 2026-11-01: 01:30 EDT (05:30Z) and 01:30 EST (06:30Z) both happen; one run.
+    expect(nightly.firingsBetween(new Date('2026-11-01T00:00:00Z'), new Date('2026-11-01T12:00:00Z'))).toEqual([
+      { at: new Date('2026-11-01T05:30:00Z'), key: '2026-11-01T01:30' },
+    ]);
+    const early = new CronSchedule('30 2 * * *', 'America/New_York');
+    // 2026-03-08: 02:30 never happens (02:00 EST -> 03:00 EDT); it runs at the jump, 07:00Z.
+    expect(early.firingsBetween(new Date('2026-03-08T00:00:00Z'), new Date('2026-03-08T12:00:00Z'))).toEqual([
+      { at: new Date('2026-03-08T07:00:00Z'), key: '2026-03-08T02:30' },
+    ]);
+    const berlin = new CronSchedule('0 6 * * *', 'Europe/Berlin');
+    // 2026-10-25: Berlin goes from CEST (UTC+2) to CET (UTC+1): 06:00 is 04:00Z the day before, 05:00Z after.
+    expect(
+      berlin.firingsBetween(new Date('2026-10-24T00:00:00Z'), new Date('2026-10-26T00:00:00Z')).map((f) => f.at.toISOString()),
+    ).toEqual(['2026-10-24T04:00:00.000Z', '2026-10-25T05:00:00.000Z']);
+    const weekly = new CronSchedule('0 9 * * 1', 'UTC');
+    expect(weekly.firingsBetween(new Date('2026-11-16T00:00:00Z'), new Date('2026-11-30T00:00:00Z')).map((f) => f.key)).toEqual([
+      '2026-11-16T09:00',
+      '2026-11-23T09:00',
+    ]);
+  });
+});
+
+describe('scheduled jobs', () => {
+  let slack: FakeSlack;
+  let clock: ManualClock;
+  const bots: TestBot[] = [];
+  let runs: string[];
+
+  const file = {
+    timezone: 'Europe/Berlin',
+    channels: { summaries: '#ops' },
+    schedules: {
+      dailyBackup: { cron: '0 2 * * *' },
+      dailyHealth: { enabled: false },
+      privacyBudget: { enabled: false },
+      monthlyRestoreTest: { enabled: false },
+      catchUpWithin: '6h',
+    },
+  };
+
+  function work(fail = false): JobWork {
+    return {
+      dailyBackup: async (context) => {
+        runs.push(`${context.scheduledAt.toISOString()} late=${context.late}`);
+        return fail
+          ? {
+              outcome: 'failed',
+              summary: 'rlhf-audit-trail: pg_dump exited with code 1',
+              post: { text: ':x: Daily backup failed for rlhf-audit-trail: pg_dump exited with code 1' },
+            }
+          : {
+              outcome: 'ok',
+              summary: '3 services backed up',
+              post: { text: ':white_check_mark: Daily backup: 3 services backed up' },
+            };
+      },
+    };
+  }
+
+  async function startReplica(fail = false, databaseUrl?: string) {
+    const bot = await startTestBot({
+      file,
+      clock,
+      slack,
+      ...(databaseUrl ? { databaseUrl } : {}),
+      extra: { jobWork: work(fail), schedules: { autoStart: false }, escalation: { autoStart: false } },
+    });
+    bots.push(bot);
+    return bot;
+  }
+
+  beforeEach(async () => {
+    runs = [];
+    slack = await startFakeSlack();
+    slack.addChannel({ name: 'ops' });
+  });
+  afterEach(async () => {
+    for (const bot of bots.splice(0).reverse()) await bot.stop();
+    await slack.close();
+  });
+
+  it('runs each firing once across three replicas and records it', async () => {
+    clock = new ManualClock('2026-11-22T00:59:30Z'); // 01:59:30 in Berlin
+    const first = await startReplica();
+    const replicas = [first, await startReplica(false, first.databaseUrl), await startReplica(false, first.databaseUrl)];
+    await Promise.all(replicas.map((replica) => replica.bot.scheduler.tick()));
+    clock.advance(60_000); // 02:00:30 Berlin
+    await Promise.all(replicas.map((replica) => replica.bot.scheduler.tick()));
+    await Promise.all(replicas.map((replica) => replica.bot.scheduler.tick()));
+    expect(runs).toEqual(['2026-11-22T01:00:00.000Z late=false']);
+    const [run] = await listRuns(first.bot.store, 'dailyBackup');
+    expect(run).toMatchObject({ fire_key: '2026-11-22T02:00', outcome: 'ok', summary: '3 services backed up', late: false });
+    expect(replicas.map((replica) => replica.bot.scheduler.replica)).toContain(run!.replica);
+    expect(run!.duration_ms).toBeGreaterThanOrEqual(0);
+    expect(slack.messages('ops').map((message) => message.text)).toEqual([
+      ':white_check_mark: Daily backup: 3 services backed up',
+    ]);
+  });
+
+  it('catches up a firing missed while no replica was up, says it ran late, and skips older ones', async () => {
+    clock = new ManualClock('2026-11-22T06:12:00Z'); // 07:12 Berlin: the 02:00 firing is 5h12m old, within 6h
+    const bot = await startReplica();
+    await bot.bot.scheduler.catchUp();
+    expect(runs).toEqual(['2026-11-22T01:00:00.000Z late=true']);
+    expect(slack.messages('ops').at(-1)!.text).toContain('ran late: scheduled 02:00, started 07:12');
+    await bot.bot.scheduler.catchUp();
+    expect(runs).toHaveLength(1);
+
+    const stale = await startTestBot({
+      file,
+      clock: new ManualClock('2026-11-22T08:30:00Z'),
+      slack,
+      extra: { jobWork: work(), schedules: { autoStart: false }, escalation: { autoStart: false } },
+    });
+    bots.push(stale);
+    await stale.bot.scheduler.catchUp();
+    expect(runs).toHaveLength(1);
+  });
+
+  it('reports a failed backup in the summary post and in the weekly report', async () => {
+    clock = new ManualClock('2026-11-22T00:59:00Z');
+    const bot = await startReplica(true);
+    clock.advance(minutes(2));
+    await bot.bot.scheduler.tick();
+    expect(slack.messages('ops').at(-1)!.text).toBe(':x: Daily backup failed for rlhf-audit-trail: pg_dump exited with code 1');
+
+    const responseUrl = slack.newResponseUrl();
+    const ops = slack.channelByName('ops')!;
+    await sendSlashCommand(bot.baseUrl, bot.secret, { command: '/incident', text: 'report 7d', channelId: ops.id, responseUrl });
+    await bot.bot.idle();
+    const report = slack.responses().at(-1)!.body as { response_type: string; blocks: unknown[] };
+    expect(report.response_type).toBe('in_channel');
+    const text = JSON.stringify(report.blocks);
+    expect(text).toContain('Operations report (7d)');
+    expect(text).toContain('dailyBackup: 1 run, 1 failed; last: failed (rlhf-audit-trail: pg_dump exited with code 1)');
+    expect(slack.files().at(-1)).toMatchObject({ filename: 'incidents-7d.png', completed: true });
+  });
+
+  it('posts the weekly report with its chart on schedule', async () => {
+    clock = new ManualClock('2026-11-23T07:59:00Z'); // Monday 08:59 Berlin
+    const bot = await startReplica();
+    await bot.bot.incidents
+      .declare({ key: 'k1', title: 'Disk full on postgresql-0', severity: 'P1', declaredBy: 'U0ALICE' })
+      .catch(() => undefined);
+    clock.advance(minutes(2));
+    await bot.bot.scheduler.tick();
+    const post = slack.messages('ops').find((message) => message.text.startsWith('Weekly operations report'))!;
+    expect(post.text).toMatch(/^Weekly operations report: 1 incidents/);
+    expect(JSON.stringify(post.blocks)).toContain(':large_orange_circle: P1: 1');
+    const chart = slack.files().at(-1)!;
+    expect(chart).toMatchObject({ filename: 'incidents-7d.png', completed: true });
+    expect(chart.bytes!.subarray(1, 4).toString()).toBe('PNG');
+  });
+});
