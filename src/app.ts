@@ -15,6 +15,7 @@ import type { IncidentDeps } from './handlers/incident.ts';
 import { createIncidentSlack } from './clients/incident-slack.ts';
 import { EscalationTicker, type EscalationTickerOptions } from './incidents/escalation.ts';
 import { AlertIntake } from './incidents/alerts.ts';
+import { HealthWatch } from './incidents/health-watch.ts';
 import { IncidentService } from './incidents/lifecycle.ts';
 import { alertmanagerRoute } from './handlers/alertmanager.ts';
 import { closeServer, createHttpServer, listen, type Route } from './http-server.ts';
@@ -61,6 +62,7 @@ export interface Bot {
   readonly ticker: EscalationTicker;
   readonly confirmations: Confirmations;
   readonly scheduler: Scheduler;
+  readonly healthWatch: HealthWatch;
   /** Resolves when no acknowledged work is still running. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -199,6 +201,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     }
     identity.warmUp();
     if (options.escalation?.autoStart ?? true) ticker.start();
+    const healthWatch = new HealthWatch({ store, slack: incidentSlack, config, clock, logger, incidents });
     const scheduler = new Scheduler({
       store,
       clock,
@@ -222,6 +225,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       ticker,
       confirmations,
       scheduler,
+      healthWatch,
       idle: () => inflight.idle(),
       stop() {
         stopping ??= (async () => {

@@ -346,6 +346,8 @@ export const fileSchema = z.strictObject({
   schedules: z
     .strictObject({
       dailyHealth: scheduleSchema('0 6 * * *'),
+      /** Quiet health checks feeding healthIncidents (K critical results in a row open an incident). */
+      healthWatch: scheduleSchema('*/5 * * * *'),
       dailyBackup: scheduleSchema('0 2 * * *'),
       privacyBudget: scheduleSchema('0 9 * * *'),
       weeklyReport: scheduleSchema('0 9 * * 1'),

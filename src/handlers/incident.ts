@@ -81,19 +81,20 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
       const days = { '7d': 7, '30d': 30 }[period];
       if (!days) throw new UserError('Choose a period: `/incident report 7d` or `/incident report 30d`.', 'usage');
       await ack();
-      const result = await operationsReportPost(deps, days, `Operations report (${period})`);
+      const { post } = await operationsReportPost(deps, days, `Operations report (${period})`);
+      if (!post) throw new Error('the report has nothing to post');
       await respond({
         response_type: 'in_channel',
-        text: result.post.text,
-        ...(result.post.blocks ? { blocks: result.post.blocks } : {}),
+        text: post.text,
+        ...(post.blocks ? { blocks: post.blocks } : {}),
       });
       // The chart goes to the channel when the bot may post there; the numbers above stand on their own.
       await deps.slack
         .filesUploadV2({
           channel_id: command.channel_id,
-          file: result.post.image!.bytes,
-          filename: result.post.image!.filename,
-          title: result.post.image!.title,
+          file: post.image!.bytes,
+          filename: post.image!.filename,
+          title: post.image!.title,
         })
         .catch((error: unknown) => context.log.info({ event: 'report.chart_not_uploaded', code: slackErrorCode(error) }));
       return;

@@ -9,11 +9,13 @@ import { buildOperationsReport } from '../tasks/report.ts';
 import { postToChannel, type SlackPost } from './post.ts';
 import { lateNote, type JobContext, type JobOutcome, type ScheduledJob } from './scheduler.ts';
 
-export type ScheduleName = 'dailyHealth' | 'dailyBackup' | 'privacyBudget' | 'weeklyReport' | 'monthlyRestoreTest';
+export type ScheduleName =
+  'dailyHealth' | 'healthWatch' | 'dailyBackup' | 'privacyBudget' | 'weeklyReport' | 'monthlyRestoreTest';
 
 /** What a job produced: its outcome for the record, and what to post. */
 export interface JobResult extends JobOutcome {
-  post: SlackPost;
+  /** Nothing to post (the health watch only records). */
+  post?: SlackPost;
 }
 
 /** The work behind each schedule; one that is missing is not scheduled (the log says so). */
@@ -54,7 +56,14 @@ export function buildJobs(deps: JobDeps, work: JobWork): ScheduledJob[] {
     ...work,
   };
   const jobs: ScheduledJob[] = [];
-  for (const name of ['dailyHealth', 'dailyBackup', 'privacyBudget', 'weeklyReport', 'monthlyRestoreTest'] as const) {
+  for (const name of [
+    'dailyHealth',
+    'healthWatch',
+    'dailyBackup',
+    'privacyBudget',
+    'weeklyReport',
+    'monthlyRestoreTest',
+  ] as const) {
     const schedule = config.file.schedules[name];
     if (!schedule.enabled) continue;
     const run = all[name];
@@ -74,19 +83,20 @@ export function buildJobs(deps: JobDeps, work: JobWork): ScheduledJob[] {
       timezone,
       async run(context) {
         const result = await run(context);
-        const note = lateNote(context, deps.clock.now(), timezone);
-        await postToChannel(
-          deps.slack,
-          channel,
-          {
-            ...result.post,
-            text: `${result.post.text}${note}`,
-            ...(note && result.post.blocks
-              ? { blocks: [...result.post.blocks, { type: 'context', elements: [{ type: 'mrkdwn', text: note.trim() }] }] }
-              : {}),
-          },
-          context.log,
-        );
+        const { post } = result;
+        if (post) {
+          const note = lateNote(context, deps.clock.now(), timezone);
+          const blocks =
+            note && post.blocks
+              ? [...post.blocks, { type: 'context' as const, elements: [{ type: 'mrkdwn' as const, text: note.trim() }] }]
+              : post.blocks;
+          await postToChannel(
+            deps.slack,
+            channel,
+            { ...post, text: `${post.text}${note}`, ...(blocks ? { blocks } : {}) },
+            context.log,
+          );
+        }
         return { outcome: result.outcome, summary: result.summary };
       },
     });
