@@ -162,7 +162,11 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     const identity = botIdentity(slack, logger);
     const receiver: Receiver & { requestListener?: HTTPReceiver['requestListener'] } =
       mode === 'socket'
-        ? new SocketModeReceiver({ appToken: env.SLACK_APP_TOKEN!, logger: slackLogger(logger) as never, installerOptions: {} })
+        ? new SocketModeReceiver({
+            appToken: env.SLACK_APP_TOKEN!,
+            logger: slackLogger(logger) as never,
+            installerOptions: env.SLACK_API_URL ? { clientOptions: { slackApiUrl: env.SLACK_API_URL } } : {},
+          })
         : new HTTPReceiver({
             signingSecret: env.SLACK_SIGNING_SECRET!,
             logger: slackLogger(logger) as never,
@@ -196,7 +200,12 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     const socketCleanup = () => app.stop();
     cleanups.unshift(closeCleanup);
     if (mode === 'socket') {
-      await app.start();
+      // Connecting does not hold up start-up: ops endpoints, timers and schedules run while Slack is unreachable,
+      // and the Socket Mode client keeps reconnecting by itself.
+      app.start().then(
+        () => logger.info({ event: 'slack.socket_connected' }),
+        (error: unknown) => logger.error({ event: 'slack.socket_connect_failed', code: slackErrorCode(error), err: error }),
+      );
       cleanups.unshift(socketCleanup);
     }
     identity.warmUp();

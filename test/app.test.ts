@@ -98,3 +98,18 @@ describe('the bot on the embedded store', () => {
     }
   });
 });
+
+describe('the bot in Socket Mode', () => {
+  it('connects through the configured API URL with the app token, and serves no HTTP Slack endpoint', async () => {
+    const t = await startTestBot({ env: { SLACK_APP_TOKEN: 'xapp-1-A0RUNBOOK-123-abc' } });
+    try {
+      expect(t.bot.mode).toBe('socket');
+      const open = await t.slack.waitFor('apps.connections.open');
+      expect(open.token ?? '').toContain('xapp-');
+      expect((await fetch(`${t.baseUrl}/healthz`)).status).toBe(200);
+      expect((await fetch(`${t.baseUrl}/slack/events`, { method: 'POST', body: 'x' })).status).toBe(404);
+    } finally {
+      await t.stop();
+    }
+  });
+});
