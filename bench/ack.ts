@@ -6,12 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { stringify } from 'yaml';
 import { startFakeSlack } from '../test/fakes/fake-slack.ts';
 import { startBotProcess } from '../test/support/bot-process.ts';
 import { sendSlashCommand } from '../test/support/slack-requests.ts';
-import { startThrowawayPostgres } from '../test/support/throwaway-postgres.ts';
+import { scratchDatabase } from './scratch-database.ts';
 
 const { values: args } = parseArgs({
   options: { requests: { type: 'string', default: '2000' }, concurrency: { type: 'string', default: '50' } },
@@ -40,14 +39,7 @@ async function measure(baseUrl: string, command: string, text: string, count: nu
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 async function main(): Promise<void> {
-  const server = process.env.DATABASE_URL ? undefined : await startThrowawayPostgres();
-  const serverUrl = process.env.DATABASE_URL ?? server!.url;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  const dbName = `rb_bench_ack_${Date.now()}`;
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${dbName}`;
+  const database = await scratchDatabase('rb_bench_ack');
 
   const slack = await startFakeSlack();
   const dir = mkdtempSync(join(tmpdir(), 'rb-bench-ack-'));
@@ -58,7 +50,7 @@ async function main(): Promise<void> {
     SLACK_BOT_TOKEN: slack.token,
     SLACK_SIGNING_SECRET: SECRET,
     SLACK_API_URL: slack.url,
-    DATABASE_URL: url.toString(),
+    DATABASE_URL: database.url,
     RUNBOOK_BOT_CONFIG: configPath,
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
@@ -103,9 +95,7 @@ async function main(): Promise<void> {
   await minimal.kill();
   await bot.kill();
   await slack.close();
-  await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
-  await admin.end();
-  await server?.stop();
+  await database.drop();
 }
 
 await main();

@@ -4,13 +4,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { stringify } from 'yaml';
 import { openStore } from '../src/store/db.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { startFakeSlack } from '../test/fakes/fake-slack.ts';
 import { startBotProcess, type BotProcess } from '../test/support/bot-process.ts';
-import { startThrowawayPostgres } from '../test/support/throwaway-postgres.ts';
+import { scratchDatabase } from './scratch-database.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,15 +34,8 @@ function percentile(sorted: number[], p: number): number {
 
 async function main(): Promise<void> {
   console.log(`bench:escalation: ${INCIDENTS} incidents x ${LEVELS} levels, due over ${WINDOW_MS / 1000}s, ${REPLICAS} replicas`);
-  const server = process.env.DATABASE_URL ? undefined : await startThrowawayPostgres();
-  const serverUrl = process.env.DATABASE_URL ?? server!.url;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  const dbName = `rb_bench_${Date.now()}`;
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${dbName}`;
-  const databaseUrl = url.toString();
+  const database = await scratchDatabase('rb_bench_escalation');
+  const databaseUrl = database.url;
 
   const slack = await startFakeSlack();
   slack.addUser({ id: 'U0LEAD' });
@@ -138,9 +130,7 @@ async function main(): Promise<void> {
   );
 
   await slack.close();
-  await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
-  await admin.end();
-  await server?.stop();
+  await database.drop();
 }
 
 await main();

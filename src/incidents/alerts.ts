@@ -1,14 +1,11 @@
 // Alertmanager groups → incidents: one open incident per group, repeats into its channel, storms folded into one.
 import { z } from 'zod';
-import type { Clock } from '../clock.ts';
 import { formatDuration } from '../config/duration.ts';
-import { SEVERITIES, type Config, type Severity } from '../config/schema.ts';
+import { SEVERITIES, type Severity } from '../config/schema.ts';
 import { errorMessage } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import type { Queryable, Store } from '../store/db.ts';
+import type { Queryable } from '../store/db.ts';
 import { addEvent, getIncident, insertIncidentIn, type Incident } from '../store/incidents.ts';
-import type { IncidentService } from './lifecycle.ts';
-import type { IncidentSlack } from './slack-port.ts';
+import type { IncidentModuleDeps } from './lifecycle.ts';
 
 // Alertmanager's webhook payload, version 4 (alertmanager/notify/webhook/webhook.go and template.Data).
 const labelsSchema = z.record(z.string(), z.string());
@@ -43,14 +40,7 @@ const ALERT_LOCK_KEY = 7_246_117_007;
 const STORM_KEY = '__alert_storm__';
 const LEASE_MS = 60_000;
 
-export interface AlertIntakeOptions {
-  store: Store;
-  slack: IncidentSlack;
-  config: Config;
-  clock: Clock;
-  logger: Logger;
-  incidents: IncidentService;
-}
+export type AlertIntakeOptions = IncidentModuleDeps;
 
 type Decision =
   | { kind: 'summary' }

@@ -1,11 +1,7 @@
 // The durable escalation ticker: claims due steps in the database, posts each level once and in order, on any replica.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../clock.ts';
-import type { Config } from '../config/schema.ts';
-import type { Logger } from '../log.ts';
 import { ackAlarmPost, escalationPost } from '../slack/incident-blocks.ts';
-import type { Store } from '../store/db.ts';
 import {
   addEvent,
   claimAckAlarms,
@@ -19,18 +15,11 @@ import {
   type EscalationStep,
 } from '../store/incidents.ts';
 import type { AlertIntake } from './alerts.ts';
-import type { IncidentService } from './lifecycle.ts';
-import type { IncidentSlack } from './slack-port.ts';
+import type { IncidentModuleDeps } from './lifecycle.ts';
 
 export const ESCALATION_EVENT_TYPE = 'runbook_bot_escalation';
 
-export interface EscalationTickerOptions {
-  store: Store;
-  slack: IncidentSlack;
-  config: Config;
-  clock: Clock;
-  logger: Logger;
-  incidents: IncidentService;
+export interface EscalationTickerOptions extends IncidentModuleDeps {
   /** Alert deliveries nobody finished are picked up on each pass. */
   alerts?: AlertIntake | undefined;
   /** How long a claim is exclusive; a replica that dies holding one delays that post by at most this. */

@@ -1,22 +1,10 @@
 // Health results → incidents: K critical results in a row open one incident for the service; health again posts recovery.
-import type { Clock } from '../clock.ts';
-import type { Config } from '../config/schema.ts';
-import type { Logger } from '../log.ts';
-import type { Store } from '../store/db.ts';
 import { addEvent, getIncident } from '../store/incidents.ts';
-import type { IncidentService } from './lifecycle.ts';
-import type { IncidentSlack } from './slack-port.ts';
+import type { IncidentModuleDeps } from './lifecycle.ts';
 
 export type HealthLevel = 'ok' | 'warn' | 'critical';
 
-export interface HealthWatchOptions {
-  store: Store;
-  slack: IncidentSlack;
-  config: Config;
-  clock: Clock;
-  logger: Logger;
-  incidents: IncidentService;
-}
+export type HealthWatchOptions = IncidentModuleDeps;
 
 interface Streak {
   service: string;

@@ -44,6 +44,16 @@ export interface IncidentServiceOptions {
   background?: (work: () => Promise<unknown>) => void;
 }
 
+/** What the incident modules around the lifecycle (ticker, alert intake, health watch) are built from. */
+export interface IncidentModuleDeps {
+  store: Store;
+  slack: IncidentSlack;
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  incidents: IncidentService;
+}
+
 export interface Declaration {
   /** Idempotency key: the modal's view id, the command's trigger id, the alert group… */
   key: string;
