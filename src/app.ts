@@ -4,6 +4,7 @@ import { App, HTTPReceiver, SocketModeReceiver, type Receiver } from '@slack/bol
 import type { WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
 import { createRedisClient } from './clients/redis.ts';
+import { createWakeSignals, type WakeSignals } from './clients/wake-signals.ts';
 import { createSlackClient, slackErrorCode } from './clients/slack.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/schema.ts';
@@ -118,7 +119,10 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       config,
       clock,
       logger,
-      onTimersChanged: () => ticker.wake(),
+      onTimersChanged: () => {
+        ticker.wake();
+        signals?.publish();
+      },
       background: (work) => {
         // During shutdown no new background work starts; the ticker retries what matters.
         if (!inflight.closed) inflight.run(work);
@@ -145,6 +149,8 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       retryAfterMs: timers.retryAfter,
       ...options.escalation,
     });
+    const signals: WakeSignals | undefined = redis ? await createWakeSignals(redis, () => ticker.wake(), logger) : undefined;
+    if (signals) cleanups.unshift(() => signals.close());
     const deps: IncidentDeps = {
       config,
       store,
