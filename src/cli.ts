@@ -5,6 +5,18 @@ import { ConfigError, UserError, errorMessage } from './errors.ts';
 import { openStore } from './store/db.ts';
 import { verifyAuditLog } from './store/audit.ts';
 import { migrate } from './store/migrate.ts';
+import { createKubernetesClients } from './clients/kubernetes.ts';
+import { systemClock } from './clock.ts';
+import { requireService } from './handlers/listener.ts';
+import {
+  followRollout,
+  followTimeout,
+  formatImages,
+  planRollback,
+  readRevisionHistory,
+  rollback,
+  rollbackTarget,
+} from './tasks/rollback.ts';
 
 export interface CliIo {
   out: (line: string) => void;
@@ -60,6 +72,49 @@ const commands: Record<string, CliCommand> = {
       } finally {
         await store.close();
       }
+    },
+  },
+  rollback: {
+    usage: 'runbook-bot rollback <service> [deployment] [revision] [--force] [--dry-run]',
+    summary: 'roll a deployment back as `kubectl rollout undo` does, then follow the rollout (exit 1 unless it completes)',
+    async run(args, config, io) {
+      const usage = `Usage: ${commands.rollback!.usage}`;
+      const flags = new Set(args.filter((arg) => arg.startsWith('--')));
+      for (const flag of flags)
+        if (flag !== '--force' && flag !== '--dry-run') throw new UserError(`unknown option ${flag}\n${usage}`);
+      const words = args.filter((arg) => !arg.startsWith('--'));
+      const [name, service] = requireService(config, words[0], usage);
+      const target = rollbackTarget(name, service, words.slice(1), usage);
+      const k8s = createKubernetesClients(config, { context: target.context });
+      const history = await readRevisionHistory(k8s, target);
+      io.out(`deployment.apps/${target.deployment} in ${target.namespace} (context ${k8s.context}):`);
+      io.out('  REVISION  IMAGES  CHANGE-CAUSE');
+      for (const entry of history.revisions)
+        io.out(
+          `  ${`${entry.revision}${entry.current ? '*' : ''}`.padEnd(8)}  ${formatImages(entry.images)}  ${entry.changeCause ?? '<none>'}`,
+        );
+      const force = flags.has('--force');
+      const plan = planRollback(history, { toRevision: target.toRevision, force });
+      io.out(
+        `rollback: revision ${plan.from.revision ?? '?'} -> ${plan.to.revision} (${formatImages(plan.from.images)} -> ${formatImages(plan.to.images)})`,
+      );
+      for (const reason of plan.forced) io.out(`forced: ${reason}`);
+      const result = await rollback(k8s, plan, { force, dryRun: flags.has('--dry-run') });
+      if (result.dryRun) {
+        io.out('dry run: nothing changed; this JSON patch would be sent:');
+        io.out(JSON.stringify(result.patch, null, 2));
+        return 0;
+      }
+      io.out(`deployment.apps/${target.deployment} rolled back`);
+      const outcome = await followRollout(k8s, {
+        namespace: target.namespace,
+        deployment: target.deployment,
+        clock: systemClock,
+        timeoutMs: followTimeout(result.progressDeadlineSeconds),
+        onProgress: (status) => io.out(status.message),
+      });
+      io.out(`${outcome.result}: ${outcome.message}`);
+      return outcome.result === 'success' ? 0 : 1;
     },
   },
   migrate: {

@@ -16,7 +16,7 @@ import { commandListener } from './listener.ts';
 /** The message shortcut's callback id, as in manifest.yml. */
 export const DECLARE_SHORTCUT_ID = 'declare_incident_from_message';
 import { handlePrivacyBudgetCommand } from './privacy-budget.ts';
-import { handleRollbackCommand } from './rollback.ts';
+import { handleRollbackCommand, rollbackAction } from './rollback.ts';
 
 export function registerHandlers(app: App, deps: IncidentDeps): void {
   app.command('/incident', commandListener('incident', deps, handleIncidentCommand(deps.incidents)));
@@ -26,6 +26,7 @@ export function registerHandlers(app: App, deps: IncidentDeps): void {
   app.command('/health', commandListener('health', deps, handleHealthCommand));
   app.command('/backup', commandListener('backup', deps, handleBackupCommand));
   app.command('/rollback', commandListener('rollback', deps, handleRollbackCommand));
+  deps.confirmations.register(rollbackAction(deps));
   app.command('/privacy-budget', commandListener('privacy-budget', deps, handlePrivacyBudgetCommand));
   app.action<BlockButtonAction>(CONFIRM_ACTION_ID, deps.confirmations.onButton);
   app.action<BlockButtonAction>(CANCEL_ACTION_ID, deps.confirmations.onButton);

@@ -1,18 +1,205 @@
-// /rollback <service> [deployment] [revision] [--force]: parsed and validated.
-import { UserError } from '../errors.ts';
+// /rollback <service> [deployment] [revision] [--force]: shows the history, asks for confirmation, then rolls back and follows the rollout.
+import { z } from 'zod';
+import { createKubernetesClients, type KubernetesClients } from '../clients/kubernetes.ts';
+import { formatDuration } from '../config/duration.ts';
+import { ConfigError, ExternalError, UserError, errorMessage } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { revisionHistoryBlocks, rollbackDetails, rolloutOutcomeBlocks, rolloutProgressText } from '../slack/rollback-blocks.ts';
+import { addEvent, getIncidentByChannel } from '../store/incidents.ts';
+import {
+  followRollout,
+  followTimeout,
+  formatImages,
+  planRollback,
+  readRevisionHistory,
+  rollback,
+  rollbackTarget,
+  type RolloutOutcome,
+} from '../tasks/rollback.ts';
 import { splitWords } from './command-text.ts';
-import { unavailable } from './health.ts';
-import { requireService, type CommandHandler } from './listener.ts';
+import type { ActionOutcome, ConfirmableAction } from './confirm.ts';
+import { requireService, type CommandHandler, type HandlerDeps } from './listener.ts';
 
 export const ROLLBACK_USAGE =
   'Usage: `/rollback <service> [deployment] [revision] [--force]`, e.g. `/rollback rlhf-audit-trail` (to the previous revision) or `/rollback rlhf-audit-trail rlhf-audit-trail 41`.';
 
-export const handleRollbackCommand: CommandHandler = async ({ command, ack }, _context, deps) => {
-  const words = splitWords(command.text).filter((word) => word !== '--force');
-  if (words.length === 0 || words[0] === 'help' || words.length > 3) throw new UserError(ROLLBACK_USAGE, 'usage');
-  const revision = words.length > 1 && /^\d+$/.test(words.at(-1)!) ? words.at(-1) : undefined;
-  if (words.length === 3 && revision === undefined)
-    throw new UserError(`The revision must be a number.\n${ROLLBACK_USAGE}`, 'usage');
-  requireService(deps.config, words[0], ROLLBACK_USAGE);
-  await ack({ response_type: 'ephemeral', text: unavailable('Rollbacks') });
+export const ROLLBACK_ACTION = 'rollback';
+
+/** The whole action, from confirmation to the rollout's end. */
+const ROLLBACK_TIME_LIMIT_MS = 20 * 60_000;
+/** How often the channel's status line may change while the rollout runs. */
+const PROGRESS_EVERY_MS = 1_000;
+
+const imagesSchema = z.array(z.object({ container: z.string(), image: z.string() }));
+export const rollbackParamsSchema = z.object({
+  namespace: z.string(),
+  deployment: z.string(),
+  context: z.string().optional(),
+  fromRevision: z.number().int().positive().optional(),
+  fromImages: imagesSchema,
+  toRevision: z.number().int().positive(),
+  toImages: imagesSchema,
+  force: z.boolean(),
+  /** The deployment's progressDeadlineSeconds when asked: how long following may take. */
+  followForMs: z.number().int().positive(),
+});
+export type RollbackParams = z.infer<typeof rollbackParamsSchema>;
+
+export const handleRollbackCommand: CommandHandler = async ({ command, ack, respond }, context, deps) => {
+  const words = splitWords(command.text);
+  const force = words.includes('--force');
+  const args = words.filter((word) => word !== '--force');
+  if (args.length === 0 || args[0] === 'help') throw new UserError(ROLLBACK_USAGE, 'usage');
+  const [serviceName, service] = requireService(deps.config, args[0], ROLLBACK_USAGE);
+  const target = rollbackTarget(serviceName, service, args.slice(1), ROLLBACK_USAGE);
+  await deps.permissions.require('rollback', serviceName, command.user_id);
+  await ack({
+    response_type: 'ephemeral',
+    text: `:mag: Reading the revision history of \`${target.namespace}/${target.deployment}\`…`,
+  });
+
+  const history = await kubernetesCall(context.log, () =>
+    readRevisionHistory(clientsFor(deps, target.context), { namespace: target.namespace, deployment: target.deployment }),
+  );
+  const historyBlocks = revisionHistoryBlocks(history, deps.clock.now());
+  let plan;
+  try {
+    plan = planRollback(history, { toRevision: target.toRevision, force });
+  } catch (error) {
+    if (!(error instanceof UserError)) throw error;
+    await respond({
+      response_type: 'ephemeral',
+      replace_original: true,
+      text: error.message,
+      blocks: [...historyBlocks, { type: 'section', text: { type: 'mrkdwn', text: `:no_entry_sign: ${error.message}` } }],
+    });
+    return;
+  }
+  const followForMs = followTimeout(history.deployment.spec.progressDeadlineSeconds, ROLLBACK_TIME_LIMIT_MS - 60_000);
+  const params: RollbackParams = {
+    namespace: plan.namespace,
+    deployment: plan.deployment,
+    ...(target.context ? { context: target.context } : {}),
+    ...(plan.from.revision !== undefined ? { fromRevision: plan.from.revision } : {}),
+    fromImages: plan.from.images,
+    toRevision: plan.to.revision,
+    toImages: plan.to.images,
+    force,
+    followForMs,
+  };
+  const question = await deps.confirmations.request({
+    action: ROLLBACK_ACTION,
+    service: serviceName,
+    params,
+    details: rollbackDetails(plan, target.context, followForMs),
+    requestedBy: command.user_id,
+    channelId: command.channel_id,
+    responseUrl: command.response_url,
+  });
+  await respond({
+    response_type: 'ephemeral',
+    replace_original: true,
+    text: question.text,
+    blocks: [...historyBlocks, { type: 'divider' }, ...question.blocks],
+  });
 };
+
+/** The confirmed rollback: kubectl's undo, then kubectl's status until the rollout ends; on the incident's timeline when run in its channel. */
+export function rollbackAction(deps: HandlerDeps): ConfirmableAction<RollbackParams> {
+  return {
+    name: ROLLBACK_ACTION,
+    permission: 'rollback',
+    timeLimitMs: ROLLBACK_TIME_LIMIT_MS,
+    params: rollbackParamsSchema,
+    title: (params) => `Roll back ${params.namespace}/${params.deployment} to revision ${params.toRevision}`,
+    async run(params, run) {
+      const { store, clock } = deps;
+      const where = `${params.namespace}/${params.deployment}`;
+      const change = `revision ${params.fromRevision ?? '?'} → ${params.toRevision} (\`${formatImages(params.fromImages)}\` → \`${formatImages(params.toImages)}\`)`;
+      const incident = run.confirmation.channel_id ? await getIncidentByChannel(store, run.confirmation.channel_id) : undefined;
+      const timeline = async (kind: string, text: string, data: Record<string, unknown>) => {
+        if (!incident) return;
+        await addEvent(store, incident.id, clock.now(), kind, run.actor, text, { deployment: where, ...data }).catch(
+          (error: unknown) => run.log.warn({ event: 'rollback.timeline_failed', err: error }),
+        );
+      };
+
+      await run.progress(`restoring revision ${params.toRevision} of \`${where}\`…`);
+      let outcome: RolloutOutcome;
+      try {
+        const k8s = clientsFor(deps, params.context);
+        await rollback(
+          k8s,
+          {
+            namespace: params.namespace,
+            deployment: params.deployment,
+            from: { revision: params.fromRevision, images: params.fromImages },
+            to: { revision: params.toRevision },
+          },
+          { force: params.force },
+        );
+        run.log.info({ event: 'rollback.patched', deployment: where, from: params.fromRevision, to: params.toRevision });
+        await timeline('rollback', `Rolled back \`${where}\`: ${change}`, { from: params.fromRevision, to: params.toRevision });
+        let lastProgress = 0;
+        outcome = await followRollout(k8s, {
+          namespace: params.namespace,
+          deployment: params.deployment,
+          clock,
+          timeoutMs: params.followForMs,
+          signal: run.signal,
+          onProgress: async (status) => {
+            const now = clock.now().getTime();
+            if (now - lastProgress < PROGRESS_EVERY_MS) return;
+            lastProgress = now;
+            await run.progress(rolloutProgressText(status));
+          },
+        });
+      } catch (error) {
+        await timeline(
+          'rollback_failed',
+          `Rollback of \`${where}\` to revision ${params.toRevision} failed: ${errorMessage(error)}`,
+          {},
+        );
+        throw error;
+      }
+      const text = outcomeText(outcome, params);
+      run.log.info({ event: 'rollback.finished', deployment: where, result: outcome.result, reconnects: outcome.reconnects });
+      await timeline(outcome.result === 'success' ? 'rollback_completed' : 'rollback_failed', `\`${where}\`: ${text}`, {
+        result: outcome.result,
+      });
+      const result: ActionOutcome = { ok: outcome.result === 'success', text, blocks: rolloutOutcomeBlocks(outcome) };
+      return result;
+    },
+  };
+}
+
+function outcomeText(outcome: RolloutOutcome, params: RollbackParams): string {
+  const back = `rolled back to revision ${params.toRevision} (\`${formatImages(params.toImages)}\`)`;
+  switch (outcome.result) {
+    case 'success':
+      return `${back}; ${outcome.message}`;
+    case 'failure':
+      return `${back}, but the rollout failed: ${outcome.message}`;
+    case 'timeout':
+      return `${back}, but it was still rolling out after ${formatDuration(params.followForMs)}: ${outcome.status?.message ?? 'no status seen'}`;
+    case 'interrupted':
+      return `${back}; stopped following the rollout before it finished (${outcome.status?.message ?? 'no status seen'})`;
+  }
+}
+
+function clientsFor(deps: Pick<HandlerDeps, 'config'>, context: string | undefined): KubernetesClients {
+  return createKubernetesClients(deps.config, { context });
+}
+
+/** Kubernetes refusing or unreachable is worth telling the user in its own words; it is not a bug of ours. */
+async function kubernetesCall<T>(log: Logger, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof ExternalError || error instanceof ConfigError) {
+      log.warn({ event: 'rollback.kubernetes_failed', code: error.code, err: error });
+      throw new UserError(`:x: ${error.message}`, error.code);
+    }
+    throw error;
+  }
+}
