@@ -1,9 +1,10 @@
 // The CLI: the bot's tasks for a terminal, cron or scripts, without Slack. Exit codes: 0 ok, 1 warn/failed, 2 critical, 64 usage, 78 config.
+import { userInfo } from 'node:os';
 import { loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { ConfigError, UserError, errorMessage } from './errors.ts';
 import { openStore } from './store/db.ts';
-import { verifyAuditLog } from './store/audit.ts';
+import { appendAudit, verifyAuditLog, type AuditEntry } from './store/audit.ts';
 import { migrate } from './store/migrate.ts';
 import { createKubernetesClients } from './clients/kubernetes.ts';
 import { systemClock } from './clock.ts';
@@ -99,22 +100,53 @@ const commands: Record<string, CliCommand> = {
         `rollback: revision ${plan.from.revision ?? '?'} -> ${plan.to.revision} (${formatImages(plan.from.images)} -> ${formatImages(plan.to.images)})`,
       );
       for (const reason of plan.forced) io.out(`forced: ${reason}`);
-      const result = await rollback(k8s, plan, { force, dryRun: flags.has('--dry-run') });
-      if (result.dryRun) {
-        io.out('dry run: nothing changed; this JSON patch would be sent:');
-        io.out(JSON.stringify(result.patch, null, 2));
-        return 0;
+      const dryRun = flags.has('--dry-run');
+      // A change from a terminal is audited like one from Slack; a dry run changes nothing and is not.
+      const audit = dryRun ? undefined : await openCliAudit(config);
+      try {
+        const params = {
+          namespace: target.namespace,
+          deployment: target.deployment,
+          from: plan.from.revision,
+          to: plan.to.revision,
+          force,
+        };
+        await audit?.append({ action: 'command', target: name, params: { command: 'rollback', ...params }, result: 'running' });
+        const result = await rollback(k8s, plan, { force, dryRun });
+        if (result.dryRun) {
+          io.out('dry run: nothing changed; this JSON patch would be sent:');
+          io.out(JSON.stringify(result.patch, null, 2));
+          return 0;
+        }
+        io.out(`deployment.apps/${target.deployment} rolled back`);
+        const outcome = await followRollout(k8s, {
+          namespace: target.namespace,
+          deployment: target.deployment,
+          clock: systemClock,
+          timeoutMs: followTimeout(result.progressDeadlineSeconds),
+          onProgress: (status) => io.out(status.message),
+        });
+        io.out(`${outcome.result}: ${outcome.message}`);
+        await audit?.append({
+          action: 'task.outcome',
+          target: name,
+          params: { command: 'rollback', ...params },
+          result: `${outcome.result}: ${outcome.message}`,
+        });
+        return outcome.result === 'success' ? 0 : 1;
+      } catch (error) {
+        await audit
+          ?.append({
+            action: 'task.outcome',
+            target: name,
+            params: { command: 'rollback' },
+            result: `failed: ${errorMessage(error)}`,
+          })
+          .catch(() => undefined);
+        throw error;
+      } finally {
+        await audit?.close();
       }
-      io.out(`deployment.apps/${target.deployment} rolled back`);
-      const outcome = await followRollout(k8s, {
-        namespace: target.namespace,
-        deployment: target.deployment,
-        clock: systemClock,
-        timeoutMs: followTimeout(result.progressDeadlineSeconds),
-        onProgress: (status) => io.out(status.message),
-      });
-      io.out(`${outcome.result}: ${outcome.message}`);
-      return outcome.result === 'success' ? 0 : 1;
     },
   },
   migrate: {
@@ -146,6 +178,19 @@ export function usage(): string {
     '',
     'Configuration comes from the environment and RUNBOOK_BOT_CONFIG (default ./runbook-bot.yml), as for the bot.',
   ].join('\n');
+}
+
+/** The audit log for changes made from the CLI: actor `cli:<login>`, the same hash chain as the bot's. */
+export async function openCliAudit(
+  config: Config,
+): Promise<{ append(entry: Omit<AuditEntry, 'actor'>): Promise<unknown>; close(): Promise<void> }> {
+  const store = await openStore({ databaseUrl: config.env.DATABASE_URL, dataDir: config.env.DATA_DIR });
+  await migrate(store);
+  const actor = `cli:${userInfo().username}`;
+  return {
+    append: (entry) => appendAudit(store, { ...entry, actor }, new Date()),
+    close: () => store.close(),
+  };
 }
 
 /** Runs one CLI invocation and returns its exit code; never calls process.exit itself. */

@@ -6,6 +6,8 @@ import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { runCli } from '../src/cli.ts';
+import { verifyAuditLog } from '../src/store/audit.ts';
+import { openStore } from '../src/store/db.ts';
 import { clientsFor, createKubernetesClients, type KubernetesClients } from '../src/clients/kubernetes.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { ConfigError } from '../src/errors.ts';
@@ -474,7 +476,8 @@ describe('runbook-bot rollback (CLI)', () => {
         configPath,
         `kubernetes: { kubeconfig: ${JSON.stringify(kubeconfig)} }\nservices:\n  rlhf-audit-trail:\n    kubernetes: { namespace: ${ns}, deployments: [${name}] }\n`,
       );
-      const env = { RUNBOOK_BOT_CONFIG: configPath, LOG_LEVEL: 'silent' };
+      const dataDir = join(dir, 'data');
+      const env = { RUNBOOK_BOT_CONFIG: configPath, LOG_LEVEL: 'silent', DATA_DIR: dataDir };
       const run = async (...args: string[]) => {
         const out: string[] = [];
         const err: string[] = [];
@@ -501,6 +504,19 @@ describe('runbook-bot rollback (CLI)', () => {
       expect(real.out).toContain(`deployment.apps/${name} rolled back`);
       expect(real.out).toContain(`success: deployment "${name}" successfully rolled out`);
       expect(deployedImage()).toBe(`${image}:2.3.0`);
+      // The change from the terminal is in the audit log; the dry run and the refusals are not.
+      const store = await openStore({ dataDir });
+      try {
+        const { rows } = await store.query<{ actor: string; action: string; result: string }>(
+          'SELECT actor, action, result FROM audit_log ORDER BY seq',
+        );
+        expect(rows.map((row) => row.action)).toEqual(['command', 'task.outcome']);
+        expect(rows[0]!.actor).toMatch(/^cli:/);
+        expect(rows[1]!.result).toBe(`success: deployment "${name}" successfully rolled out`);
+        expect((await verifyAuditLog(store)).ok).toBe(true);
+      } finally {
+        await store.close();
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
