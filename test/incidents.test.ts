@@ -4,7 +4,7 @@ import { getIncidentByChannel, listEvents, listSteps } from '../src/store/incide
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { startTestBot, type TestBot } from './support/bot.ts';
 import { ManualClock, minutes } from './support/clock.ts';
-import { sendBlockAction, sendSlashCommand, sendViewSubmission } from './support/slack-requests.ts';
+import { sendBlockAction, sendShortcut, sendSlashCommand, sendViewSubmission } from './support/slack-requests.ts';
 
 const START = '2026-11-22T15:34:20Z';
 const file = {
@@ -97,6 +97,26 @@ describe('declaring an incident', () => {
     const view = open.args.view as { callback_id: string; blocks: Array<{ block_id: string }> };
     expect(view.callback_id).toBe('incident:declare');
     expect(view.blocks.map((block) => block.block_id)).toEqual(['title', 'severity', 'service', 'summary']);
+  });
+
+  it('opens the declare form from a message, with the message as the summary', async () => {
+    await sendShortcut(t.baseUrl, t.secret, {
+      callbackId: 'declare_incident_from_message',
+      messageText: 'p99 latency on audit writes is 4s\nsince the 15:20 deploy',
+      messageUser: 'U0BOB',
+    });
+    const open = await t.slack.waitFor('views.open');
+    const view = open.args.view as {
+      callback_id: string;
+      blocks: Array<{ block_id: string; element: { initial_value?: string } }>;
+    };
+    expect(view.callback_id).toBe('incident:declare');
+    expect(view.blocks.find((block) => block.block_id === 'title')!.element.initial_value).toBe(
+      'p99 latency on audit writes is 4s',
+    );
+    expect(view.blocks.find((block) => block.block_id === 'summary')!.element.initial_value).toBe(
+      'p99 latency on audit writes is 4s\nsince the 15:20 deploy (from <@U0BOB>)',
+    );
   });
 
   it('creates the channel with topic, pinned card, checklist, responders and announcement', async () => {
