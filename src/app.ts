@@ -12,6 +12,7 @@ import { ConfigError } from './errors.ts';
 import { Permissions } from './handlers/authorize.ts';
 import { Confirmations, type ConfirmableAction } from './handlers/confirm.ts';
 import { registerHandlers } from './handlers/register.ts';
+import { incidentHealthMessage } from './handlers/health.ts';
 import type { IncidentDeps } from './handlers/incident.ts';
 import { createIncidentSlack } from './clients/incident-slack.ts';
 import { EscalationTicker, type EscalationTickerOptions } from './incidents/escalation.ts';
@@ -26,6 +27,7 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { opsRoutes } from './ops-routes.ts';
 import { openStore, type Store } from './store/db.ts';
 import { buildJobs, type JobWork } from './schedule/jobs.ts';
+import { healthJobWork } from './schedule/health-jobs.ts';
 import { Scheduler } from './schedule/scheduler.ts';
 import { AuditWriter } from './store/audit.ts';
 import { migrate } from './store/migrate.ts';
@@ -119,6 +121,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       config,
       clock,
       logger,
+      healthCheck: (service) => incidentHealthMessage(config, clock, service),
       onTimersChanged: () => {
         ticker.wake();
         signals?.publish();
@@ -221,7 +224,13 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       store,
       clock,
       logger,
-      jobs: buildJobs({ config, store, slack, clock, logger }, options.jobWork ?? {}),
+      jobs: buildJobs(
+        { config, store, slack, clock, logger },
+        {
+          ...healthJobWork({ config, clock, store, healthWatch }),
+          ...options.jobWork,
+        },
+      ),
       catchUpWithinMs: config.file.schedules.catchUpWithin,
     });
     if (options.schedules?.autoStart ?? true) await scheduler.start();

@@ -9,6 +9,8 @@ import { migrate } from './store/migrate.ts';
 import { createKubernetesClients } from './clients/kubernetes.ts';
 import { systemClock } from './clock.ts';
 import { requireService } from './handlers/listener.ts';
+import { backupCommands } from './cli/backup-commands.ts';
+import { healthCommands } from './cli/health-commands.ts';
 import {
   followRollout,
   followTimeout,
@@ -27,7 +29,7 @@ export interface CliIo {
 interface CliCommand {
   usage: string;
   summary: string;
-  run(args: string[], config: Config, io: CliIo): Promise<number>;
+  run(args: string[], config: Config, io: CliIo, env: NodeJS.ProcessEnv): Promise<number>;
 }
 
 const EXIT_USAGE = 64;
@@ -149,6 +151,8 @@ const commands: Record<string, CliCommand> = {
       }
     },
   },
+  ...backupCommands,
+  ...healthCommands,
   migrate: {
     usage: 'runbook-bot migrate',
     summary: 'apply database migrations (the bot also does this at start-up)',
@@ -217,7 +221,7 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv =
     throw error;
   }
   try {
-    return await commands[key]!.run(argv.slice(key.split(' ').length), config, io);
+    return await commands[key]!.run(argv.slice(key.split(' ').length), config, io, env);
   } catch (error) {
     if (error instanceof UserError) {
       io.err(`runbook-bot: ${error.message}`);

@@ -192,13 +192,25 @@ const backupSchema = z.strictObject({
   serverSideEncryption: z.enum(['AES256', 'aws:kms']).optional(),
   /** Armored OpenPGP public key of the recipient, read from this env var or file. */
   encryption: z
-    .strictObject({ publicKeyEnv: envVarNameSchema.optional(), publicKeyFile: z.string().optional() })
+    .strictObject({
+      publicKeyEnv: envVarNameSchema.optional(),
+      publicKeyFile: z.string().optional(),
+      /** For restore tests: the env var holding the armored private key, and the one holding its passphrase. */
+      privateKeyEnv: envVarNameSchema.optional(),
+      passphraseEnv: envVarNameSchema.optional(),
+    })
     .refine((value) => Boolean(value.publicKeyEnv) !== Boolean(value.publicKeyFile), {
       error: 'set exactly one of publicKeyEnv or publicKeyFile',
     })
     .optional(),
   includeSecrets: z.boolean().default(false),
-  restoreTest: z.strictObject({ tables: z.array(z.string()).default([]) }).default({ tables: [] }),
+  restoreTest: z
+    .strictObject({
+      tables: z.array(z.string()).default([]),
+      /** A server where the restore test may create its scratch database; default the backed-up database's server. */
+      databaseUrlEnv: envVarNameSchema.optional(),
+    })
+    .default({ tables: [] }),
 });
 
 const privacyBudgetSchema = z.strictObject({

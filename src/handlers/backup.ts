@@ -1,22 +1,222 @@
-// /backup [service] [database|config|full] and /backup verify [service]: parsed and validated.
-import { UserError } from '../errors.ts';
+// /backup <service> [database|config|full] (confirmed, with live progress) and /backup verify <service> (the restore test).
+import { z } from 'zod';
+import { createKubernetesClients } from '../clients/kubernetes.ts';
+import { createS3Client } from '../clients/s3.ts';
+import type { Config, ServiceConfig } from '../config/schema.ts';
+import { ConfigError, ExternalError, UserError } from '../errors.ts';
+import type { InFlight } from '../inflight.ts';
+import type { Logger } from '../log.ts';
+import {
+  backupDetails,
+  backupOutcomeBlocks,
+  backupOutcomeText,
+  backupProgressText,
+  restoreTestBlocks,
+  restoreTestText,
+} from '../slack/backup-blocks.ts';
+import type { Store } from '../store/db.ts';
+import type { Clock } from '../clock.ts';
+import {
+  BACKUP_KINDS,
+  planBackup,
+  runBackup,
+  type BackupDeps,
+  type BackupRequestKind,
+  type BackupResult,
+} from '../tasks/backup.ts';
+import { loadRecipientKey } from '../tasks/backup-encryption.ts';
+import { describeDatabase } from '../tasks/postgres-tools.ts';
+import { runRestoreTest, type RestoreTestResult } from '../tasks/restore-test.ts';
 import { splitWords } from './command-text.ts';
-import { unavailable } from './health.ts';
-import { requireService, type CommandHandler } from './listener.ts';
+import type { ConfirmableAction } from './confirm.ts';
+import { requireService, type CommandHandler, type HandlerDeps } from './listener.ts';
 
 export const BACKUP_USAGE =
   'Usage: `/backup <service> [database|config|full]` to take a backup, `/backup verify <service>` to test-restore the newest one.';
-const KINDS = ['database', 'config', 'full'] as const;
+export const BACKUP_ACTION = 'backup';
 
-export const handleBackupCommand: CommandHandler = async ({ command, ack }, _context, deps) => {
+/** The longest a backup may run from its confirmation; a larger database needs a larger value. */
+const BACKUP_TIME_LIMIT_MS = 6 * 3_600_000;
+const RESTORE_TEST_TIME_LIMIT_MS = 6 * 3_600_000;
+
+const backupParamsSchema = z.object({
+  kind: z.enum(BACKUP_KINDS),
+  /** The keys shown in the confirmation, written exactly. */
+  keys: z.object({ database: z.string().optional(), config: z.string().optional() }),
+});
+export type BackupParams = z.infer<typeof backupParamsSchema>;
+
+/** What backups and restore tests need from the bot; built from the config per run. */
+export interface BackupRuntime {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  inflight: InFlight;
+  /** Where variables named in the config are read; default process.env. */
+  env?: Record<string, string | undefined>;
+}
+
+export const handleBackupCommand: CommandHandler = async ({ command, ack, respond }, context, deps) => {
   const words = splitWords(command.text);
   if (words[0] === 'help') throw new UserError(BACKUP_USAGE, 'usage');
   const verify = words[0] === 'verify';
   const [serviceName, kind = 'database', ...extra] = verify ? words.slice(1) : words;
   if (extra.length > 0 || (verify && words.length > 2)) throw new UserError(BACKUP_USAGE, 'usage');
-  if (!verify && !KINDS.includes(kind as (typeof KINDS)[number])) {
+  if (!verify && !BACKUP_KINDS.includes(kind as BackupRequestKind)) {
     throw new UserError(`\`${kind}\` is not a backup kind: use database, config or full.\n${BACKUP_USAGE}`, 'usage');
   }
-  requireService(deps.config, serviceName, BACKUP_USAGE);
-  await ack({ response_type: 'ephemeral', text: unavailable('Backups') });
+  const [name, service] = requireService(deps.config, serviceName, BACKUP_USAGE);
+  await deps.permissions.require(verify ? 'restore' : 'backup', name, command.user_id);
+  const settings = requireBackupSettings(name, service, verify ? 'database' : (kind as BackupRequestKind));
+
+  if (verify) {
+    await ack({
+      response_type: 'ephemeral',
+      text: `:hourglass_flowing_sand: Restore test of *${name}* started: the newest verified backup in \`s3://${settings.bucket}/${settings.prefix}\` goes into a scratch database. The result will be posted here.`,
+    });
+    const result = await restoreTest(runtimeOf(deps), name, service);
+    await respond({ response_type: 'in_channel', text: restoreTestText(result), blocks: restoreTestBlocks(result) });
+    return;
+  }
+
+  await ack({ response_type: 'ephemeral', text: `:mag: Looking at what a ${kind} backup of *${name}* would take…` });
+  const plan = planBackup(name, settings, kind as BackupRequestKind, deps.clock.now());
+  let details: string[];
+  try {
+    const env = process.env;
+    const needsDatabase = plan.steps.some((step) => step.kind === 'database');
+    const [database, recipient] = await Promise.all([
+      needsDatabase ? databaseToDump(settings.databaseUrlEnv, env) : undefined,
+      settings.encryption ? loadRecipientKey(settings.encryption, env, deps.clock.now()) : undefined,
+    ]);
+    details = backupDetails(plan, { database, namespace: service.kubernetes?.namespace, recipient });
+  } catch (error) {
+    // A database that cannot be read or a key that cannot be used is the user's to know, in plain words.
+    if (!(error instanceof ExternalError || error instanceof ConfigError || error instanceof UserError)) throw error;
+    context.log.warn({ event: 'backup.not_ready', err: error });
+    const why = error instanceof ConfigError ? error.issues.join('; ') : error.message;
+    await respond({
+      response_type: 'ephemeral',
+      replace_original: true,
+      text: `:no_entry_sign: Cannot back up *${name}*: ${why}`,
+    });
+    return;
+  }
+  const params: BackupParams = {
+    kind: kind as BackupRequestKind,
+    keys: Object.fromEntries(plan.steps.map((step) => [step.kind, step.key])),
+  };
+  const question = await deps.confirmations.request({
+    action: BACKUP_ACTION,
+    service: name,
+    params,
+    details,
+    requestedBy: command.user_id,
+    channelId: command.channel_id,
+    responseUrl: command.response_url,
+  });
+  await respond({ response_type: 'ephemeral', replace_original: true, text: question.text, blocks: question.blocks });
 };
+
+/** The confirmed backup: runs it, with progress in the channel's status line, and reports the verified objects or the exact failure. */
+export function backupAction(deps: HandlerDeps): ConfirmableAction<BackupParams> {
+  return {
+    name: BACKUP_ACTION,
+    permission: 'backup',
+    timeLimitMs: BACKUP_TIME_LIMIT_MS,
+    params: backupParamsSchema,
+    title: (params, service) => `${params.kind === 'full' ? 'Full backup' : `Backup (${params.kind})`} of ${service}`,
+    async run(params, run) {
+      const name = run.confirmation.service ?? '';
+      const service = deps.config.file.services[name];
+      if (!service) return { ok: false, text: `the service ${name} is no longer in the config` };
+      const result = await backup(runtimeOf(deps), name, service, {
+        kind: params.kind,
+        trigger: 'slack',
+        requestedBy: run.actor,
+        keys: params.keys,
+        signal: run.signal,
+        log: run.log,
+        onProgress: (text) => {
+          void run.progress(text);
+        },
+      });
+      return { ok: result.ok, text: backupOutcomeText(result), blocks: backupOutcomeBlocks(result) };
+    },
+  };
+}
+
+export interface BackupRunOptions {
+  kind: BackupRequestKind;
+  trigger: 'slack' | 'cli' | 'schedule';
+  requestedBy?: string;
+  keys?: Partial<Record<'database' | 'config', string>>;
+  signal?: AbortSignal;
+  log?: Logger;
+  onProgress?: (text: string) => void;
+}
+
+/** One backup with the bot's clients: the same code for Slack, the schedule and the CLI. */
+export async function backup(
+  runtime: BackupRuntime,
+  name: string,
+  service: ServiceConfig,
+  options: BackupRunOptions,
+): Promise<BackupResult> {
+  const s3 = createS3Client(runtime.config.file.s3);
+  const deps: BackupDeps = {
+    store: runtime.store,
+    s3,
+    clock: runtime.clock,
+    log: options.log ?? runtime.logger,
+    kubernetes: (context) => createKubernetesClients(runtime.config, { context }),
+  };
+  const running = runBackup(deps, {
+    service: name,
+    config: service,
+    kind: options.kind,
+    env: runtime.env ?? process.env,
+    trigger: options.trigger,
+    requestedBy: options.requestedBy,
+    keys: options.keys,
+    signal: options.signal,
+    onProgress: options.onProgress && ((progress) => options.onProgress!(backupProgressText(progress))),
+  }).finally(() => s3.destroy());
+  // A stop cuts the confirmation's wait short; shutdown still waits for the upload to be aborted and the lock released.
+  return runtime.inflight.track(running);
+}
+
+export async function restoreTest(runtime: BackupRuntime, name: string, service: ServiceConfig): Promise<RestoreTestResult> {
+  const s3 = createS3Client(runtime.config.file.s3);
+  const running = runRestoreTest(
+    { store: runtime.store, s3, clock: runtime.clock, log: runtime.logger },
+    { service: name, config: service, env: runtime.env ?? process.env, signal: AbortSignal.timeout(RESTORE_TEST_TIME_LIMIT_MS) },
+  ).finally(() => s3.destroy());
+  return runtime.inflight.track(running);
+}
+
+function runtimeOf(deps: HandlerDeps): BackupRuntime {
+  return { config: deps.config, store: deps.store, clock: deps.clock, logger: deps.logger, inflight: deps.inflight };
+}
+
+function requireBackupSettings(name: string, service: ServiceConfig, kind: BackupRequestKind) {
+  if (!service.backup)
+    throw new UserError(
+      `*${name}* has no backups configured: add \`services.${name}.backup\` (bucket, databaseUrlEnv) to the bot's config.`,
+      'not_configured',
+    );
+  if (kind !== 'database' && !service.kubernetes)
+    throw new UserError(
+      `*${name}* has no Kubernetes namespace configured, so there is no config to back up: add \`services.${name}.kubernetes\`.`,
+      'not_configured',
+    );
+  return service.backup;
+}
+
+async function databaseToDump(urlEnv: string, env: Record<string, string | undefined>) {
+  const url = env[urlEnv];
+  if (!url)
+    throw new UserError(`the environment variable \`${urlEnv}\` (backup.databaseUrlEnv) is not set on the bot`, 'not_configured');
+  return describeDatabase(url);
+}

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { AllMiddlewareArgs, BlockButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import type { KnownBlock } from '@slack/types';
 import type { z } from 'zod';
+import { raceAbort } from '../abort.ts';
 import { slackErrorCode } from '../clients/slack.ts';
 import type { PermissionAction } from '../config/schema.ts';
 import { formatDuration } from '../config/duration.ts';
@@ -354,23 +355,4 @@ export class Confirmations {
   #audit(entry: AuditEntry) {
     return this.#deps.audit.append(entry, this.#deps.clock.now());
   }
-}
-
-/** Resolves with the promise, or rejects as soon as the signal aborts (the task is expected to stop on the same signal). */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

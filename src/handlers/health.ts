@@ -1,18 +1,67 @@
-// /health [service|all]: which services to check, validated before anything runs.
+// /health [service|all]: validate, authorize, ack at once, run every check concurrently, post the summary.
+import type { Clock } from '../clock.ts';
+import { slackErrorCode } from '../clients/slack.ts';
+import type { Config } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
+import { healthMessage, incidentHealthMessage as incidentMessage, type HealthMessage } from '../slack/health-blocks.ts';
+import { healthRunOptions, healthTargets, runHealthChecks, type HealthReport } from '../tasks/health/run.ts';
 import { splitWords } from './command-text.ts';
-import { requireService, type CommandHandler } from './listener.ts';
+import { requireService, type CommandArgs, type CommandHandler, type HandlerDeps } from './listener.ts';
 
 export const HEALTH_USAGE = 'Usage: `/health [service|all]`, e.g. `/health rlhf-audit-trail` or `/health all`.';
 
-export const handleHealthCommand: CommandHandler = async ({ command, ack }, _context, deps) => {
+/** Runs the health checks of one service or all of them, with the bot's secrets and Kubernetes access. */
+export async function checkHealth(config: Config, clock: Clock, target: string): Promise<HealthReport> {
+  const { services, unchecked } = healthTargets(config, target);
+  return runHealthChecks(services, healthRunOptions(config, clock), unchecked);
+}
+
+/** The incident channel's health check of the affected service (IncidentHealthCheck). */
+export async function incidentHealthMessage(config: Config, clock: Clock, service: string): Promise<HealthMessage> {
+  return incidentMessage(await checkHealth(config, clock, service), service);
+}
+
+export const handleHealthCommand: CommandHandler = async ({ command, ack, respond, client }, context, deps) => {
   const words = splitWords(command.text);
   if (words.length > 1 || words[0] === 'help') throw new UserError(HEALTH_USAGE, 'usage');
   const target = words[0] ?? 'all';
   if (target !== 'all') requireService(deps.config, target, HEALTH_USAGE);
-  await ack({ response_type: 'ephemeral', text: unavailable('Health checks') });
+  await deps.permissions.require('health', target === 'all' ? undefined : target, command.user_id);
+  const { services } = healthTargets(deps.config, target);
+  if (services.length === 0)
+    throw new UserError(
+      'No service has health checks configured yet (`services.<name>.health` in the config file).',
+      'no_checks',
+    );
+  await ack({
+    response_type: 'ephemeral',
+    text: `:hourglass_flowing_sand: Checking ${target === 'all' ? `${services.length} service${services.length === 1 ? '' : 's'}` : `\`${target}\``}…`,
+  });
+
+  const report = await checkHealth(deps.config, deps.clock, target);
+  deps.metrics.taskDuration.observe({ task: 'health', outcome: report.status }, report.durationMs / 1000);
+  context.log.info({
+    event: 'health.checked',
+    target,
+    status: report.status,
+    checks: report.services.reduce((sum, service) => sum + service.checks.length, 0),
+    ms: Math.round(report.durationMs),
+  });
+  const title = target === 'all' ? 'Health of all services' : `Health of ${target}`;
+  await postResult({ command, respond, client }, healthMessage(report, title), context.log, deps);
 };
 
-export function unavailable(feature: string): string {
-  return `${feature} are not available in this version of runbook-bot yet.`;
+/** Into the channel where the command was typed: the response URL first (works without joining), else chat.postMessage. */
+export async function postResult(
+  { command, respond, client }: Pick<CommandArgs, 'command' | 'respond' | 'client'>,
+  message: HealthMessage,
+  log: HandlerDeps['logger'],
+  deps: Pick<HandlerDeps, 'slack'>,
+): Promise<void> {
+  try {
+    await respond({ response_type: 'in_channel', replace_original: false, text: message.text, blocks: message.blocks });
+  } catch (error) {
+    log.warn({ event: 'command.respond_failed', code: slackErrorCode(error) });
+    await (client ?? deps.slack).chat.postMessage({ channel: command.channel_id, text: message.text, blocks: message.blocks });
+  }
 }

@@ -1,25 +1,99 @@
-// /privacy-budget [service] and /privacy-budget reset <service>: parsed and validated.
-import { UserError } from '../errors.ts';
+// /privacy-budget [service] reads and grades the budget; /privacy-budget reset <service> asks for a confirmation first.
+import { z } from 'zod';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config/schema.ts';
+import { UserError, errorReference } from '../errors.ts';
+import { privacyBudgetMessage } from '../slack/privacy-budget-blocks.ts';
+import type { Queryable } from '../store/db.ts';
+import {
+  budgetSummaryLine,
+  privacyBudgetTargets,
+  readPrivacyBudgets,
+  resetNotConfigured,
+  resetPrivacyBudget,
+} from '../tasks/privacy-budget.ts';
 import { splitWords } from './command-text.ts';
-import { unavailable } from './health.ts';
-import { requireService, type CommandHandler } from './listener.ts';
+import type { ConfirmableAction } from './confirm.ts';
+import { postResult } from './health.ts';
+import type { CommandHandler } from './listener.ts';
 
 export const PRIVACY_BUDGET_USAGE =
   'Usage: `/privacy-budget [service]` to see the budget, `/privacy-budget reset <service>` to reset it.';
+export const PRIVACY_RESET_ACTION = 'privacy-reset';
 
-export const handlePrivacyBudgetCommand: CommandHandler = async ({ command, ack }, _context, deps) => {
+export interface PrivacyBudgetDepsOf {
+  config: Config;
+  store: Queryable;
+  clock: Clock;
+}
+
+export const handlePrivacyBudgetCommand: CommandHandler = async ({ command, ack, respond, client }, context, deps) => {
   const words = splitWords(command.text);
   if (words[0] === 'help' || words.length > 2 || (words.length === 2 && words[0] !== 'reset')) {
     throw new UserError(PRIVACY_BUDGET_USAGE, 'usage');
   }
-  const budgetServices = Object.entries(deps.config.file.services).filter(([, service]) => service.privacyBudget);
-  const name = words[0] === 'reset' ? words[1] : (words[0] ?? (budgetServices.length === 1 ? budgetServices[0]![0] : undefined));
-  const [serviceName, service] = requireService(deps.config, name, PRIVACY_BUDGET_USAGE);
-  if (!service.privacyBudget) {
-    throw new UserError(
-      `\`${serviceName}\` has no privacy budget configured (\`services.${serviceName}.privacyBudget\`).`,
-      'no_budget',
-    );
+  if (words[0] === 'reset') {
+    const name = words[1];
+    if (!name) throw new UserError(`Which service's budget should be reset?\n${PRIVACY_BUDGET_USAGE}`, 'service_missing');
+    const [target] = privacyBudgetTargets(deps.config, name);
+    await deps.permissions.require('privacyReset', name, command.user_id);
+    const resetUrl = target!.budget.resetUrl;
+    if (!resetUrl) throw new UserError(resetNotConfigured(name), 'reset_not_configured');
+    const question = await deps.confirmations.request({
+      action: PRIVACY_RESET_ACTION,
+      service: name,
+      params: { service: name },
+      details: [
+        `POST \`${resetUrl}\` (the privacy budget reset endpoint of \`${name}\`)`,
+        'Consumed epsilon starts again from zero, as the service defines its reset',
+        'The budget is read again afterwards; earlier snapshots are kept, so the history shows the reset',
+      ],
+      requestedBy: command.user_id,
+      channelId: command.channel_id,
+      responseUrl: command.response_url,
+    });
+    await ack({ response_type: 'ephemeral', ...question });
+    return;
   }
-  await ack({ response_type: 'ephemeral', text: unavailable('Privacy budget reports') });
+
+  const targets = privacyBudgetTargets(deps.config, words[0]);
+  await ack({
+    response_type: 'ephemeral',
+    text: `:hourglass_flowing_sand: Reading the privacy budget of ${targets.map((t) => `\`${t.name}\``).join(', ')}…`,
+  });
+  const { readings, failures } = await readPrivacyBudgets(targets, { store: deps.store, clock: deps.clock, env: process.env });
+  for (const failure of failures) {
+    if (!failure.unexpected) continue;
+    const ref = errorReference();
+    context.log.error({ event: 'privacy_budget.failed', ref, service: failure.service, err: failure.unexpected });
+    failure.message = `something went wrong on our side (reference \`${ref}\`)`;
+  }
+  context.log.info({
+    event: 'privacy_budget.read',
+    readings: readings.map((reading) => ({ service: reading.service, status: reading.status, usedPercent: reading.usedPercent })),
+    failures: failures.length,
+  });
+  await postResult({ command, respond, client }, privacyBudgetMessage(readings, failures), context.log, deps);
 };
+
+/** The confirmed reset: POST to the configured reset URL, then read and snapshot the budget again. */
+export function privacyResetAction(
+  deps: PrivacyBudgetDepsOf,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): ConfirmableAction<{ service: string }> {
+  return {
+    name: PRIVACY_RESET_ACTION,
+    permission: 'privacyReset',
+    timeLimitMs: 60_000,
+    params: z.object({ service: z.string() }),
+    title: (params) => `Reset the privacy budget of ${params.service}`,
+    async run(params, run) {
+      const [target] = privacyBudgetTargets(deps.config, params.service);
+      await run.progress(`resetting through ${target!.budget.resetUrl ?? 'no reset URL'}…`);
+      const reading = await resetPrivacyBudget(target!, { store: deps.store, clock: deps.clock, env, signal: run.signal });
+      run.log.info({ event: 'privacy_budget.reset', service: params.service, consumed: reading.consumed });
+      const { blocks } = privacyBudgetMessage([reading], [], `Privacy budget of ${params.service} after the reset`);
+      return { ok: true, text: `budget reset; now ${budgetSummaryLine(reading)}`, blocks };
+    },
+  };
+}

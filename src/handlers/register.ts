@@ -1,7 +1,7 @@
 // The one place that attaches handlers to the Bolt app.
 import type { App, BlockButtonAction, MessageShortcut, ViewSubmitAction } from '@slack/bolt';
 import { CANCEL_ACTION_ID, CONFIRM_ACTION_ID } from '../slack/confirmation-blocks.ts';
-import { handleBackupCommand } from './backup.ts';
+import { backupAction, handleBackupCommand } from './backup.ts';
 import { handleHealthCommand } from './health.ts';
 import { DECLARE_CALLBACK_ID, INCIDENT_ACTIONS } from '../slack/incident-blocks.ts';
 import {
@@ -15,7 +15,7 @@ import { commandListener } from './listener.ts';
 
 /** The message shortcut's callback id, as in manifest.yml. */
 export const DECLARE_SHORTCUT_ID = 'declare_incident_from_message';
-import { handlePrivacyBudgetCommand } from './privacy-budget.ts';
+import { handlePrivacyBudgetCommand, privacyResetAction } from './privacy-budget.ts';
 import { handleRollbackCommand, rollbackAction } from './rollback.ts';
 
 export function registerHandlers(app: App, deps: IncidentDeps): void {
@@ -25,9 +25,11 @@ export function registerHandlers(app: App, deps: IncidentDeps): void {
   for (const actionId of Object.values(INCIDENT_ACTIONS)) app.action<BlockButtonAction>(actionId, onIncidentButton(deps));
   app.command('/health', commandListener('health', deps, handleHealthCommand));
   app.command('/backup', commandListener('backup', deps, handleBackupCommand));
+  deps.confirmations.register(backupAction(deps));
   app.command('/rollback', commandListener('rollback', deps, handleRollbackCommand));
   deps.confirmations.register(rollbackAction(deps));
   app.command('/privacy-budget', commandListener('privacy-budget', deps, handlePrivacyBudgetCommand));
+  deps.confirmations.register(privacyResetAction(deps));
   app.action<BlockButtonAction>(CONFIRM_ACTION_ID, deps.confirmations.onButton);
   app.action<BlockButtonAction>(CANCEL_ACTION_ID, deps.confirmations.onButton);
 }

@@ -15,7 +15,10 @@ export interface ScheduleRun {
 }
 
 /** True when this replica won the firing (one INSERT: a second replica's conflicts and does nothing). */
-export async function claimFiring(db: Queryable, run: { job: string; key: string; scheduledAt: Date; replica: string; startedAt: Date; late: boolean }): Promise<boolean> {
+export async function claimFiring(
+  db: Queryable,
+  run: { job: string; key: string; scheduledAt: Date; replica: string; startedAt: Date; late: boolean },
+): Promise<boolean> {
   const { rowCount } = await db.query(
     `INSERT INTO schedule_runs (job, fire_key, scheduled_at, replica, started_at, late) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (job, fire_key) DO NOTHING`,
@@ -24,15 +27,19 @@ export async function claimFiring(db: Queryable, run: { job: string; key: string
   return rowCount > 0;
 }
 
-export async function finishFiring(db: Queryable, job: string, key: string, outcome: string, summary: string, finishedAt: Date, durationMs: number): Promise<void> {
-  await db.query('UPDATE schedule_runs SET outcome = $3, summary = $4, finished_at = $5, duration_ms = $6 WHERE job = $1 AND fire_key = $2', [
-    job,
-    key,
-    outcome,
-    summary.slice(0, 2_000),
-    finishedAt,
-    Math.round(durationMs),
-  ]);
+export async function finishFiring(
+  db: Queryable,
+  job: string,
+  key: string,
+  outcome: string,
+  summary: string,
+  finishedAt: Date,
+  durationMs: number,
+): Promise<void> {
+  await db.query(
+    'UPDATE schedule_runs SET outcome = $3, summary = $4, finished_at = $5, duration_ms = $6 WHERE job = $1 AND fire_key = $2',
+    [job, key, outcome, summary.slice(0, 2_000), finishedAt, Math.round(durationMs)],
+  );
 }
 
 export async function listRuns(db: Queryable, job?: string, limit = 50): Promise<ScheduleRun[]> {

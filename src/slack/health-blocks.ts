@@ -1,0 +1,112 @@
+// Block Kit for health reports: a compact summary, worst service and worst check first, with durations.
+import type { KnownBlock } from '@slack/types';
+import { formatDuration } from '../config/duration.ts';
+import { statusRank, type HealthStatus } from '../tasks/health/check.ts';
+import type { CheckResult, HealthReport, ServiceHealth } from '../tasks/health/run.ts';
+
+const ICON: Record<HealthStatus, string> = {
+  ok: ':large_green_circle:',
+  warn: ':large_yellow_circle:',
+  critical: ':red_circle:',
+};
+const NOT_CONFIGURED_ICON = ':white_circle:';
+// Slack allows 50 blocks a message and 3,000 characters a section.
+const MAX_SERVICE_SECTIONS = 45;
+const MAX_REASON = 240;
+const MAX_SECTION = 2_900;
+
+export interface HealthMessage {
+  text: string;
+  blocks: KnownBlock[];
+}
+
+export function healthMessage(report: HealthReport, title = 'Health check'): HealthMessage {
+  return { text: healthSummaryText(report, title), blocks: healthBlocks(report, title) };
+}
+
+/** For an incident channel, whose timeline prefixes "Health check of <service>:" itself. */
+export function incidentHealthMessage(report: HealthReport, service: string): HealthMessage {
+  return { text: healthSummaryText(report), blocks: healthBlocks(report, `Health check of ${service}`) };
+}
+
+/**
+ * One line: overall status, counts and the worst problem, for notifications and timelines. Without a title it is just
+ * the findings ("critical, 1 critical, 4 ok — worst: …"), for places that say what was checked already.
+ */
+export function healthSummaryText(report: HealthReport, title?: string): string {
+  const checks = report.services.flatMap((service) => service.checks);
+  const worst = sortChecks(checks.filter((check) => check.status !== 'ok'))[0];
+  const owner = worst ? report.services.find((service) => service.checks.includes(worst)) : undefined;
+  const where = owner && report.services.length > 1 ? `${owner.service} ` : '';
+  const unconfigured = report.services.find((service) => service.note);
+  const problem = worst
+    ? ` — worst: ${where}${label(worst)}: ${worst.reason}`
+    : unconfigured
+      ? ` — ${report.services.length > 1 ? `${unconfigured.service}: ` : ''}${unconfigured.note}`
+      : '';
+  const findings = `${report.status}, ${counts(checks)}${problem}`;
+  return title === undefined ? findings : `${ICON[report.status]} ${title}: ${findings}`;
+}
+
+export function healthBlocks(report: HealthReport, title = 'Health check'): KnownBlock[] {
+  const checks = report.services.flatMap((service) => service.checks);
+  const services = [...report.services].sort(
+    (a, b) => statusRank(b.status) - statusRank(a.status) || a.service.localeCompare(b.service),
+  );
+  const blocks: KnownBlock[] = [
+    {
+      type: 'section',
+      text: {
+        type: 'mrkdwn',
+        text: `${ICON[report.status]} *${title}: ${report.status}* — ${counts(checks)} across ${services.length} service${services.length === 1 ? '' : 's'}, ${formatDuration(report.durationMs)}`,
+      },
+    },
+  ];
+  for (const service of services.slice(0, MAX_SERVICE_SECTIONS)) blocks.push(serviceSection(service));
+  const notes: string[] = [];
+  if (services.length > MAX_SERVICE_SECTIONS) notes.push(`${services.length - MAX_SERVICE_SECTIONS} more services not shown`);
+  if (report.unchecked.length > 0)
+    notes.push(`No health checks configured for ${report.unchecked.map((name) => `\`${name}\``).join(', ')}`);
+  if (notes.length > 0) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: notes.join('. ') }] });
+  return blocks;
+}
+
+function serviceSection(service: ServiceHealth): KnownBlock {
+  const name =
+    service.displayName === service.service ? `*${service.service}*` : `*${service.displayName}* (\`${service.service}\`)`;
+  const lines = [`${ICON[service.status]} ${name}`];
+  if (service.note) lines.push(`${NOT_CONFIGURED_ICON} ${service.note}`);
+  for (const check of sortChecks(service.checks)) lines.push(checkLine(check));
+  let text = lines.join('\n');
+  if (text.length > MAX_SECTION) text = `${text.slice(0, MAX_SECTION)}…`;
+  return { type: 'section', text: { type: 'mrkdwn', text } };
+}
+
+function checkLine(check: CheckResult): string {
+  const icon = check.notConfigured ? NOT_CONFIGURED_ICON : ICON[check.status];
+  const reason = check.reason.length > MAX_REASON ? `${check.reason.slice(0, MAX_REASON)}…` : check.reason;
+  return `${icon} *${label(check)}* ${escape(reason)} _(${formatDuration(check.durationMs)})_`;
+}
+
+function label(check: CheckResult): string {
+  return check.kind === check.name ? check.kind : `${check.kind} ${check.name}`;
+}
+
+function sortChecks(checks: CheckResult[]): CheckResult[] {
+  // Stable: checks of the same status keep the config's order.
+  return [...checks].sort((a, b) => statusRank(b.status) - statusRank(a.status));
+}
+
+function counts(checks: CheckResult[]): string {
+  const tally = { critical: 0, warn: 0, ok: 0 };
+  for (const check of checks) tally[check.status] += 1;
+  const parts = (['critical', 'warn', 'ok'] as const)
+    .filter((status) => tally[status] > 0)
+    .map((status) => `${tally[status]} ${status}`);
+  return parts.length > 0 ? parts.join(', ') : 'no checks';
+}
+
+/** Reasons quote what services answered; keep Slack from reading them as mentions or links. */
+function escape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}

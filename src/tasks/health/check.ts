@@ -1,0 +1,93 @@
+// The one small interface every health check kind implements, and the typed results they produce.
+import type { Clock } from '../../clock.ts';
+import type { ServiceConfig } from '../../config/schema.ts';
+import type { KubernetesClients } from '../../clients/kubernetes.ts';
+
+export type HealthStatus = 'ok' | 'warn' | 'critical';
+export type CheckKind = 'http' | 'postgres' | 'redis' | 'kubernetes' | 'prometheus';
+
+const RANK: Record<HealthStatus, number> = { ok: 0, warn: 1, critical: 2 };
+
+export interface CheckOutcome {
+  status: HealthStatus;
+  /** One line saying what was found. */
+  reason: string;
+  /** One line per finding, worst first, for whoever wants more than the reason. */
+  details?: string[];
+  /** The check did not run because a secret or prerequisite is missing: a gap in the setup, not a failing service. */
+  notConfigured?: boolean;
+}
+
+export interface CheckContext {
+  /** Aborted when the check's timeout passes or the caller gives up; checks close their connections on it. */
+  signal: AbortSignal;
+  timeoutMs: number;
+  clock: Clock;
+  /** Where the secrets named in the config (urlEnv, tokenEnv, headersFromEnv) are looked up. */
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+export interface HealthCheck {
+  kind: CheckKind;
+  /** Shown next to the kind: "api", "postgres", "rlhf-production"… */
+  name: string;
+  /** Graded findings as an outcome; a failure to reach the dependency as a thrown error (reported as critical). */
+  run(context: CheckContext): Promise<CheckOutcome>;
+}
+
+export interface ServiceTarget {
+  name: string;
+  config: ServiceConfig;
+}
+
+/** Kubernetes clients for a context (a service's own, else the global one); throws ConfigError when none can be loaded. */
+export type KubernetesClientFactory = (context: string | undefined) => KubernetesClients;
+
+export interface CheckFactoryDeps {
+  kubernetes?: KubernetesClientFactory | undefined;
+}
+
+/** A check kind: which checks of its kind a service's config asks for (none when the section is absent). */
+export type CheckFactory = (service: ServiceTarget, deps: CheckFactoryDeps) => HealthCheck[];
+
+export function worstStatus(statuses: Iterable<HealthStatus>): HealthStatus {
+  let worst: HealthStatus = 'ok';
+  for (const status of statuses) if (RANK[status] > RANK[worst]) worst = status;
+  return worst;
+}
+
+export function statusRank(status: HealthStatus): number {
+  return RANK[status];
+}
+
+export function notConfigured(reason: string): CheckOutcome {
+  return { status: 'warn', reason: `not configured: ${reason}`, notConfigured: true };
+}
+
+export interface Finding {
+  status: HealthStatus;
+  text: string;
+}
+
+/** Findings → outcome: the reason names what is wrong (worst first), or sums up when all is well. */
+export function outcomeFromFindings(findings: Finding[], okSummary: string): CheckOutcome {
+  const sorted = [...findings].sort((a, b) => RANK[b.status] - RANK[a.status]);
+  const problems = sorted.filter((finding) => finding.status !== 'ok');
+  return {
+    status: worstStatus(findings.map((finding) => finding.status)),
+    reason: problems.length > 0 ? problems.map((finding) => finding.text).join('; ') : okSummary,
+    details: sorted.map((finding) => finding.text),
+  };
+}
+
+/** Bytes for people: 512 B, 45.2 MB, 1.5 GB. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}

@@ -1,0 +1,170 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { listBackups } from '../src/store/backups.ts';
+import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
+import { download, generateKeyPair, gpgDecrypt, seedServiceDatabase, type TestKeyPair } from './support/backup-fixtures.ts';
+import { startTestBot, type TestBot } from './support/bot.ts';
+import { createTestDatabase, type TestDatabase } from './support/databases.ts';
+import { startTestS3, type TestS3 } from './support/s3.ts';
+import { sendBlockAction, sendSlashCommand } from './support/slack-requests.ts';
+
+const BUCKET = 'rlhf-backups';
+
+describe('/backup through the bot', () => {
+  let s3: TestS3;
+  let source: TestDatabase;
+  let keys: TestKeyPair;
+  let slack: FakeSlack;
+  let t: TestBot;
+  let channelId: string;
+
+  beforeAll(async () => {
+    s3 = await startTestS3({ buckets: [BUCKET], setAwsEnvironment: true });
+    source = await createTestDatabase();
+    await seedServiceDatabase(source.url, 5_000);
+    keys = await generateKeyPair();
+    // The bot reads the variables the config names from its environment, as in production.
+    process.env.RLHF_DATABASE_URL = source.url;
+    process.env.RLHF_BACKUP_PUBLIC_KEY = keys.publicKey;
+    process.env.RLHF_BACKUP_PRIVATE_KEY = keys.privateKey;
+  });
+  afterAll(async () => {
+    await source.drop();
+    await s3.close();
+  });
+  beforeEach(async () => {
+    slack = await startFakeSlack();
+    for (const id of ['U0SRE', 'U0MALLORY']) slack.addUser({ id });
+    slack.addUsergroup({ id: 'S0SRE', users: ['U0SRE'] });
+    channelId = slack.addChannel({ name: 'ops' }).id;
+    t = await startTestBot({
+      slack,
+      file: {
+        permissions: { backup: ['S0SRE'], restore: ['S0SRE'] },
+        s3: { endpoint: s3.endpoint, forcePathStyle: true },
+        services: {
+          'rlhf-audit-trail': {
+            backup: {
+              databaseUrlEnv: 'RLHF_DATABASE_URL',
+              bucket: BUCKET,
+              prefix: 'database/daily/',
+              encryption: { publicKeyEnv: 'RLHF_BACKUP_PUBLIC_KEY', privateKeyEnv: 'RLHF_BACKUP_PRIVATE_KEY' },
+              restoreTest: { tables: ['audit_records'] },
+            },
+          },
+        },
+      },
+      extra: { escalation: { autoStart: false }, schedules: { autoStart: false } },
+    });
+  });
+  afterEach(async () => {
+    await t.stop();
+    await slack.close();
+  });
+
+  async function command(text: string, userId = 'U0SRE') {
+    const responseUrl = slack.newResponseUrl();
+    const ack = await sendSlashCommand(t.baseUrl, t.secret, { command: '/backup', text, userId, channelId, responseUrl });
+    expect(ack.status).toBe(200);
+    await t.bot.idle();
+    return {
+      ack: ack.body as { text: string; response_type: string },
+      responses: slack.responses(responseUrl).map((r) => r.body),
+    };
+  }
+
+  it('asks first, saying what, where and how big; the Confirm click backs up into S3 and posts the outcome', async () => {
+    const { ack, responses } = await command('rlhf-audit-trail database');
+    expect(ack).toMatchObject({ response_type: 'ephemeral' });
+    expect(ack.text).toContain('Looking at what a database backup of *rlhf-audit-trail* would take');
+    const question = JSON.stringify(responses.at(-1));
+    const key = /s3:\/\/rlhf-backups\/(database\/daily\/rlhf-audit-trail-database-\d{8}T\d{6}\.\d{3}Z\.dump\.gpg)/.exec(
+      question,
+    )?.[1];
+    expect(key).toBeDefined();
+    const dbName = new URL(source.url).pathname.slice(1);
+    expect(question).toContain(`Dump database \`${dbName}\``);
+    expect(question).toMatch(/PostgreSQL 15\.\d+, currently \*\d+(\.\d)? MB\*/);
+    expect(question).toContain(`Encrypt with OpenPGP to key \`${keys.fingerprint}\``);
+    // Nothing has happened yet.
+    expect(await s3.keys(BUCKET)).toEqual([]);
+
+    const id = /"value":"([^"]+)"/.exec(question)![1]!;
+    const clicked = await sendBlockAction(t.baseUrl, t.secret, {
+      actionId: 'confirmation:confirm',
+      value: id,
+      userId: 'U0SRE',
+      channelId,
+      ephemeral: true,
+      responseUrl: slack.newResponseUrl(),
+    });
+    expect(clicked.status).toBe(200);
+    await t.bot.idle();
+
+    expect(await s3.keys(BUCKET)).toEqual([key, `${key}.manifest.json`]);
+    expect(s3.pendingUploads(BUCKET)).toEqual([]);
+    const status = slack.messages(channelId).at(-1)!;
+    expect(status.text).toMatch(
+      new RegExp(
+        `^:white_check_mark: \\*Backup \\(database\\) of rlhf-audit-trail\\* finished after .* \\(confirmed by <@U0SRE>\\): verified s3://rlhf-backups/${key!.replace(/\./g, '\\.')} \\(\\d`,
+      ),
+    );
+    const [record] = await listBackups(t.bot.store, 'rlhf-audit-trail');
+    expect(record).toMatchObject({ key, trigger: 'slack', requestedBy: 'U0SRE', encrypted: true });
+    expect(
+      gpgDecrypt(keys.privateKey, await download(s3.client, BUCKET, key!))
+        .subarray(0, 5)
+        .toString(),
+    ).toBe('PGDMP');
+    const audit = await t.bot.store.query<{ action: string; result: string }>(
+      `SELECT action, result FROM audit_log WHERE action = 'task.outcome'`,
+    );
+    expect(audit.rows[0]!.result).toMatch(/^ok: verified s3:\/\/rlhf-backups\//);
+  });
+
+  it('runs the restore test on /backup verify and posts the result in the channel', async () => {
+    const { responses: asked } = await command('rlhf-audit-trail');
+    const id = /"value":"([^"]+)"/.exec(JSON.stringify(asked.at(-1)))![1]!;
+    await sendBlockAction(t.baseUrl, t.secret, {
+      actionId: 'confirmation:confirm',
+      value: id,
+      userId: 'U0SRE',
+      channelId,
+      ephemeral: true,
+      responseUrl: slack.newResponseUrl(),
+    });
+    await t.bot.idle();
+
+    const { ack, responses } = await command('verify rlhf-audit-trail');
+    expect(ack.text).toContain('Restore test of *rlhf-audit-trail* started');
+    const posted = responses.at(-1)!;
+    expect(posted).toMatchObject({ response_type: 'in_channel' });
+    expect(String(posted.text)).toMatch(
+      /^:white_check_mark: Restore test of \*rlhf-audit-trail\* passed: `database\/daily\/rlhf-audit-trail-database-.*\.dump\.gpg` restored in .* \(audit_records: 5,000 rows\)$/,
+    );
+  });
+
+  it('refuses people outside the backup group, and asks nothing', async () => {
+    const { ack } = await command('rlhf-audit-trail full', 'U0MALLORY');
+    expect(ack.text).toContain('You are not allowed to run backups for `rlhf-audit-trail`');
+    const verify = await command('verify rlhf-audit-trail', 'U0MALLORY');
+    expect(verify.ack.text).toContain('You are not allowed to run restore tests');
+  });
+
+  it('says plainly when the database cannot be read, before asking', async () => {
+    const saved = process.env.RLHF_DATABASE_URL;
+    process.env.RLHF_DATABASE_URL = 'postgres://nobody@127.0.0.1:9/none';
+    try {
+      const { responses } = await command('rlhf-audit-trail');
+      expect(String(responses.at(-1)!.text)).toMatch(
+        /^:no_entry_sign: Cannot back up \*rlhf-audit-trail\*: PostgreSQL: cannot read the database at 127\.0\.0\.1:9: /,
+      );
+    } finally {
+      process.env.RLHF_DATABASE_URL = saved;
+    }
+  });
+
+  it('explains a service without Kubernetes has no config to back up', async () => {
+    const { ack } = await command('rlhf-audit-trail config');
+    expect(ack.text).toContain('has no Kubernetes namespace configured');
+  });
+});
