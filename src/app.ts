@@ -28,6 +28,7 @@ import { opsRoutes } from './ops-routes.ts';
 import { openStore, type Store } from './store/db.ts';
 import { buildJobs, type JobWork } from './schedule/jobs.ts';
 import { healthJobWork } from './schedule/health-jobs.ts';
+import { backupJobWork } from './schedule/backup-jobs.ts';
 import { Scheduler } from './schedule/scheduler.ts';
 import { AuditWriter } from './store/audit.ts';
 import { migrate } from './store/migrate.ts';
@@ -228,6 +229,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
         { config, store, slack, clock, logger },
         {
           ...healthJobWork({ config, clock, store, healthWatch }),
+          ...backupJobWork({ config, store, clock, logger, inflight, audit }),
           ...options.jobWork,
         },
       ),

@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { listBackups } from '../src/store/backups.ts';
+import { listRuns } from '../src/store/schedule-runs.ts';
+import { ManualClock } from './support/clock.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { download, generateKeyPair, gpgDecrypt, seedServiceDatabase, type TestKeyPair } from './support/backup-fixtures.ts';
 import { startTestBot, type TestBot } from './support/bot.ts';
@@ -166,5 +168,50 @@ describe('/backup through the bot', () => {
   it('explains a service without Kubernetes has no config to back up', async () => {
     const { ack } = await command('rlhf-audit-trail config');
     expect(ack.text).toContain('has no Kubernetes namespace configured');
+  });
+
+  it('backs up every configured service at the daily backup time and posts the result in the summaries channel', async () => {
+    // Tomorrow night: the test key pair was made today, and OpenPGP refuses keys from the future.
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const clock = new ManualClock(`${tomorrow}T01:59:30Z`);
+    const scheduled = await startTestBot({
+      slack,
+      clock,
+      file: {
+        s3: { endpoint: s3.endpoint, forcePathStyle: true },
+        schedules: { dailyHealth: { enabled: false }, healthWatch: { enabled: false }, monthlyRestoreTest: { enabled: false } },
+        services: {
+          'rlhf-audit-trail': {
+            backup: {
+              databaseUrlEnv: 'RLHF_DATABASE_URL',
+              bucket: BUCKET,
+              prefix: 'scheduled/',
+              encryption: { publicKeyEnv: 'RLHF_BACKUP_PUBLIC_KEY' },
+            },
+          },
+        },
+      },
+      extra: { escalation: { autoStart: false }, schedules: { autoStart: false } },
+    });
+    try {
+      clock.advance(60_000);
+      await scheduled.bot.scheduler.tick();
+      const post = slack.messages('ops').find((message) => message.text.startsWith(':white_check_mark: Daily backup'))!;
+      expect(post.text).toBe(':white_check_mark: Daily backup: 1 of 1 services backed up');
+      const backups = await listBackups(scheduled.bot.store, 'rlhf-audit-trail');
+      expect(backups).toHaveLength(1);
+      expect(backups[0]!.key).toMatch(/^scheduled\/rlhf-audit-trail-database-/);
+      const { rows } = await scheduled.bot.store.query<{ actor: string; action: string }>(
+        'SELECT actor, action FROM audit_log ORDER BY seq',
+      );
+      expect(rows).toEqual([
+        { actor: 'schedule', action: 'command' },
+        { actor: 'schedule', action: 'task.outcome' },
+      ]);
+      const [run] = await listRuns(scheduled.bot.store, 'dailyBackup');
+      expect(run).toMatchObject({ fire_key: `${tomorrow}T02:00`, outcome: 'ok' });
+    } finally {
+      await scheduled.stop();
+    }
   });
 });

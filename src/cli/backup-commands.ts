@@ -7,7 +7,7 @@ import { backup, restoreTest, type BackupRuntime } from '../handlers/backup.ts';
 import { requireService } from '../handlers/listener.ts';
 import { InFlight } from '../inflight.ts';
 import { createLogger } from '../log.ts';
-import { formatBytes } from '../slack/backup-blocks.ts';
+import { formatBytes } from '../config/units.ts';
 import { appendAudit } from '../store/audit.ts';
 import { openStore } from '../store/db.ts';
 import { migrate } from '../store/migrate.ts';

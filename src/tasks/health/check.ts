@@ -79,15 +79,3 @@ export function outcomeFromFindings(findings: Finding[], okSummary: string): Che
     details: sorted.map((finding) => finding.text),
   };
 }
-
-/** Bytes for people: 512 B, 45.2 MB, 1.5 GB. */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}

@@ -4,7 +4,6 @@ import { formatDuration } from '../../config/duration.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
 import { ExternalError, errorMessage } from '../../errors.ts';
 import {
-  formatBytes,
   notConfigured,
   outcomeFromFindings,
   type CheckContext,
@@ -12,6 +11,7 @@ import {
   type CheckOutcome,
   type Finding,
 } from './check.ts';
+import { formatBytes } from '../../config/units.ts';
 
 export type PostgresCheckConfig = NonNullable<NonNullable<ServiceConfig['health']>['postgres']>;
 
