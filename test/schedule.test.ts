@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CronSchedule } from '../src/schedule/cron-times.ts';
 import type { JobWork } from '../src/schedule/jobs.ts';
 import { listRuns } from '../src/store/schedule-runs.ts';
+import { appendAudit } from '../src/store/audit.ts';
+import { operationsReportPost } from '../src/schedule/jobs.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { startTestBot, type TestBot } from './support/bot.ts';
 import { ManualClock, minutes } from './support/clock.ts';
@@ -162,5 +164,65 @@ describe('scheduled jobs', () => {
     const chart = slack.files().at(-1)!;
     expect(chart).toMatchObject({ filename: 'incidents-7d.png', completed: true });
     expect(chart.bytes!.subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('counts backups per service with the newest verified one, and the privacy budget trend, in the report', async () => {
+    clock = new ManualClock('2026-11-23T08:00:00Z');
+    const bot = await startReplica();
+    const store = bot.bot.store;
+    const at = (day: number) => new Date(Date.UTC(2026, 10, day, 2, 5));
+    await appendAudit(
+      store,
+      {
+        actor: 'schedule',
+        action: 'task.outcome',
+        target: 'rlhf-audit-trail',
+        params: { command: 'backup', kind: 'database' },
+        result: 'ok: 1.2 GB',
+      },
+      at(20),
+    );
+    await appendAudit(
+      store,
+      {
+        actor: 'schedule',
+        action: 'task.outcome',
+        target: 'rlhf-audit-trail',
+        params: { command: 'backup', kind: 'database' },
+        result: 'failed: pg_dump exited with code 1',
+      },
+      at(21),
+    );
+    await appendAudit(
+      store,
+      {
+        actor: 'U0SRE',
+        action: 'task.outcome',
+        target: 'regulensai',
+        params: { action: 'backup', confirmation: 'c1' },
+        result: 'ok: backed up',
+      },
+      at(22),
+    );
+    await store.query(
+      `INSERT INTO backups (service, kind, bucket, key, size_bytes, sha256, encrypted, started_at, duration_ms, verified_at, trigger)
+       VALUES ('rlhf-audit-trail', 'database', 'rlhf-backups', 'database/daily/a.dump.gpg', 1000, 'abc', true, $1, 1000, $1, 'schedule')`,
+      [at(20)],
+    );
+    for (const [day, consumed] of [
+      [17, 4.1],
+      [20, 6.0],
+      [22, 8.4],
+    ] as const) {
+      await store.query(
+        `INSERT INTO privacy_budget_snapshots (service, taken_at, total_epsilon, consumed_epsilon, remaining_epsilon, days_until_reset) VALUES ('rlhf-audit-trail', $1, 10, $2, $3, 9)`,
+        [at(day), consumed, 10 - consumed],
+      );
+    }
+    const { post } = await operationsReportPost({ store, config: bot.bot.config, clock }, 7, 'Weekly operations report');
+    const text = JSON.stringify(post!.blocks);
+    expect(text).toContain('• regulensai: 1 run, 0 failed; newest verified: none');
+    expect(text).toContain('• rlhf-audit-trail: 2 runs, 1 failed; newest verified: 20 Nov, 03:05 :warning:');
+    expect(text).toContain('• rlhf-audit-trail: 41% → 84% consumed (+43 points over 3 readings), 1.6 epsilon left');
   });
 });

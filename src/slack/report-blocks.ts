@@ -44,6 +44,32 @@ export function reportMessage(report: OperationsReport, title: string, timezone:
           )
           .join('\n')
       : 'No scheduled jobs ran in this period.';
+  const when = new Intl.DateTimeFormat('en-GB', {
+    timeZone: timezone,
+    day: 'numeric',
+    month: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  });
+  const backups =
+    report.backups.length > 0
+      ? report.backups
+          .map(
+            (b) =>
+              `• ${b.service}: ${b.runs} run${b.runs === 1 ? '' : 's'}, ${b.failed} failed; newest verified: ${b.newestVerifiedAt ? when.format(b.newestVerifiedAt) : 'none'}${b.failed > 0 ? ' :warning:' : ''}`,
+          )
+          .join('\n')
+      : 'No backups are recorded.';
+  const budgets =
+    report.privacyBudgets.length > 0
+      ? report.privacyBudgets
+          .map(
+            (p) =>
+              `• ${p.service}: ${p.fromPercent}% → ${p.toPercent}% consumed (${p.toPercent - p.fromPercent >= 0 ? '+' : ''}${Math.round((p.toPercent - p.fromPercent) * 10) / 10} points over ${p.readings} readings), ${Math.round(p.remainingEpsilon * 100) / 100} epsilon left`,
+          )
+          .join('\n')
+      : 'No privacy budget readings in this period.';
   const blocks: KnownBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: `${title}: ${period}` } },
     {
@@ -60,6 +86,8 @@ export function reportMessage(report: OperationsReport, title: string, timezone:
         ].join('\n'),
       },
     },
+    { type: 'section', text: { type: 'mrkdwn', text: `*Backups*\n${backups}`.slice(0, 3000) } },
+    { type: 'section', text: { type: 'mrkdwn', text: `*Privacy budget*\n${budgets}`.slice(0, 3000) } },
     { type: 'section', text: { type: 'mrkdwn', text: `*Scheduled jobs*\n${jobs}`.slice(0, 3000) } },
     {
       type: 'context',

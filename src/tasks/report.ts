@@ -23,6 +23,10 @@ export interface OperationsReport {
     /** How many incidents reached each escalation level (by label), and how many of those posts were late. */
     escalations: Array<{ level: number; label: string; incidents: number; late: number }>;
   };
+  /** Backups per service: runs and failures in the period (from the audit log), and the newest verified one. */
+  backups: Array<{ service: string; runs: number; failed: number; newestVerifiedAt: Date | null }>;
+  /** Privacy budget per service: consumed share at the first and last reading of the period. */
+  privacyBudgets: Array<{ service: string; readings: number; fromPercent: number; toPercent: number; remainingEpsilon: number }>;
   /** Scheduled jobs over the period: firings, failures, last outcome. */
   jobs: Array<{
     job: string;
@@ -100,6 +104,33 @@ export async function buildOperationsReport(
      FROM schedule_runs WHERE scheduled_at >= $1 AND scheduled_at < $2 GROUP BY job ORDER BY job`,
     [range.from, range.to],
   );
+  // Outcomes of backups from Slack (confirmation action), the CLI and the schedule (command) alike.
+  const { rows: backupRuns } = await db.query<{ service: string; runs: number; failed: number }>(
+    `SELECT target AS service, count(*) AS runs, count(*) FILTER (WHERE result NOT LIKE 'ok%') AS failed
+     FROM audit_log
+     WHERE action = 'task.outcome' AND (params->>'action' = 'backup' OR params->>'command' = 'backup') AND at >= $1 AND at < $2 AND target IS NOT NULL
+     GROUP BY target`,
+    [range.from, range.to],
+  );
+  const { rows: newest } = await db.query<{ service: string; verified_at: Date }>(
+    `SELECT service, max(verified_at) AS verified_at FROM backups WHERE deleted_at IS NULL AND verified_at < $1 GROUP BY service`,
+    [range.to],
+  );
+  const backupServices = [...new Set([...backupRuns.map((row) => row.service), ...newest.map((row) => row.service)])].sort();
+  const { rows: budgets } = await db.query<{
+    service: string;
+    readings: number;
+    first_ratio: number;
+    last_ratio: number;
+    remaining: number;
+  }>(
+    `SELECT service, count(*) AS readings,
+            (array_agg(consumed_epsilon / NULLIF(total_epsilon, 0) ORDER BY taken_at))[1] AS first_ratio,
+            (array_agg(consumed_epsilon / NULLIF(total_epsilon, 0) ORDER BY taken_at DESC))[1] AS last_ratio,
+            (array_agg(remaining_epsilon ORDER BY taken_at DESC))[1] AS remaining
+     FROM privacy_budget_snapshots WHERE taken_at >= $1 AND taken_at < $2 GROUP BY service ORDER BY service`,
+    [range.from, range.to],
+  );
   return {
     from: range.from,
     to: range.to,
@@ -113,6 +144,22 @@ export async function buildOperationsReport(
       timeToResolve: stats(ttr),
       escalations,
     },
+    backups: backupServices.map((service) => {
+      const runs = backupRuns.find((row) => row.service === service);
+      return {
+        service,
+        runs: runs?.runs ?? 0,
+        failed: runs?.failed ?? 0,
+        newestVerifiedAt: newest.find((row) => row.service === service)?.verified_at ?? null,
+      };
+    }),
+    privacyBudgets: budgets.map((row) => ({
+      service: row.service,
+      readings: row.readings,
+      fromPercent: Math.round((row.first_ratio ?? 0) * 1000) / 10,
+      toPercent: Math.round((row.last_ratio ?? 0) * 1000) / 10,
+      remainingEpsilon: row.remaining,
+    })),
     jobs: jobs.map((job) => ({
       job: job.job,
       runs: job.runs,
