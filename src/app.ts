@@ -234,6 +234,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
         },
       ),
       catchUpWithinMs: config.file.schedules.catchUpWithin,
+      metrics,
     });
     if (options.schedules?.autoStart ?? true) await scheduler.start();
     logger.info({ event: 'bot.started', port, mode });

@@ -6,6 +6,7 @@ import type { Clock } from '../clock.ts';
 import { formatDuration } from '../config/duration.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/db.ts';
 import { claimFiring, finishFiring } from '../store/schedule-runs.ts';
 import { CronSchedule } from './cron-times.ts';
@@ -38,6 +39,8 @@ export interface SchedulerOptions {
   catchUpWithinMs: number;
   /** A firing that starts later than this after its time is reported as late. */
   lateAfterMs?: number;
+  /** Scheduled job durations go into task_duration_seconds, labelled with the job's name. */
+  metrics?: Pick<Metrics, 'taskDuration'>;
 }
 
 export class Scheduler {
@@ -125,6 +128,7 @@ export class Scheduler {
       await finishFiring(store, job.name, key, result.outcome, result.summary, clock.now(), duration).catch((error: unknown) =>
         log.error({ event: 'schedule.record_failed', err: error }),
       );
+      this.#o.metrics?.taskDuration.observe({ task: job.name, outcome: result.outcome }, duration / 1000);
       log.info({ event: 'schedule.finished', outcome: result.outcome, ms: duration });
     })();
     this.#running.add(running);
