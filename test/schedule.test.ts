@@ -109,6 +109,8 @@ describe('scheduled jobs', () => {
     expect(slack.messages('ops').map((message) => message.text)).toEqual([
       ':white_check_mark: Daily backup: 3 services backed up',
     ]);
+    const metrics = (await Promise.all(replicas.map((replica) => replica.bot.metrics.registry.metrics()))).join('\n');
+    expect(metrics.match(/runbook_bot_task_duration_seconds_count\{task="dailyBackup",outcome="ok"\} 1/g)).toHaveLength(1);
   });
 
   it('catches up a firing missed while no replica was up, says it ran late, and skips older ones', async () => {
