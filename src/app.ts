@@ -112,6 +112,16 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     const slack = createSlackClient({ token: botToken, apiUrl: env.SLACK_API_URL, logger, metrics });
     const inflight = new InFlight();
     const permissions = new Permissions({ config, slack, clock, logger });
+    for (const action of ['resolve', 'backup', 'restore', 'rollback', 'privacyReset'] as const) {
+      const open = Object.keys(config.file.services).filter((service) => permissions.ruleFor(action, service) === undefined);
+      if (open.length > 0)
+        logger.warn({
+          event: 'permissions.open',
+          action,
+          services: open,
+          message: `anyone in the workspace may ${action} these services: set permissions.${action}`,
+        });
+    }
     const audit = new AuditWriter(store);
     const confirmations = new Confirmations({ config, store, slack, logger, metrics, inflight, clock, permissions, audit });
     for (const action of options.confirmableActions ?? []) confirmations.register(action);
