@@ -173,39 +173,17 @@ describe('scheduled jobs', () => {
     const bot = await startReplica();
     const store = bot.bot.store;
     const at = (day: number) => new Date(Date.UTC(2026, 10, day, 2, 5));
-    await appendAudit(
-      store,
-      {
-        actor: 'schedule',
-        action: 'task.outcome',
-        target: 'rlhf-audit-trail',
-        params: { command: 'backup', kind: 'database' },
-        result: 'ok: 1.2 GB',
-      },
-      at(20),
+    const outcome = (actor: string, target: string, params: Record<string, unknown>, result: string, day: number) =>
+      appendAudit(store, { actor, action: 'task.outcome', target, params, result }, at(day));
+    await outcome('schedule', 'rlhf-audit-trail', { command: 'backup', kind: 'database' }, 'ok: 1.2 GB', 20);
+    await outcome(
+      'schedule',
+      'rlhf-audit-trail',
+      { command: 'backup', kind: 'database' },
+      'failed: pg_dump exited with code 1',
+      21,
     );
-    await appendAudit(
-      store,
-      {
-        actor: 'schedule',
-        action: 'task.outcome',
-        target: 'rlhf-audit-trail',
-        params: { command: 'backup', kind: 'database' },
-        result: 'failed: pg_dump exited with code 1',
-      },
-      at(21),
-    );
-    await appendAudit(
-      store,
-      {
-        actor: 'U0SRE',
-        action: 'task.outcome',
-        target: 'regulensai',
-        params: { action: 'backup', confirmation: 'c1' },
-        result: 'ok: backed up',
-      },
-      at(22),
-    );
+    await outcome('U0SRE', 'regulensai', { action: 'backup', confirmation: 'c1' }, 'ok: backed up', 22);
     await store.query(
       `INSERT INTO backups (service, kind, bucket, key, size_bytes, sha256, encrypted, started_at, duration_ms, verified_at, trigger)
        VALUES ('rlhf-audit-trail', 'database', 'rlhf-backups', 'database/daily/a.dump.gpg', 1000, 'abc', true, $1, 1000, $1, 'schedule')`,
