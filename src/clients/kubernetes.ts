@@ -2,7 +2,7 @@
 import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
 import type { Config } from '../config/schema.ts';
-import { ConfigError, ExternalError } from '../errors.ts';
+import { ConfigError, ExternalError, type ErrorCode } from '../errors.ts';
 
 export interface KubernetesClients {
   kubeConfig: KubeConfig;
@@ -103,7 +103,7 @@ export function kubernetesErrorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** An ExternalError naming what the bot was doing, with the API server's own words; `code` k8s_<status> for answers. */
+/** An ExternalError naming what the bot was doing, with the API server's own words, and a k8s_* code for the status. */
 export function kubernetesError(doing: string, error: unknown): ExternalError {
   const status = kubernetesStatusCode(error);
   const hint =
@@ -113,7 +113,14 @@ export function kubernetesError(doing: string, error: unknown): ExternalError {
         ? ' (the credentials were refused)'
         : '';
   return new ExternalError('Kubernetes', `${doing}: ${kubernetesErrorMessage(error)}${hint}`, {
-    code: status ? `k8s_${status}` : 'k8s_unreachable',
+    code: kubernetesErrorCode(status),
     cause: error,
   });
+}
+
+function kubernetesErrorCode(status: number | undefined): ErrorCode {
+  if (status === undefined) return 'k8s_unreachable';
+  if (status === 401 || status === 403) return 'k8s_denied';
+  if (status === 404) return 'k8s_not_found';
+  return 'k8s_failed';
 }

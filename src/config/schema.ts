@@ -336,6 +336,47 @@ export const fileSchema = z.strictObject({
     })
     .prefault({}),
   kubernetes: z.strictObject({ kubeconfig: z.string().optional(), context: z.string().optional() }).prefault({}),
+  /**
+   * Deadlines on every call that leaves the process. A dependency that accepts a connection and never answers ends
+   * the task at its limit with a message naming the dependency and the key below. Health checks use their service's
+   * `health.timeout` on top of these.
+   */
+  timeouts: z
+    .strictObject({
+      /** One Slack Web API call (the request, not the wait for a rate limit to pass). */
+      slack: durationSchema.default(10_000),
+      s3: z
+        .strictObject({
+          connect: durationSchema.default(5_000),
+          /** One S3 request (HeadObject, a part upload, a list page…). */
+          request: durationSchema.default(60_000),
+          /** A streaming upload or download during which no byte moves for this long has stalled. */
+          stall: durationSchema.default(60_000),
+        })
+        .prefault({}),
+      kubernetes: z
+        .strictObject({
+          /** One Kubernetes API request. */
+          request: durationSchema.default(15_000),
+          /** A watch on which nothing arrives for this long is re-established (rollout following). */
+          watchIdle: durationSchema.default(60_000),
+        })
+        .prefault({}),
+      /** HTTP calls to watched services outside health checks (the privacy budget API, Prometheus). */
+      http: durationSchema.default(10_000),
+      postgres: z
+        .strictObject({
+          connect: durationSchema.default(5_000),
+          /** One statement on a watched database (health, backup planning, restore test counts). */
+          statement: durationSchema.default(30_000),
+        })
+        .prefault({}),
+      /** One Redis command (coordination between replicas, Redis health checks). */
+      redis: durationSchema.default(2_000),
+      /** pg_dump or pg_restore producing or taking no bytes for this long has stalled and is stopped. */
+      pgToolStall: durationSchema.default(120_000),
+    })
+    .prefault({}),
   alertmanager: z
     .strictObject({
       severityLabel: z.string().default('severity'),

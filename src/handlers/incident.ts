@@ -141,7 +141,7 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
       }
       case 'resolve': {
         await deps.permissions.require('resolve', incident.service ?? undefined, command.user_id);
-        if (incident.status === 'resolved') throw new UserError('This incident is already resolved.', 'already');
+        if (incident.status === 'resolved') throw new UserError('This incident is already resolved.', 'incident_resolved');
         await ack();
         await incidents.resolve(incident, command.user_id, restAfterFirstWord(command.text));
         log.info({ event: 'incident.resolved' });

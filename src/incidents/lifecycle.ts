@@ -248,7 +248,7 @@ export class IncidentService {
         current.status === 'resolved'
           ? 'This incident is already resolved.'
           : `Already acknowledged by <@${current.acknowledged_by}>.`,
-        'already',
+        current.status === 'resolved' ? 'incident_resolved' : 'already_acknowledged',
       );
     }
     await addEvent(
@@ -269,7 +269,7 @@ export class IncidentService {
   }
 
   async changeSeverity(incident: Incident, severity: Severity, userId: string): Promise<Incident> {
-    if (severity === incident.severity) throw new UserError(`The severity is already ${severity}.`, 'already');
+    if (severity === incident.severity) throw new UserError(`The severity is already ${severity}.`, 'severity_unchanged');
     const now = this.#o.clock.now();
     const updated = await setSeverityInStore(
       this.#o.store,
@@ -278,7 +278,7 @@ export class IncidentService {
       this.#ackDue(severity, incident.declared_at),
       this.#steps(severity, incident.declared_at),
     );
-    if (!updated) throw new UserError('This incident is already resolved.', 'already');
+    if (!updated) throw new UserError('This incident is already resolved.', 'incident_resolved');
     await addEvent(this.#o.store, incident.id, now, 'severity_changed', userId, `Severity ${incident.severity} → ${severity}`, {
       from: incident.severity,
       to: severity,
@@ -294,7 +294,7 @@ export class IncidentService {
 
   async setCommander(incident: Incident, commander: string, userId: string): Promise<Incident> {
     const updated = await setCommanderInStore(this.#o.store, incident.id, commander);
-    if (!updated) throw new UserError('This incident is already resolved.', 'already');
+    if (!updated) throw new UserError('This incident is already resolved.', 'incident_resolved');
     await addEvent(this.#o.store, incident.id, this.#o.clock.now(), 'commander_changed', userId, `Commander: <@${commander}>`, {
       commander,
     });
@@ -311,9 +311,9 @@ export class IncidentService {
   }
 
   async escalateNow(incident: Incident, userId: string): Promise<string> {
-    if (incident.status === 'resolved') throw new UserError('This incident is already resolved.', 'already');
+    if (incident.status === 'resolved') throw new UserError('This incident is already resolved.', 'incident_resolved');
     const step = await escalateNowInStore(this.#o.store, incident.id, this.#o.clock.now());
-    if (!step) throw new UserError('Every escalation level has already been reached.', 'already');
+    if (!step) throw new UserError('Every escalation level has already been reached.', 'escalation_exhausted');
     await addEvent(
       this.#o.store,
       incident.id,
@@ -333,7 +333,7 @@ export class IncidentService {
     if (!resolved)
       throw new UserError(
         `This incident was already resolved${incident.resolved_by ? ` by <@${incident.resolved_by}>` : ''}.`,
-        'already',
+        'incident_resolved',
       );
     await addEvent(store, incident.id, now, 'resolved', userId, summary.trim() ? `Resolved: ${summary.trim()}` : 'Resolved');
     this.#o.onTimersChanged?.();

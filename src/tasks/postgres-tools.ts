@@ -61,7 +61,7 @@ export function startPgTool(options: PgToolOptions): PgToolProcess {
           error.code === 'ENOENT'
             ? `cannot run ${options.command}: not found (install the PostgreSQL client, e.g. the Debian package postgresql-client)`
             : `cannot run ${options.command}: ${error.message}`,
-          { code: 'pg_tool_spawn_failed', cause: error },
+          { code: 'pg_tool_failed', cause: error },
         ),
       );
     });
