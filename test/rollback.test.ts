@@ -303,7 +303,7 @@ describe('when the API refuses or goes away', () => {
     fake.failNext('PATCH', /deployments\/rlhf-audit-trail/, 403);
     const error = await rejection(rollback(k8s, plan));
     expect(error).toBeInstanceOf(ExternalError);
-    expect(error).toMatchObject({ code: 'k8s_403', service: 'Kubernetes' });
+    expect(error).toMatchObject({ code: 'k8s_denied', service: 'Kubernetes' });
     expect((error as Error).message).toBe(
       `Kubernetes: failed restoring revision 2 of ${ns}/${name}: deployments.apps "${name}" is forbidden: User "system:serviceaccount:runbook-bot:runbook-bot" cannot patch resource "deployments" in API group "apps" in the namespace "${ns}" (the bot's ServiceAccount lacks this permission: see deploy/kubernetes/rbac.yaml)`,
     );
@@ -314,7 +314,7 @@ describe('when the API refuses or goes away', () => {
     seed();
     fake.failNext('GET', /replicasets/, 403);
     const error = await rejection(readRevisionHistory(k8s, { namespace: ns, deployment: name }));
-    expect(error).toMatchObject({ code: 'k8s_403' });
+    expect(error).toMatchObject({ code: 'k8s_denied' });
     expect((error as Error).message).toContain('cannot list resource "replicasets" in API group "apps"');
   });
 
