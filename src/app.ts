@@ -25,13 +25,13 @@ import { InFlight } from './inflight.ts';
 import { createLogger, slackLogger, type Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { opsRoutes } from './ops-routes.ts';
-import { openStore, type Store } from './store/db.ts';
+import type { Store } from './store/db.ts';
+import { openMigratedStore, storeOptions } from './store/open.ts';
 import { buildJobs, type JobWork } from './schedule/jobs.ts';
 import { healthJobWork } from './schedule/health-jobs.ts';
 import { backupJobWork } from './schedule/backup-jobs.ts';
 import { Scheduler } from './schedule/scheduler.ts';
 import { AuditWriter } from './store/audit.ts';
-import { migrate } from './store/migrate.ts';
 
 export interface BotOptions {
   config: Config;
@@ -92,13 +92,12 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     mode,
   });
 
-  const store = await openStore({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR });
+  const { store, migration } = await openMigratedStore(storeOptions(config, logger));
   const cleanups: Array<() => Promise<unknown>> = [() => store.close()];
   try {
-    const migration = await migrate(store);
     logger.info({
       event: 'store.ready',
-      kind: store.kind,
+      dialect: store.dialect,
       applied: migration.applied.map((m) => `${m.version}_${m.name}`),
       schemaVersion: migration.latest,
     });

@@ -3,9 +3,8 @@ import { userInfo } from 'node:os';
 import { loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { ConfigError, UserError, errorMessage } from './errors.ts';
-import { openStore } from './store/db.ts';
+import { openMigratedStore, storeOptions } from './store/open.ts';
 import { appendAudit, verifyAuditLog, type AuditEntry } from './store/audit.ts';
-import { migrate } from './store/migrate.ts';
 import { createKubernetesClients } from './clients/kubernetes.ts';
 import { systemClock } from './clock.ts';
 import { requireService } from './handlers/listener.ts';
@@ -60,9 +59,8 @@ const commands: Record<string, CliCommand> = {
     usage: 'runbook-bot audit verify',
     summary: 'walk the hash-chained audit log and name the first broken row (exit 1 when broken)',
     async run(_args, config, io) {
-      const store = await openStore({ databaseUrl: config.env.DATABASE_URL, dataDir: config.env.DATA_DIR });
+      const { store } = await openMigratedStore(storeOptions(config));
       try {
-        await migrate(store);
         const result = await verifyAuditLog(store);
         if (result.ok) {
           io.out(`audit log intact: ${result.rowsChecked} rows, every hash matches`);
@@ -157,13 +155,16 @@ const commands: Record<string, CliCommand> = {
     usage: 'runbook-bot migrate',
     summary: 'apply database migrations (the bot also does this at start-up)',
     async run(_args, config, io) {
-      const store = await openStore({ databaseUrl: config.env.DATABASE_URL, dataDir: config.env.DATA_DIR });
+      const { store, migration: report, imported } = await openMigratedStore(storeOptions(config));
       try {
-        const report = await migrate(store);
+        if (imported)
+          io.out(
+            `sqlite: imported ${imported.rows} rows from the PGlite data of an earlier version (kept at ${imported.keptAt})`,
+          );
         io.out(
           report.applied.length === 0
-            ? `${store.kind}: up to date at version ${report.latest}`
-            : `${store.kind}: applied ${report.applied.map((m) => `${m.version} ${m.name}`).join(', ')}`,
+            ? `${store.dialect}: up to date at version ${report.latest}`
+            : `${store.dialect}: applied ${report.applied.map((m) => `${m.version} ${m.name}`).join(', ')}`,
         );
         return 0;
       } finally {
@@ -188,8 +189,7 @@ export function usage(): string {
 export async function openCliAudit(
   config: Config,
 ): Promise<{ append(entry: Omit<AuditEntry, 'actor'>): Promise<unknown>; close(): Promise<void> }> {
-  const store = await openStore({ databaseUrl: config.env.DATABASE_URL, dataDir: config.env.DATA_DIR });
-  await migrate(store);
+  const { store } = await openMigratedStore(storeOptions(config));
   const actor = `cli:${userInfo().username}`;
   return {
     append: (entry) => appendAudit(store, { ...entry, actor }, new Date()),

@@ -150,6 +150,15 @@ describe('Alertmanager webhook', () => {
   });
 
   it('opens one channel when three replicas receive the same group at once', async () => {
+    // Replicas share one PostgreSQL database.
+    await t.stop();
+    t = await startTestBot({
+      file,
+      slack,
+      store: 'postgres',
+      env: { ALERTMANAGER_TOKEN: TOKEN },
+      extra: { escalation: { autoStart: false } },
+    });
     for (let i = 0; i < 2; i += 1) {
       extraBots.push(
         await startTestBot({
@@ -198,8 +207,8 @@ describe('Alertmanager webhook', () => {
   it('processes a delivery that was stored but never processed (a crash after the 200)', async () => {
     const payload = notification({ group: 'PrivacyBudgetLow' });
     await t.bot.store.query(
-      `INSERT INTO alert_deliveries (received_at, group_key, status, body, lease_until) VALUES (now(), $1, 'firing', $2, now() - interval '1 second')`,
-      [payload.groupKey, JSON.stringify(payload)],
+      `INSERT INTO alert_deliveries (received_at, group_key, status, body, lease_until) VALUES ($1, $2, 'firing', $3, $4)`,
+      [new Date(), payload.groupKey, JSON.stringify(payload), new Date(Date.now() - 1_000)],
     );
     await t.bot.ticker.tick();
     await t.bot.idle();

@@ -88,11 +88,11 @@ describe('the bot over HTTP', () => {
 
 describe('the bot on the embedded store', () => {
   it('starts with only Slack settings and is ready', async () => {
-    const t = await startTestBot({ store: 'pglite' });
+    const t = await startTestBot({ store: 'sqlite' });
     try {
       const ready = await fetch(`${t.baseUrl}/readyz`);
       expect(ready.status).toBe(200);
-      expect(t.bot.store.kind).toBe('pglite');
+      expect(t.bot.store.dialect).toBe('sqlite');
     } finally {
       await t.stop();
     }

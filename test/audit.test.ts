@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.ts';
 import { openStore } from '../src/store/db.ts';
 import { appendAudit, verifyAuditLog } from '../src/store/audit.ts';
-import { openTestStore, STORE_KINDS, type TestStore } from './support/stores.ts';
+import { openTestStore, testStoreKind, type TestStore } from './support/stores.ts';
 
 const at = (minute: number) => new Date(Date.UTC(2026, 10, 22, 15, minute, 0, 123));
 
@@ -23,34 +23,40 @@ async function seed(testStore: TestStore, count: number) {
   }
 }
 
-/** What someone with database admin rights could do: switch the guard off and change history. */
+/** What someone with database admin rights (or the file, for SQLite) could do: switch the guard off and change history. */
 async function tamper(testStore: TestStore, sql: string) {
-  await testStore.store.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_or_delete');
-  await testStore.store.query(sql);
-  await testStore.store.query('ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_or_delete');
+  const { store } = testStore;
+  if (store.dialect === 'postgres') {
+    await store.query('ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_or_delete');
+    await store.query(sql);
+    await store.query('ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update_or_delete');
+    return;
+  }
+  await store.exec('DROP TRIGGER IF EXISTS audit_log_no_update; DROP TRIGGER IF EXISTS audit_log_no_delete');
+  await store.query(sql);
 }
 
-describe.each(STORE_KINDS)('audit log on %s', (kind) => {
+describe(`audit log on ${testStoreKind()}`, () => {
   let testStore: TestStore;
   afterEach(async () => {
     await testStore.close();
   });
 
   it('verifies an untouched chain', async () => {
-    testStore = await openTestStore(kind);
+    testStore = await openTestStore();
     await seed(testStore, 5);
     expect(await verifyAuditLog(testStore.store)).toEqual({ ok: true, rowsChecked: 5 });
   });
 
   it('refuses updates and deletes from ordinary sessions', async () => {
-    testStore = await openTestStore(kind);
+    testStore = await openTestStore();
     await seed(testStore, 2);
     await expect(testStore.store.query(`UPDATE audit_log SET result = 'failed' WHERE seq = 1`)).rejects.toThrow(/append-only/);
     await expect(testStore.store.query('DELETE FROM audit_log WHERE seq = 2')).rejects.toThrow(/append-only/);
   });
 
   it('names the first edited row', async () => {
-    testStore = await openTestStore(kind);
+    testStore = await openTestStore();
     await seed(testStore, 6);
     await tamper(testStore, `UPDATE audit_log SET params = '{"text":"backup 999","n":3}' WHERE seq = 3`);
     const result = await verifyAuditLog(testStore.store);
@@ -60,7 +66,7 @@ describe.each(STORE_KINDS)('audit log on %s', (kind) => {
   });
 
   it('names a deleted row in the middle and rows deleted from the end', async () => {
-    testStore = await openTestStore(kind);
+    testStore = await openTestStore();
     await seed(testStore, 6);
     await tamper(testStore, 'DELETE FROM audit_log WHERE seq = 4');
     expect((await verifyAuditLog(testStore.store)).firstBroken?.seq).toBe(4);
@@ -71,15 +77,15 @@ describe.each(STORE_KINDS)('audit log on %s', (kind) => {
   });
 
   it('detects a row rewritten with a fresh hash (the next row no longer links to it)', async () => {
-    testStore = await openTestStore(kind);
+    testStore = await openTestStore();
     await seed(testStore, 4);
-    await tamper(testStore, `UPDATE audit_log SET hash = repeat('a', 64) WHERE seq = 2`);
+    await tamper(testStore, `UPDATE audit_log SET hash = '${'a'.repeat(64)}' WHERE seq = 2`);
     const result = await verifyAuditLog(testStore.store);
     expect(result.firstBroken?.seq).toBe(2);
   });
 
   it('stores parameters with secrets removed', async () => {
-    testStore = await openTestStore(kind);
+    testStore = await openTestStore();
     const row = await appendAudit(
       testStore.store,
       { actor: 'U1', action: 'command', params: { url: 'postgres://bot:hunter2@db/app', token: 'xoxb-1-2', service: 'pqc' } },

@@ -36,6 +36,16 @@ describe('configuration', () => {
     expect(config.file.schedules.dailyHealth.cron).toBe('0 6 * * *');
   });
 
+  it('refuses REDIS_URL without DATABASE_URL: replicas need one shared PostgreSQL', () => {
+    const error = configErrorOf(() => parseConfig({ ...slackEnv, REDIS_URL: 'redis://127.0.0.1:6379' }, {}));
+    expect(error.issues).toEqual([
+      'REDIS_URL (environment): coordinates several replicas, which need one shared PostgreSQL: set DATABASE_URL too (the embedded store in DATA_DIR serves one process)',
+    ]);
+    expect(() =>
+      parseConfig({ ...slackEnv, REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: 'postgres://db/bot' }, {}),
+    ).not.toThrow();
+  });
+
   it('loads the shipped example config as it is', () => {
     const config = loadConfig({ env: slackEnv, path: 'config/runbook-bot.example.yml' });
     expect(Object.keys(config.file.services).sort()).toEqual(['pqc-migration-audit', 'regulensai', 'rlhf-audit-trail']);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ConfirmableAction } from '../src/handlers/confirm.ts';
 import { verifyAuditLog } from '../src/store/audit.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
+import type { StoreKind } from './support/stores.ts';
 import { startTestBot, type TestBot } from './support/bot.ts';
 import { ManualClock, minutes } from './support/clock.ts';
 import { sendBlockAction } from './support/slack-requests.ts';
@@ -40,12 +41,13 @@ describe('confirmations', () => {
   let channelId: string;
   let runs: string[];
 
-  async function start(behaviour: { fail?: string; hang?: boolean } = {}) {
+  async function start(behaviour: { fail?: string; hang?: boolean } = {}, store?: StoreKind) {
     runs = [];
     t = await startTestBot({
       file,
       clock,
       slack,
+      ...(store ? { store } : {}),
       extra: { confirmableActions: [recordingAction(runs, behaviour) as never], escalation: { autoStart: false } },
     });
   }
@@ -131,7 +133,8 @@ describe('confirmations', () => {
   });
 
   it('runs at most once however many clicks arrive on however many replicas', async () => {
-    await start();
+    // Replicas share one PostgreSQL database.
+    await start({}, 'postgres');
     const second = await startTestBot({
       file,
       clock,

@@ -95,7 +95,8 @@ describe('the Docker image recipe', () => {
     await run('npm', ['run', '--silent', 'build'], { cwd: ROOT });
     const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
     expect(existsSync(join(ROOT, cmd[1]!))).toBe(true);
-    expect(existsSync(join(ROOT, 'dist/src/store/migrations/001_task_runs.sql'))).toBe(true);
+    expect(existsSync(join(ROOT, 'dist/src/store/migrations/postgres/001_task_runs.sql'))).toBe(true);
+    expect(existsSync(join(ROOT, 'dist/src/store/migrations/sqlite/009_initial_schema.sql'))).toBe(true);
     const check = JSON.parse(/^ {2}CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
     expect(check[0]).toBe('node');
     const healthcheck = (port: number) => run(process.execPath, check.slice(1), { env: { ...process.env, PORT: String(port) } });

@@ -5,6 +5,7 @@ import { listRuns } from '../src/store/schedule-runs.ts';
 import { appendAudit } from '../src/store/audit.ts';
 import { operationsReportPost } from '../src/schedule/jobs.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
+import type { StoreKind } from './support/stores.ts';
 import { startTestBot, type TestBot } from './support/bot.ts';
 import { ManualClock, minutes } from './support/clock.ts';
 import { sendSlashCommand } from './support/slack-requests.ts';
@@ -71,12 +72,13 @@ describe('scheduled jobs', () => {
     };
   }
 
-  async function startReplica(fail = false, databaseUrl?: string) {
+  async function startReplica(fail = false, databaseUrl?: string, store?: StoreKind) {
     const bot = await startTestBot({
       file,
       clock,
       slack,
       ...(databaseUrl ? { databaseUrl } : {}),
+      ...(store ? { store } : {}),
       extra: { jobWork: work(fail), schedules: { autoStart: false }, escalation: { autoStart: false } },
     });
     bots.push(bot);
@@ -95,7 +97,8 @@ describe('scheduled jobs', () => {
 
   it('runs each firing once across three replicas and records it', async () => {
     clock = new ManualClock('2026-11-22T00:59:30Z'); // 01:59:30 in Berlin
-    const first = await startReplica();
+    // Replicas share one PostgreSQL database.
+    const first = await startReplica(false, undefined, 'postgres');
     const replicas = [first, await startReplica(false, first.databaseUrl), await startReplica(false, first.databaseUrl)];
     await Promise.all(replicas.map((replica) => replica.bot.scheduler.tick()));
     clock.advance(60_000); // 02:00:30 Berlin

@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../src/store/db.ts';
+import { toSqliteSql } from '../src/store/sqlite.ts';
 import { listMigrations, migrate, migrationsApplied, splitStatements } from '../src/store/migrate.ts';
 import { createTestDatabase } from './support/databases.ts';
-import { openTestStore, STORE_KINDS, type TestStore } from './support/stores.ts';
+import { openTestStore, testStoreKind, type TestStore } from './support/stores.ts';
 
-describe.each(STORE_KINDS)('store on %s', (kind) => {
+describe(`store on ${testStoreKind()}`, () => {
+  const kind = testStoreKind();
   let testStore: TestStore | undefined;
   afterEach(async () => {
     await testStore?.close();
@@ -18,23 +20,39 @@ describe.each(STORE_KINDS)('store on %s', (kind) => {
     testStore = await openTestStore(kind, { migrate: false });
     const { store } = testStore;
     const first = await migrate(store);
-    expect(first.applied.map((m) => m.version)).toEqual(listMigrations().map((m) => m.version));
+    expect(first.applied.map((m) => m.version)).toEqual(listMigrations(kind).map((m) => m.version));
     expect(await migrationsApplied(store)).toBe(true);
     const second = await migrate(store);
     expect(second.applied).toEqual([]);
     const { rows } = await store.query<{ n: number }>('SELECT count(*) AS n FROM schema_migrations');
-    expect(rows[0]!.n).toBe(listMigrations().length);
+    expect(rows[0]!.n).toBe(listMigrations(kind).length);
   });
 
-  it('returns the same value shapes: numbers for bigint counts, Dates, parsed JSON', async () => {
+  it('returns the same value shapes: numbers for bigint counts, Dates, booleans, parsed JSON', async () => {
     testStore = await openTestStore(kind);
-    const { rows } = await testStore.store.query<{ n: number; at: Date; doc: unknown }>(
-      `SELECT count(*) AS n, '2026-11-22T15:34:00Z'::timestamptz AS at, '{"a":[1,2]}'::jsonb AS doc FROM schema_migrations`,
+    const { store } = testStore;
+    const at = new Date('2026-11-22T15:34:00.123Z');
+    await store.query(
+      `INSERT INTO incidents (declaration_key, title, severity, declared_by, declared_at, setup_done) VALUES ('k', 't', 'P2', 'U1', $1, $2)`,
+      [at, true],
+    );
+    const { rows } = await store.query<{ n: number; declared_at: Date; setup_done: boolean; newest_at: Date }>(
+      `SELECT (SELECT count(*) FROM incidents) AS n, declared_at, setup_done, (SELECT max(declared_at) FROM incidents) AS newest_at
+       FROM incidents`,
     );
     expect(typeof rows[0]!.n).toBe('number');
-    expect(rows[0]!.at).toBeInstanceOf(Date);
-    expect(rows[0]!.at.toISOString()).toBe('2026-11-22T15:34:00.000Z');
-    expect(rows[0]!.doc).toEqual({ a: [1, 2] });
+    expect(rows[0]!.declared_at).toBeInstanceOf(Date);
+    expect(rows[0]!.declared_at.toISOString()).toBe('2026-11-22T15:34:00.123Z');
+    expect(rows[0]!.newest_at).toEqual(at);
+    expect(rows[0]!.setup_done).toBe(true);
+    const id = (await store.query<{ id: number }>('SELECT id FROM incidents')).rows[0]!.id;
+    await store.query(`INSERT INTO incident_events (incident_id, at, kind, text, data) VALUES ($1, $2, 'note', 'x', $3)`, [
+      id,
+      at,
+      JSON.stringify({ a: [1, 2] }),
+    ]);
+    const events = await store.query<{ data: unknown }>('SELECT data FROM incident_events');
+    expect(events.rows[0]!.data).toEqual({ a: [1, 2] });
   });
 
   it('rolls a failed transaction back entirely', async () => {
@@ -46,14 +64,14 @@ describe.each(STORE_KINDS)('store on %s', (kind) => {
         await tx.query('INSERT INTO t VALUES (1)');
         await tx.query('INSERT INTO t VALUES (1)');
       }),
-    ).rejects.toThrow(/duplicate key/);
+    ).rejects.toThrow(/duplicate key|UNIQUE constraint failed/);
     const { rows } = await store.query<{ n: number }>('SELECT count(*) AS n FROM t');
     expect(rows[0]!.n).toBe(0);
   });
 
   it('refuses to start when an applied migration was edited', async () => {
     testStore = await openTestStore(kind);
-    const edited = listMigrations().map((m, i) => (i === 0 ? { ...m, checksum: 'edited' } : m));
+    const edited = listMigrations(kind).map((m, i) => (i === 0 ? { ...m, checksum: 'edited' } : m));
     await expect(migrate(testStore.store, edited)).rejects.toThrow(/was changed after it was applied/);
   });
 });
@@ -65,7 +83,7 @@ describe('migrations on PostgreSQL', () => {
     try {
       const reports = await Promise.all(stores.map((store) => migrate(store)));
       const applied = reports.map((report) => report.applied.length).sort();
-      expect(applied).toEqual([0, 0, 0, listMigrations().length]);
+      expect(applied).toEqual([0, 0, 0, listMigrations('postgres').length]);
       expect(await migrationsApplied(stores[0]!)).toBe(true);
     } finally {
       await Promise.all(stores.map((store) => store.close()));
@@ -99,6 +117,61 @@ describe('migration files', () => {
     writeFileSync(join(dir, '002_second.sql'), 'SELECT 2;');
     writeFileSync(join(dir, '001_first.sql'), 'SELECT 1;');
     writeFileSync(join(dir, 'notes.txt'), 'ignored');
-    expect(listMigrations(dir).map((m) => `${m.version}_${m.name}`)).toEqual(['1_first', '2_second']);
+    expect(listMigrations('postgres', dir).map((m) => `${m.version}_${m.name}`)).toEqual(['1_first', '2_second']);
+  });
+});
+
+describe('the embedded SQLite store', () => {
+  it('takes the PostgreSQL spelling of parameters, casts and row locks', () => {
+    expect(
+      toSqliteSql(
+        `UPDATE w SET at = $2::timestamptz WHERE id IN (SELECT id FROM w WHERE k = ANY($1) ORDER BY id LIMIT $3 FOR UPDATE OF w SKIP LOCKED)`,
+      ),
+    ).toBe(`UPDATE w SET at = ?2 WHERE id IN (SELECT id FROM w WHERE k = ANY(?1) ORDER BY id LIMIT ?3 )`);
+  });
+
+  it('keeps other callers out while a transaction is open, and lets the transaction use the store directly', async () => {
+    const testStore = await openTestStore('sqlite');
+    const { store } = testStore;
+    try {
+      await store.query('CREATE TABLE t (id int PRIMARY KEY)');
+      const order: string[] = [];
+      const inside = store.transaction(async (tx) => {
+        await tx.query('INSERT INTO t VALUES (1)');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        // A module that is handed the store rather than tx still runs inside the transaction.
+        await store.query('INSERT INTO t VALUES (2)');
+        order.push('transaction');
+      });
+      const outside = store.query<{ n: number }>('SELECT count(*) AS n FROM t').then((result) => {
+        order.push(`outside saw ${result.rows[0]!.n}`);
+      });
+      await Promise.all([inside, outside]);
+      expect(order).toEqual(['transaction', 'outside saw 2']);
+    } finally {
+      await testStore.close();
+    }
+  });
+
+  it('refuses a second process on the same data folder, naming the first and what to do', async () => {
+    const testStore = await openTestStore('sqlite');
+    try {
+      const { spawnSync } = await import('node:child_process');
+      const child = spawnSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `import { openStore } from ${JSON.stringify(new URL('../src/store/db.ts', import.meta.url).href)};
+           try { await openStore({ dataDir: ${JSON.stringify(testStore.dataDir)} }); console.log('opened'); }
+           catch (error) { console.log(error.message); }`,
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(child.stdout).toContain(`is in use by another process (process ${process.pid})`);
+      expect(child.stdout).toContain('DATABASE_URL');
+    } finally {
+      await testStore.close();
+    }
   });
 });

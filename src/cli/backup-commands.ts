@@ -9,8 +9,7 @@ import { InFlight } from '../inflight.ts';
 import { createLogger } from '../log.ts';
 import { formatBytes } from '../config/units.ts';
 import { appendAudit } from '../store/audit.ts';
-import { openStore } from '../store/db.ts';
-import { migrate } from '../store/migrate.ts';
+import { openMigratedStore, storeOptions } from '../store/open.ts';
 import { BACKUP_KINDS, type BackupRequestKind } from '../tasks/backup.ts';
 
 interface Io {
@@ -112,9 +111,8 @@ async function withRuntime(
   env: NodeJS.ProcessEnv,
   fn: (runtime: BackupRuntime, actor: string) => Promise<number>,
 ): Promise<number> {
-  const store = await openStore({ databaseUrl: config.env.DATABASE_URL, dataDir: config.env.DATA_DIR });
+  const { store } = await openMigratedStore(storeOptions(config));
   try {
-    await migrate(store);
     // Logs go to stderr, quieter than the bot's: the terminal's output is the lines this command prints.
     const logger = createLogger({
       level: config.env.LOG_LEVEL === 'info' ? 'warn' : config.env.LOG_LEVEL,

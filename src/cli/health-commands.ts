@@ -4,8 +4,7 @@ import { formatDuration } from '../config/duration.ts';
 import type { Config } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import type { CliIo } from '../cli.ts';
-import { openStore } from '../store/db.ts';
-import { migrate } from '../store/migrate.ts';
+import { openMigratedStore, storeOptions } from '../store/open.ts';
 import { worstStatus, type HealthStatus } from '../tasks/health/check.ts';
 import { healthRunOptions, healthTargets, runHealthChecks, type HealthReport } from '../tasks/health/run.ts';
 import {
@@ -51,9 +50,8 @@ export const healthCommands: Record<string, Command> = {
     async run(args, config, io, env = process.env) {
       const { positional, json } = parseArgs(args, BUDGET_USAGE);
       const targets = privacyBudgetTargets(config, positional);
-      const store = await openStore({ databaseUrl: config.env.DATABASE_URL, dataDir: config.env.DATA_DIR });
+      const { store } = await openMigratedStore(storeOptions(config));
       try {
-        await migrate(store);
         const { readings, failures } = await readPrivacyBudgets(targets, { store, clock: systemClock, env });
         if (json)
           io.out(JSON.stringify({ readings, failures: failures.map(({ service, message }) => ({ service, message })) }, null, 2));

@@ -69,27 +69,38 @@ export type JsonAssertion = z.infer<typeof jsonAssertionSchema>;
 const emptyToUndefined = (value: unknown) => (value === '' ? undefined : value);
 const optionalEnv = <T extends z.ZodType>(schema: T) => z.preprocess(emptyToUndefined, schema.optional());
 
-export const envSchema = z.object({
-  SLACK_BOT_TOKEN: optionalEnv(z.string().startsWith('xoxb-', 'must be a bot token starting with xoxb-')),
-  SLACK_APP_TOKEN: optionalEnv(z.string().startsWith('xapp-', 'must be an app-level token starting with xapp-')),
-  SLACK_SIGNING_SECRET: optionalEnv(z.string().min(8, 'looks too short to be a signing secret')),
-  SLACK_API_URL: optionalEnv(z.url({ error: 'must be a URL such as https://slack.com/api/' })),
-  PORT: z.preprocess(
-    emptyToUndefined,
-    z.coerce.number({ error: 'must be a port number (0-65535)' }).int().min(0).max(65_535).default(3000),
-  ),
-  DATABASE_URL: optionalEnv(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')),
-  DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
-  REDIS_URL: optionalEnv(z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')),
-  ALERTMANAGER_TOKEN: optionalEnv(z.string().min(16, 'must be at least 16 characters')),
-  LOG_LEVEL: z.preprocess(
-    emptyToUndefined,
-    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  ),
-  TZ: optionalEnv(timeZoneSchema),
-  NODE_ENV: optionalEnv(z.string()),
-  RUNBOOK_BOT_CONFIG: optionalEnv(z.string()),
-});
+export const envSchema = z
+  .object({
+    SLACK_BOT_TOKEN: optionalEnv(z.string().startsWith('xoxb-', 'must be a bot token starting with xoxb-')),
+    SLACK_APP_TOKEN: optionalEnv(z.string().startsWith('xapp-', 'must be an app-level token starting with xapp-')),
+    SLACK_SIGNING_SECRET: optionalEnv(z.string().min(8, 'looks too short to be a signing secret')),
+    SLACK_API_URL: optionalEnv(z.url({ error: 'must be a URL such as https://slack.com/api/' })),
+    PORT: z.preprocess(
+      emptyToUndefined,
+      z.coerce.number({ error: 'must be a port number (0-65535)' }).int().min(0).max(65_535).default(3000),
+    ),
+    DATABASE_URL: optionalEnv(z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')),
+    DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
+    REDIS_URL: optionalEnv(z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')),
+    ALERTMANAGER_TOKEN: optionalEnv(z.string().min(16, 'must be at least 16 characters')),
+    LOG_LEVEL: z.preprocess(
+      emptyToUndefined,
+      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ),
+    TZ: optionalEnv(timeZoneSchema),
+    NODE_ENV: optionalEnv(z.string()),
+    RUNBOOK_BOT_CONFIG: optionalEnv(z.string()),
+  })
+  .superRefine((env, ctx) => {
+    // The embedded store serves one process; coordinating replicas only makes sense over one shared PostgreSQL.
+    if (env.REDIS_URL && !env.DATABASE_URL)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['REDIS_URL'],
+        message:
+          'coordinates several replicas, which need one shared PostgreSQL: set DATABASE_URL too (the embedded store in DATA_DIR serves one process)',
+      });
+  });
 export type Env = z.infer<typeof envSchema>;
 
 /** The bot itself needs Slack credentials; the CLI does not. Checked on the raw variables so it reports alongside other errors. */
@@ -367,7 +378,7 @@ export const fileSchema = z.strictObject({
       postgres: z
         .strictObject({
           connect: durationSchema.default(5_000),
-          /** One statement on a watched database (health, backup planning, restore test counts). */
+          /** One statement on the bot's own PostgreSQL or a watched database (health, backup planning, restore test counts). */
           statement: durationSchema.default(30_000),
         })
         .prefault({}),

@@ -3,8 +3,20 @@ import { z } from 'zod';
 import { formatDuration } from '../config/duration.ts';
 import { SEVERITIES, type Severity } from '../config/schema.ts';
 import { errorMessage } from '../errors.ts';
-import type { Queryable } from '../store/db.ts';
+import {
+  claimUnprocessedDeliveries,
+  countAlertIncidentsSince,
+  insertDelivery,
+  linkGroupToIncident,
+  markDeliveryFailed,
+  markDeliveryProcessed,
+  openIncidentByAlertKey,
+  openIncidentOfGroup,
+  takeDelivery,
+} from '../store/alerts.ts';
+import type { Queryable, Transaction } from '../store/db.ts';
 import { addEvent, getIncident, insertIncidentIn, type Incident } from '../store/incidents.ts';
+import { LOCK_IDS } from '../store/locks.ts';
 import type { IncidentModuleDeps } from './lifecycle.ts';
 
 // Alertmanager's webhook payload, version 4 (alertmanager/notify/webhook/webhook.go and template.Data).
@@ -35,8 +47,6 @@ export const alertmanagerPayloadSchema = z.object({
 });
 export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;
 
-// One lock for every alert decision across replicas: deciding is a few statements, so it never queues long.
-const ALERT_LOCK_KEY = 7_246_117_007;
 const STORM_KEY = '__alert_storm__';
 const LEASE_MS = 60_000;
 
@@ -57,37 +67,30 @@ export class AlertIntake {
 
   /** Stores a validated delivery before it is acknowledged; returns its id. */
   async receive(payload: AlertmanagerPayload): Promise<number> {
-    const { rows } = await this.#o.store.query<{ id: number }>(
-      `INSERT INTO alert_deliveries (received_at, group_key, status, body, lease_until) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-      [
-        this.#o.clock.now(),
-        payload.groupKey,
-        payload.status,
-        JSON.stringify(payload),
-        new Date(this.#o.clock.now().getTime() + LEASE_MS),
-      ],
-    );
-    return rows[0]!.id;
+    const now = this.#o.clock.now();
+    return insertDelivery(this.#o.store, {
+      receivedAt: now,
+      groupKey: payload.groupKey,
+      status: payload.status,
+      body: payload,
+      leaseUntil: new Date(now.getTime() + LEASE_MS),
+    });
   }
 
   /** Processes one delivery now (the receiving replica, right after its 200). */
   async processNow(id: number): Promise<void> {
-    const { rows } = await this.#o.store.query<{ id: number; body: AlertmanagerPayload; attempts: number }>(
-      `UPDATE alert_deliveries SET attempts = attempts + 1 WHERE id = $1 AND processed_at IS NULL RETURNING id, body, attempts`,
-      [id],
-    );
-    if (rows[0]) await this.#process(rows[0].id, rows[0].body);
+    const delivery = await takeDelivery<AlertmanagerPayload>(this.#o.store, id);
+    if (delivery) await this.#process(delivery.id, delivery.body);
   }
 
   /** Picks up deliveries nobody finished (a crash after the 200, a Slack failure); returns how many. */
   async processPending(limit = 20): Promise<number> {
     const now = this.#o.clock.now();
-    const { rows } = await this.#o.store.query<{ id: number; body: AlertmanagerPayload }>(
-      `UPDATE alert_deliveries SET lease_until = $2, attempts = attempts + 1
-       WHERE id IN (SELECT id FROM alert_deliveries WHERE processed_at IS NULL AND (lease_until IS NULL OR lease_until <= $1)
-                    ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-       RETURNING id, body`,
-      [now, new Date(now.getTime() + LEASE_MS), limit],
+    const rows = await claimUnprocessedDeliveries<AlertmanagerPayload>(
+      this.#o.store,
+      now,
+      new Date(now.getTime() + LEASE_MS),
+      limit,
     );
     for (const row of rows) await this.#process(row.id, row.body);
     return rows.length;
@@ -126,17 +129,11 @@ export class AlertIntake {
           await incidents.resolve(incident, 'alertmanager', 'All alerts of the group resolved');
         }
       }
-      await store.query('UPDATE alert_deliveries SET processed_at = $2, last_error = NULL WHERE id = $1', [id, clock.now()]);
+      await markDeliveryProcessed(store, id, clock.now());
     } catch (error) {
       log.error({ event: 'alert.process_failed', err: error });
       // Leave it unprocessed with a short lease: processPending retries it.
-      await store
-        .query('UPDATE alert_deliveries SET last_error = $2, lease_until = $3 WHERE id = $1', [
-          id,
-          errorMessage(error).slice(0, 500),
-          new Date(clock.now().getTime() + 10_000),
-        ])
-        .catch(() => undefined);
+      await markDeliveryFailed(store, id, errorMessage(error), new Date(clock.now().getTime() + 10_000)).catch(() => undefined);
     }
   }
 
@@ -151,15 +148,12 @@ export class AlertIntake {
     }
   }
 
-  async #decide(tx: Queryable, payload: AlertmanagerPayload): Promise<Decision> {
+  async #decide(tx: Transaction, payload: AlertmanagerPayload): Promise<Decision> {
     const { config, clock, incidents } = this.#o;
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [ALERT_LOCK_KEY]);
-    const open = await tx.query<Incident>(
-      `SELECT i.* FROM alert_group_incidents l JOIN incidents i ON i.id = l.incident_id
-       WHERE l.group_key = $1 AND i.status <> 'resolved' ORDER BY i.id DESC LIMIT 1`,
-      [payload.groupKey],
-    );
-    if (open.rows[0]) return { kind: 'existing', incident: open.rows[0] };
+    // One lock for every alert decision across replicas: deciding is a few statements, so it never queues long.
+    await tx.lock(LOCK_IDS.alerts);
+    const open = await openIncidentOfGroup(tx, payload.groupKey);
+    if (open) return { kind: 'existing', incident: open };
     const severity = this.#severity(payload);
     // A resolved notification for a group with no open incident, or a group below the threshold: summaries only.
     if (payload.status === 'resolved' || SEVERITIES.indexOf(severity) > SEVERITIES.indexOf(config.file.alertmanager.openAt))
@@ -167,16 +161,10 @@ export class AlertIntake {
 
     const now = clock.now();
     const { maxIncidents, window } = config.file.alertmanager.storm;
-    const recent = await tx.query<{ n: number }>(
-      `SELECT count(*) AS n FROM incidents WHERE source = 'alertmanager' AND declared_at > $1 AND alert_group_key IS DISTINCT FROM $2`,
-      [new Date(now.getTime() - window), STORM_KEY],
-    );
+    const recent = await countAlertIncidentsSince(tx, new Date(now.getTime() - window), STORM_KEY);
     const service = this.#service(payload);
-    if (recent.rows[0]!.n >= maxIncidents) {
-      const storm = await tx.query<Incident>(`SELECT * FROM incidents WHERE alert_group_key = $1 AND status <> 'resolved'`, [
-        STORM_KEY,
-      ]);
-      let incident = storm.rows[0];
+    if (recent >= maxIncidents) {
+      let incident = await openIncidentByAlertKey(tx, STORM_KEY);
       let created = false;
       if (!incident) {
         ({ incident } = await insertIncidentIn(
@@ -221,10 +209,7 @@ export class AlertIntake {
   }
 
   async #link(tx: Queryable, groupKey: string, incidentId: number, now: Date): Promise<void> {
-    await tx.query(
-      'INSERT INTO alert_group_incidents (group_key, incident_id, linked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-      [groupKey, incidentId, now],
-    );
+    await linkGroupToIncident(tx, groupKey, incidentId, now);
   }
 
   /** The most severe mapped severity among the group's labels and its alerts'; unmapped values count as P3. */

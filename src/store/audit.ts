@@ -2,9 +2,8 @@
 import { createHash } from 'node:crypto';
 import { redactValue } from '../log.ts';
 import type { Queryable, Store } from './db.ts';
+import { LOCK_IDS } from './locks.ts';
 
-// Any fixed key, shared by every replica: appends are serialised so the chain has no forks.
-const AUDIT_LOCK_KEY = 7_246_117_002;
 export const GENESIS_HASH = '0'.repeat(64);
 
 export interface AuditEntry {
@@ -41,7 +40,8 @@ export async function appendAudit(store: Store, entry: AuditEntry, at: Date): Pr
 /** Appends entries in order in one transaction: one lock and one head update for the lot. */
 export async function appendAuditBatch(store: Store, items: ReadonlyArray<{ entry: AuditEntry; at: Date }>): Promise<AuditRow[]> {
   return store.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY]);
+    // Appends are serialised across replicas so the chain has no forks.
+    await tx.lock(LOCK_IDS.audit);
     const head = await tx.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head');
     let prev = head.rows[0] ?? { seq: 0, hash: GENESIS_HASH };
     const stored: AuditRow[] = [];
@@ -63,9 +63,9 @@ export async function appendAuditBatch(store: Store, items: ReadonlyArray<{ entr
       prev = full;
     }
     await tx.query(
-      `INSERT INTO audit_head (id, seq, hash) VALUES (true, $1, $2)
+      `INSERT INTO audit_head (id, seq, hash) VALUES ($3, $1, $2)
        ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`,
-      [prev.seq, prev.hash],
+      [prev.seq, prev.hash, true],
     );
     return stored;
   });

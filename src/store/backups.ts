@@ -46,10 +46,12 @@ export async function recordBackup(db: Queryable, record: BackupRecord): Promise
 
 export async function markBackupsDeleted(db: Queryable, bucket: string, keys: string[], at: Date): Promise<void> {
   if (keys.length === 0) return;
-  await db.query('UPDATE backups SET deleted_at = $3 WHERE bucket = $1 AND key = ANY($2::text[]) AND deleted_at IS NULL', [
+  // One placeholder per key: both dialects take an IN list, where only PostgreSQL has array parameters.
+  const list = keys.map((_, i) => `$${i + 3}`).join(', ');
+  await db.query(`UPDATE backups SET deleted_at = $2 WHERE bucket = $1 AND key IN (${list}) AND deleted_at IS NULL`, [
     bucket,
-    keys,
     at,
+    ...keys,
   ]);
 }
 

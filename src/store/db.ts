@@ -1,10 +1,14 @@
-// One `query` interface over PostgreSQL (pg) or embedded PGlite, so every store module runs the same SQL on both.
-import { mkdirSync } from 'node:fs';
+// One store interface over two dialects: PostgreSQL (pg) for replicas, embedded SQLite (node:sqlite) for one small process.
+//
+// Store modules write one SQL text per statement in PostgreSQL's spelling with $1-style parameters; the SQLite
+// dialect takes the same text with three mechanical rewrites (parameters, casts, row locks; see sqlite.ts). What
+// the two engines do differently on purpose (advisory locks, arrays, array_agg) is spelled per dialect in the
+// store module that needs it. Values come back alike: numbers for counts, Dates for times, parsed JSON.
 import { resolve } from 'node:path';
-import pg from 'pg';
-import { ExternalError } from '../errors.ts';
+import type { LockId } from './locks.ts';
 
 export type Row = Record<string, unknown>;
+export type Dialect = 'postgres' | 'sqlite';
 
 export interface QueryResult<R extends object = Row> {
   rows: R[];
@@ -12,14 +16,22 @@ export interface QueryResult<R extends object = Row> {
 }
 
 export interface Queryable {
-  /** One statement, $1-style parameters. Pass arrays meant for jsonb through JSON.stringify. */
+  readonly dialect: Dialect;
+  /** One statement, $1-style parameters. Pass objects meant for json columns through JSON.stringify. */
   query<R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
 }
 
+export interface Transaction extends Queryable {
+  /**
+   * Serialises this transaction against every other holder of the same lock, on every replica, until it ends
+   * (pg_advisory_xact_lock). On SQLite a write transaction is already exclusive, so this is a no-op there.
+   */
+  lock(id: LockId): Promise<void>;
+}
+
 export interface Store extends Queryable {
-  readonly kind: 'postgres' | 'pglite';
   /** Runs fn in one transaction on one connection; rolls back when it throws. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Several statements, no parameters (migrations). */
   exec(sql: string): Promise<void>;
   close(): Promise<void>;
@@ -27,110 +39,22 @@ export interface Store extends Queryable {
 
 export interface OpenStoreOptions {
   databaseUrl?: string | undefined;
-  dataDir?: string;
+  dataDir?: string | undefined;
   /** Pool size for PostgreSQL. */
   maxConnections?: number;
   applicationName?: string;
+  /** PostgreSQL: give up connecting after this long. */
+  connectTimeoutMs?: number;
+  /** PostgreSQL: the server cancels a statement running longer than this (statement_timeout). */
+  statementTimeoutMs?: number;
 }
 
+/** PostgreSQL when a URL is given; else the embedded SQLite file under dataDir, which one process at a time may open. */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
-  if (options.databaseUrl) return openPostgresStore(options.databaseUrl, options);
-  return openPgliteStore(resolve(options.dataDir ?? './data', 'pglite'));
-}
-
-// Same value shapes on both engines: int8 and numeric counts as JS numbers (PGlite already does this).
-const INT8_OID = 20;
-const typeParsers = {
-  getTypeParser: ((oid: number, format?: string) =>
-    oid === INT8_OID
-      ? (value: string) => Number(value)
-      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-};
-
-async function openPostgresStore(url: string, options: OpenStoreOptions): Promise<Store> {
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: options.maxConnections ?? 10,
-    application_name: options.applicationName ?? 'runbook-bot',
-    connectionTimeoutMillis: 10_000,
-    idleTimeoutMillis: 30_000,
-    types: typeParsers,
-  });
-  // An idle client losing its connection must not crash the process; the next query reports it.
-  pool.on('error', () => undefined);
-  const wrap = (client: pg.Pool | pg.PoolClient): Queryable => ({
-    async query<R extends object>(sql: string, params?: readonly unknown[]) {
-      const result = await client.query(sql, params as unknown[] | undefined);
-      return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
-    },
-  });
-  try {
-    const client = await pool.connect();
-    client.release();
-  } catch (error) {
-    await pool.end().catch(() => undefined);
-    throw new ExternalError('PostgreSQL', `cannot connect to DATABASE_URL: ${(error as Error).message}`, {
-      code: 'store_unreachable',
-      cause: error,
-    });
+  if (options.databaseUrl) {
+    const { openPostgresStore } = await import('./postgres.ts');
+    return openPostgresStore(options.databaseUrl, options);
   }
-  return {
-    kind: 'postgres',
-    ...wrap(pool),
-    async transaction(fn) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const value = await fn(wrap(client));
-        await client.query('COMMIT');
-        return value;
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
-    },
-    async exec(sql) {
-      await pool.query(sql);
-    },
-    async close() {
-      await pool.end();
-    },
-  };
-}
-
-async function openPgliteStore(dir: string): Promise<Store> {
-  mkdirSync(dir, { recursive: true });
-  const { PGlite } = await import('@electric-sql/pglite');
-  let db: InstanceType<typeof PGlite>;
-  try {
-    db = await PGlite.create(dir);
-  } catch (error) {
-    throw new ExternalError('PGlite', `cannot open the embedded database in ${dir}: ${(error as Error).message}`, {
-      code: 'store_unreachable',
-      cause: error,
-    });
-  }
-  type PgliteQueryable = Pick<typeof db, 'query'>;
-  const wrap = (target: PgliteQueryable): Queryable => ({
-    async query<R extends object>(sql: string, params?: readonly unknown[]) {
-      const result = await target.query<R>(sql, params as unknown[] | undefined);
-      return { rows: result.rows, rowCount: result.affectedRows || result.rows.length };
-    },
-  });
-  let closed = false;
-  return {
-    kind: 'pglite',
-    ...wrap(db),
-    transaction: (fn) => db.transaction((tx) => fn(wrap(tx))),
-    async exec(sql) {
-      await db.exec(sql);
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      await db.close();
-    },
-  };
+  const { openSqliteStore } = await import('./sqlite.ts');
+  return openSqliteStore(resolve(options.dataDir ?? './data'));
 }

@@ -270,7 +270,7 @@ export async function setCommander(db: Queryable, id: number, userId: string): P
 export async function escalateNow(db: Queryable, id: number, now: Date): Promise<EscalationStep | undefined> {
   return (
     await db.query<EscalationStep>(
-      `UPDATE escalation_steps SET due_at = LEAST(due_at, $2)
+      `UPDATE escalation_steps SET due_at = CASE WHEN due_at < $2::timestamptz THEN due_at ELSE $2::timestamptz END
        WHERE incident_id = $1 AND level = (SELECT min(level) FROM escalation_steps WHERE incident_id = $1 AND state = 'pending')
          AND state = 'pending' RETURNING *`,
       [id, now],
@@ -291,9 +291,9 @@ export async function claimDueEscalations(
 ): Promise<EscalationStep[]> {
   return (
     await db.query<EscalationStep>(
-      `UPDATE escalation_steps s
-         SET state = 'claimed', claimed_by = $1, claim_expires_at = $2::timestamptz + ($3 * interval '1 millisecond'), attempts = s.attempts + 1
-       FROM (
+      `UPDATE escalation_steps
+         SET state = 'claimed', claimed_by = $1, claim_expires_at = $3, attempts = attempts + 1
+       WHERE (incident_id, level) IN (
          SELECT e.incident_id, e.level FROM escalation_steps e
          JOIN incidents i ON i.id = e.incident_id AND i.status <> 'resolved' AND i.setup_done
          WHERE e.due_at <= $2 AND (e.retry_at IS NULL OR e.retry_at <= $2)
@@ -303,10 +303,9 @@ export async function claimDueEscalations(
          ORDER BY e.due_at
          LIMIT $4
          FOR UPDATE OF e SKIP LOCKED
-       ) due
-       WHERE s.incident_id = due.incident_id AND s.level = due.level
-       RETURNING s.*`,
-      [owner, now, leaseMs, limit],
+       )
+       RETURNING *`,
+      [owner, now, new Date(now.getTime() + leaseMs), limit],
     )
   ).rows;
 }
@@ -339,15 +338,16 @@ export async function releaseEscalation(db: Queryable, step: EscalationStep, own
 
 /** The earliest time anything becomes due (escalation, ack alarm, unfinished setup), to sleep until then. */
 export async function nextDueAt(db: Queryable): Promise<Date | undefined> {
-  const { rows } = await db.query<{ at: Date | null }>(
-    `SELECT LEAST(
-       (SELECT min(GREATEST(e.due_at, COALESCE(e.retry_at, e.due_at))) FROM escalation_steps e WHERE e.state = 'pending'),
-       (SELECT min(e.claim_expires_at) FROM escalation_steps e WHERE e.state = 'claimed'),
-       (SELECT min(ack_due_at) FROM incidents WHERE ack_alarm_sent_at IS NULL AND status = 'open'),
-       (SELECT min(setup_lease_until) FROM incidents WHERE setup_done = false AND status <> 'resolved')
-     ) AS at`,
+  const { rows } = await db.query<{ step_at: Date | null; claim_at: Date | null; alarm_at: Date | null; setup_at: Date | null }>(
+    `SELECT
+       (SELECT min(CASE WHEN e.retry_at > e.due_at THEN e.retry_at ELSE e.due_at END) FROM escalation_steps e
+        WHERE e.state = 'pending') AS step_at,
+       (SELECT min(e.claim_expires_at) FROM escalation_steps e WHERE e.state = 'claimed') AS claim_at,
+       (SELECT min(ack_due_at) FROM incidents WHERE ack_alarm_sent_at IS NULL AND status = 'open') AS alarm_at,
+       (SELECT min(setup_lease_until) FROM incidents WHERE setup_done = false AND status <> 'resolved') AS setup_at`,
   );
-  return rows[0]?.at ?? undefined;
+  const times = Object.values(rows[0] ?? {}).filter((at): at is Date => at instanceof Date);
+  return times.length ? new Date(Math.min(...times.map((at) => at.getTime()))) : undefined;
 }
 
 /** Claims unacknowledged incidents past their target; each alarm is sent at most once. */

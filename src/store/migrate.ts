@@ -1,12 +1,11 @@
-// Applies migrations/NNN_name.sql in order, once, under an advisory lock so replicas can start together.
+// Applies migrations/<dialect>/NNN_name.sql in order, once, under a lock so replicas can start together.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Store } from './db.ts';
+import type { Dialect, Store } from './db.ts';
+import { LOCK_IDS } from './locks.ts';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
-// Any fixed 64-bit key; it only has to be the same for every replica.
-const MIGRATION_LOCK_KEY = 7_246_117_001;
 
 export interface Migration {
   version: number;
@@ -15,7 +14,11 @@ export interface Migration {
   checksum: string;
 }
 
-export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
+/**
+ * The migrations of one dialect. PostgreSQL keeps its history from 001; SQLite begins at 009 with the schema
+ * PostgreSQL had reached by then, and from there on both dialects number each change alike.
+ */
+export function listMigrations(dialect: Dialect, dir = `${MIGRATIONS_DIR}${dialect}`): Migration[] {
   return readdirSync(dir)
     .filter((file) => /^\d{3}_[a-z0-9_]+\.sql$/.test(file))
     .sort()
@@ -35,15 +38,14 @@ export interface MigrationReport {
   latest: number;
 }
 
-export async function migrate(store: Store, migrations = listMigrations()): Promise<MigrationReport> {
+export async function migrate(store: Store, migrations = listMigrations(store.dialect)): Promise<MigrationReport> {
   return store.transaction(async (tx) => {
-    // Transaction-scoped: released by COMMIT/ROLLBACK, even if this replica dies mid-way.
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await tx.lock(LOCK_IDS.migrations);
     await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version    integer PRIMARY KEY,
       name       text NOT NULL,
       checksum   text NOT NULL,
-      applied_at timestamptz NOT NULL DEFAULT now()
+      applied_at timestamptz NOT NULL
     )`);
     const { rows } = await tx.query<{ version: number; name: string; checksum: string }>(
       'SELECT version, name, checksum FROM schema_migrations ORDER BY version',
@@ -60,12 +62,18 @@ export async function migrate(store: Store, migrations = listMigrations()): Prom
         }
         continue;
       }
-      // Statement by statement: the transaction stays one, and pg and PGlite both accept single statements.
-      for (const statement of splitStatements(migration.sql)) await tx.query(statement);
-      await tx.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+      if (store.dialect === 'sqlite') {
+        // SQLite runs a whole file (trigger bodies included) in one call, inside this transaction.
+        await store.exec(migration.sql);
+      } else {
+        // Statement by statement: the transaction stays one.
+        for (const statement of splitStatements(migration.sql)) await tx.query(statement);
+      }
+      await tx.query('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)', [
         migration.version,
         migration.name,
         migration.checksum,
+        new Date(),
       ]);
       applied.push(migration);
     }
@@ -74,13 +82,13 @@ export async function migrate(store: Store, migrations = listMigrations()): Prom
 }
 
 /** True when the store answers and every migration this build knows is applied. */
-export async function migrationsApplied(store: Store, migrations = listMigrations()): Promise<boolean> {
+export async function migrationsApplied(store: Store, migrations = listMigrations(store.dialect)): Promise<boolean> {
   const latest = migrations.at(-1)?.version ?? 0;
   const { rows } = await store.query<{ version: number | null }>('SELECT max(version) AS version FROM schema_migrations');
   return (rows[0]?.version ?? 0) >= latest;
 }
 
-/** Splits on semicolons at line ends outside $$-quoted bodies; migrations are written to keep to that. */
+/** Splits on semicolons at line ends outside $$-quoted bodies; PostgreSQL migrations are written to keep to that. */
 export function splitStatements(sql: string): string[] {
   const statements: string[] = [];
   let current = '';

@@ -1,6 +1,14 @@
 // The incidents-and-operations report over a period: numbers only, for Slack, the CLI and the weekly schedule.
 import type { Severity } from '../config/schema.ts';
 import type { Queryable } from '../store/db.ts';
+import {
+  backupOutcomesIn,
+  budgetTrendsIn,
+  escalationsReachedIn,
+  incidentsDeclaredIn,
+  newestVerifiedBackups,
+  scheduleRunsIn,
+} from '../store/reports.ts';
 
 export interface DurationStats {
   count: number;
@@ -53,18 +61,7 @@ export async function buildOperationsReport(
   range: { from: Date; to: Date },
   timezone: string,
 ): Promise<OperationsReport> {
-  const { rows: incidents } = await db.query<{
-    id: number;
-    severity: Severity;
-    service: string | null;
-    status: string;
-    declared_at: Date;
-    acknowledged_at: Date | null;
-    resolved_at: Date | null;
-  }>(
-    'SELECT id, severity, service, status, declared_at, acknowledged_at, resolved_at FROM incidents WHERE declared_at >= $1 AND declared_at < $2 ORDER BY declared_at',
-    [range.from, range.to],
-  );
+  const incidents = await incidentsDeclaredIn(db, range);
   const bySeverity = emptyBySeverity();
   const byService = new Map<string, number>();
   const perDay = new Map<string, Record<Severity, number>>();
@@ -83,54 +80,12 @@ export async function buildOperationsReport(
   const tta = incidents.filter((i) => i.acknowledged_at).map((i) => i.acknowledged_at!.getTime() - i.declared_at.getTime());
   const ttr = incidents.filter((i) => i.resolved_at).map((i) => i.resolved_at!.getTime() - i.declared_at.getTime());
 
-  const { rows: escalations } = await db.query<{ level: number; label: string; incidents: number; late: number }>(
-    `SELECT s.level, min(s.label) AS label, count(*) AS incidents, count(*) FILTER (WHERE s.late) AS late
-     FROM escalation_steps s JOIN incidents i ON i.id = s.incident_id
-     WHERE s.state = 'posted' AND i.declared_at >= $1 AND i.declared_at < $2
-     GROUP BY s.level ORDER BY s.level`,
-    [range.from, range.to],
-  );
-  const { rows: jobs } = await db.query<{
-    job: string;
-    runs: number;
-    failed: number;
-    late: number;
-    last_outcome: string | null;
-    last_summary: string | null;
-  }>(
-    `SELECT job, count(*) AS runs, count(*) FILTER (WHERE outcome = 'failed') AS failed, count(*) FILTER (WHERE late) AS late,
-            (array_agg(outcome ORDER BY scheduled_at DESC))[1] AS last_outcome,
-            (array_agg(summary ORDER BY scheduled_at DESC))[1] AS last_summary
-     FROM schedule_runs WHERE scheduled_at >= $1 AND scheduled_at < $2 GROUP BY job ORDER BY job`,
-    [range.from, range.to],
-  );
-  // Outcomes of backups from Slack (confirmation action), the CLI and the schedule (command) alike.
-  const { rows: backupRuns } = await db.query<{ service: string; runs: number; failed: number }>(
-    `SELECT target AS service, count(*) AS runs, count(*) FILTER (WHERE result NOT LIKE 'ok%') AS failed
-     FROM audit_log
-     WHERE action = 'task.outcome' AND (params->>'action' = 'backup' OR params->>'command' = 'backup') AND at >= $1 AND at < $2 AND target IS NOT NULL
-     GROUP BY target`,
-    [range.from, range.to],
-  );
-  const { rows: newest } = await db.query<{ service: string; verified_at: Date }>(
-    `SELECT service, max(verified_at) AS verified_at FROM backups WHERE deleted_at IS NULL AND verified_at < $1 GROUP BY service`,
-    [range.to],
-  );
+  const escalations = await escalationsReachedIn(db, range);
+  const jobs = await scheduleRunsIn(db, range);
+  const backupRuns = await backupOutcomesIn(db, range);
+  const newest = await newestVerifiedBackups(db, range.to);
   const backupServices = [...new Set([...backupRuns.map((row) => row.service), ...newest.map((row) => row.service)])].sort();
-  const { rows: budgets } = await db.query<{
-    service: string;
-    readings: number;
-    first_ratio: number;
-    last_ratio: number;
-    remaining: number;
-  }>(
-    `SELECT service, count(*) AS readings,
-            (array_agg(consumed_epsilon / NULLIF(total_epsilon, 0) ORDER BY taken_at))[1] AS first_ratio,
-            (array_agg(consumed_epsilon / NULLIF(total_epsilon, 0) ORDER BY taken_at DESC))[1] AS last_ratio,
-            (array_agg(remaining_epsilon ORDER BY taken_at DESC))[1] AS remaining
-     FROM privacy_budget_snapshots WHERE taken_at >= $1 AND taken_at < $2 GROUP BY service ORDER BY service`,
-    [range.from, range.to],
-  );
+  const budgets = await budgetTrendsIn(db, range);
   return {
     from: range.from,
     to: range.to,

@@ -9,7 +9,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log.ts';
 import { startFakeSlack, type FakeSlack } from '../fakes/fake-slack.ts';
 import { createTestDatabase } from './databases.ts';
-import type { StoreKind } from './stores.ts';
+import { testStoreKind, type StoreKind } from './stores.ts';
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789';
 
@@ -38,10 +38,10 @@ export interface TestBotOptions {
 export async function startTestBot(options: TestBotOptions = {}): Promise<TestBot> {
   const slack = options.slack ?? (await startFakeSlack());
   // The bot opens its own store from the environment, as in production.
-  const kind = options.store ?? 'postgres';
+  const kind = options.databaseUrl ? 'postgres' : (options.store ?? testStoreKind());
   // A second replica shares the first one's database (options.databaseUrl) and leaves dropping it to the first.
   const database = kind === 'postgres' && !options.databaseUrl ? await createTestDatabase() : undefined;
-  const dataDir = kind === 'pglite' ? mkdtempSync(join(tmpdir(), 'rb-bot-')) : undefined;
+  const dataDir = kind === 'sqlite' ? mkdtempSync(join(tmpdir(), 'rb-bot-')) : undefined;
   const env = {
     SLACK_BOT_TOKEN: slack.token,
     SLACK_SIGNING_SECRET: SIGNING_SECRET,

@@ -1,13 +1,22 @@
-// Opens the store both ways the bot does: on a throwaway PostgreSQL database and on embedded PGlite.
+// Opens the store both ways the bot does: on a throwaway PostgreSQL database and on an embedded SQLite file.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, type Store } from '../../src/store/db.ts';
+import { openStore, type Dialect, type Store } from '../../src/store/db.ts';
 import { migrate } from '../../src/store/migrate.ts';
 import { createTestDatabase } from './databases.ts';
 
-export const STORE_KINDS = ['postgres', 'pglite'] as const;
-export type StoreKind = (typeof STORE_KINDS)[number];
+export type StoreKind = Dialect;
+
+/**
+ * The store this test run exercises: vitest.config.ts runs the suite once per dialect (projects "postgres" and
+ * "sqlite"), setting RUNBOOK_BOT_TEST_STORE; a test that needs one dialect in particular names it.
+ */
+export function testStoreKind(): StoreKind {
+  const kind = process.env.RUNBOOK_BOT_TEST_STORE ?? 'postgres';
+  if (kind !== 'postgres' && kind !== 'sqlite') throw new Error(`RUNBOOK_BOT_TEST_STORE=${kind}: use postgres or sqlite`);
+  return kind;
+}
 
 export interface TestStore {
   store: Store;
@@ -17,8 +26,8 @@ export interface TestStore {
   close(): Promise<void>;
 }
 
-/** A fresh, migrated store of the given kind; close() drops it. */
-export async function openTestStore(kind: StoreKind, options: { migrate?: boolean } = {}): Promise<TestStore> {
+/** A fresh, migrated store (of this run's kind unless named); close() drops it. */
+export async function openTestStore(kind: StoreKind = testStoreKind(), options: { migrate?: boolean } = {}): Promise<TestStore> {
   if (kind === 'postgres') {
     const database = await createTestDatabase();
     const store = await openStore({ databaseUrl: database.url });
@@ -33,7 +42,7 @@ export async function openTestStore(kind: StoreKind, options: { migrate?: boolea
       },
     };
   }
-  const dataDir = mkdtempSync(join(tmpdir(), 'rb-pglite-'));
+  const dataDir = mkdtempSync(join(tmpdir(), 'rb-sqlite-'));
   const store = await openStore({ dataDir });
   if (options.migrate ?? true) await migrate(store);
   return {
