@@ -20,6 +20,10 @@ export async function startBotProcess(env: Record<string, string>, timeoutMs = 3
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'info', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A test that times out never calls kill(): the replica must not outlive the test process (each holds memory).
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   const lines: Array<Record<string, unknown>> = [];
   let stderr = '';
   let buffer = '';
@@ -28,7 +32,10 @@ export async function startBotProcess(env: Record<string, string>, timeoutMs = 3
     stderr = (stderr + chunk).slice(-8_000);
   });
   const started = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bot process did not start within ${timeoutMs} ms: ${stderr}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`bot process did not start within ${timeoutMs} ms: ${stderr}`));
+    }, timeoutMs);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`bot process exited with ${code} before starting: ${stderr}`));
