@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { systemClock } from '../src/clock.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { healthTargets, runHealthChecks, type HealthReport } from '../src/tasks/health/run.ts';
-import { startFakeKubernetes } from '../test/fakes/fake-kubernetes.ts';
+import { startFakeKubernetes } from '../test/fakes/kubernetes/index.ts';
 import { prometheusAlerts, rlhfRoutes, startBlackHole, startFakeService } from '../test/fakes/fake-services.ts';
 import { startThrowawayRedis } from '../test/support/throwaway-redis.ts';
 import { scratchDatabase } from './scratch-database.ts';

@@ -15,7 +15,7 @@ import {
   rolloutStatus,
   type Deployment,
 } from '../src/tasks/rollback.ts';
-import { startFakeKubernetes, type FakeKubernetes } from '../test/fakes/fake-kubernetes.ts';
+import { startFakeKubernetes, type FakeKubernetes } from '../test/fakes/kubernetes/index.ts';
 
 const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '20' } } });
 const ROUNDS = Number(args.rounds);

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { clientsFor } from '../src/clients/kubernetes.ts';
 import type { ServiceConfig } from '../src/config/schema.ts';
 import { runBackup, type BackupRequest } from '../src/tasks/backup.ts';
-import { startFakeKubernetes, type FakeKubernetes } from './fakes/fake-kubernetes.ts';
+import { startFakeKubernetes, type FakeKubernetes } from './fakes/kubernetes/index.ts';
 import {
   backupTaskDeps,
   download,

@@ -4,6 +4,8 @@ import {
   AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
+  DiscoveryV1Api,
+  EventsV1Api,
   PatchStrategy,
   Watch,
   setHeaderOptions,
@@ -17,7 +19,7 @@ import {
   startFakeKubernetes,
   type FakeKubernetes,
   type KubeObject,
-} from './fakes/fake-kubernetes.ts';
+} from './fakes/kubernetes/index.ts';
 
 let fake: FakeKubernetes;
 let apps: AppsV1Api;
@@ -131,7 +133,11 @@ describe('the API', () => {
     expect(fake.get('apps/v1', 'Deployment', 'prod', 'api')!.status.replicas).toBe(3);
   });
 
-  it('creates, replaces with conflict detection, and deletes', async () => {
+  it('creates, replaces with conflict detection, and deletes; nothing is created in a namespace that does not exist', async () => {
+    await expect(
+      core.createNamespacedConfigMap({ namespace: 'prod', body: { metadata: { name: 'settings' } } }),
+    ).rejects.toMatchObject({ code: 404, body: expect.stringContaining('namespaces \\"prod\\" not found') });
+    await core.createNamespace({ body: { metadata: { name: 'prod' } } });
     const created = await core.createNamespacedConfigMap({
       namespace: 'prod',
       body: { metadata: { name: 'settings' }, data: { level: 'info' } },
@@ -157,7 +163,11 @@ describe('the API', () => {
     expect(fake.get('v1', 'ConfigMap', 'prod', 'settings')).toBeUndefined();
   });
 
-  it('serves cert-manager certificates through the custom objects API', async () => {
+  it('serves cert-manager certificates through the custom objects API once the CRD is installed, and 404 on the group before', async () => {
+    const custom = fake.kubeConfig().makeApiClient(CustomObjectsApi);
+    const certificates = { group: 'cert-manager.io', version: 'v1', namespace: 'prod', plural: 'certificates' };
+    await expect(custom.listNamespacedCustomObject(certificates)).rejects.toMatchObject({ code: 404 });
+    fake.installCertManager();
     fake.put({
       apiVersion: 'cert-manager.io/v1',
       kind: 'Certificate',
@@ -165,13 +175,7 @@ describe('the API', () => {
       spec: { secretName: 'api-tls', dnsNames: ['api.example.com'] },
       status: { notAfter: '2030-01-01T00:00:00Z', conditions: [{ type: 'Ready', status: 'True' }] },
     });
-    const custom = fake.kubeConfig().makeApiClient(CustomObjectsApi);
-    const list = (await custom.listNamespacedCustomObject({
-      group: 'cert-manager.io',
-      version: 'v1',
-      namespace: 'prod',
-      plural: 'certificates',
-    })) as { items: KubeObject[] };
+    const list = (await custom.listNamespacedCustomObject(certificates)) as { items: KubeObject[] };
     expect(list.items.map((c) => [c.metadata.name, c.status.notAfter])).toEqual([['api-tls', '2030-01-01T00:00:00Z']]);
   });
 
@@ -196,6 +200,127 @@ describe('the API', () => {
     await expect(attempt()).resolves.toBeDefined();
     // Reads were never affected.
     await expect(apps.readNamespacedDeployment({ namespace: 'prod', name: 'api' })).resolves.toBeDefined();
+  });
+});
+
+describe('what a health check reads', () => {
+  it('pages a list with limit and continue, in a stable order, and answers 410 for an expired token', async () => {
+    for (let i = 0; i < 5; i += 1) fake.put(pod(`api-${i}`, { app: 'api' }));
+    const first = await core.listNamespacedPod({ namespace: 'prod', limit: 2 });
+    expect(first.items.map((p) => p.metadata?.name)).toEqual(['api-0', 'api-1']);
+    expect(first.metadata?.remainingItemCount).toBe(3);
+    const second = await core.listNamespacedPod({ namespace: 'prod', limit: 2, _continue: first.metadata!._continue! });
+    expect(second.items.map((p) => p.metadata?.name)).toEqual(['api-2', 'api-3']);
+    expect(second.metadata?.resourceVersion).toBe(first.metadata?.resourceVersion);
+    const last = await core.listNamespacedPod({ namespace: 'prod', limit: 2, _continue: second.metadata!._continue! });
+    expect(last.items.map((p) => p.metadata?.name)).toEqual(['api-4']);
+    expect(last.metadata?._continue).toBeUndefined();
+
+    fake.expireContinueTokens();
+    const expired = await core
+      .listNamespacedPod({ namespace: 'prod', limit: 2, _continue: first.metadata!._continue! })
+      .catch((error: unknown) => error);
+    expect(expired).toMatchObject({ code: 410 });
+    expect(JSON.parse((expired as ApiException<string>).body)).toMatchObject({ reason: 'Expired' });
+  });
+
+  it('forbids one resource as RBAC does, naming the verb, the resource and the namespace, and leaves the others readable', async () => {
+    fake.put(pod('api-1', { app: 'api' }));
+    fake.forbid('list', 'events');
+    const error = await core.listNamespacedEvent({ namespace: 'prod' }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 403 });
+    expect(JSON.parse((error as ApiException<string>).body).message).toBe(
+      'events is forbidden: User "system:serviceaccount:runbook-bot:runbook-bot" cannot list resource "events" in API group "" in the namespace "prod"',
+    );
+    // The other event API is another resource to RBAC, and pods were never affected.
+    await expect(fake.kubeConfig().makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: 'prod' })).resolves.toBeDefined();
+    expect((await core.listNamespacedPod({ namespace: 'prod' })).items).toHaveLength(1);
+    fake.allow('list', 'events');
+    await expect(core.listNamespacedEvent({ namespace: 'prod' })).resolves.toBeDefined();
+  });
+
+  it('answers 404 for a namespace that does not exist, and an empty list inside it, as the real API server does', async () => {
+    await expect(core.readNamespace({ name: 'nowhere' })).rejects.toMatchObject({ code: 404 });
+    expect((await core.listNamespacedPod({ namespace: 'nowhere' })).items).toEqual([]);
+    fake.put(pod('api-1', { app: 'api' }));
+    expect((await core.readNamespace({ name: 'prod' })).status?.phase).toBe('Active');
+  });
+
+  it('serves one store of events through core/v1 and events.k8s.io/v1, each in its own shape', async () => {
+    const events = fake.kubeConfig().makeApiClient(EventsV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'prod' } } });
+    await core.createNamespacedEvent({
+      namespace: 'prod',
+      body: {
+        metadata: { name: 'old-style' },
+        involvedObject: { kind: 'Pod', name: 'db-0', namespace: 'prod' },
+        reason: 'FailedMount',
+        message: 'MountVolume.SetUp failed',
+        type: 'Warning',
+        count: 3,
+        lastTimestamp: new Date('2030-01-01T00:00:00Z'),
+      },
+    });
+    await events.createNamespacedEvent({
+      namespace: 'prod',
+      body: {
+        metadata: { name: 'new-style' },
+        eventTime: new Date('2030-01-01T00:05:00Z'),
+        regarding: { kind: 'PersistentVolumeClaim', name: 'data-db-0', namespace: 'prod' },
+        reason: 'VolumeResizeFailed',
+        note: 'resize failed',
+        type: 'Warning',
+        action: 'Resize',
+        reportingController: 'external-resizer',
+        reportingInstance: 'resizer-1',
+        series: { count: 2, lastObservedTime: new Date('2030-01-01T00:09:00Z') },
+      },
+    });
+    const asCore = await core.listNamespacedEvent({ namespace: 'prod' });
+    expect(asCore.items.map((e) => [e.involvedObject.name, e.reason, e.count, e.message])).toEqual([
+      ['data-db-0', 'VolumeResizeFailed', undefined, 'resize failed'],
+      ['db-0', 'FailedMount', 3, 'MountVolume.SetUp failed'],
+    ]);
+    const asEvents = await events.listNamespacedEvent({ namespace: 'prod' });
+    expect(asEvents.items.map((e) => [e.regarding?.name, e.deprecatedCount, e.series?.count, e.note])).toEqual([
+      ['data-db-0', undefined, 2, 'resize failed'],
+      ['db-0', 3, undefined, 'MountVolume.SetUp failed'],
+    ]);
+  });
+
+  it('keeps EndpointSlices in line with Services and ready pods, as the endpointslice controller does', async () => {
+    const discovery = fake.kubeConfig().makeApiClient(DiscoveryV1Api);
+    fake.put({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'api', namespace: 'prod' },
+      spec: { selector: { app: 'api' }, ports: [{ port: 80, targetPort: 8000 }] },
+    });
+    const ready = (name: string, isReady: boolean, ip: string) => ({
+      ...pod(name, { app: 'api' }),
+      status: { phase: 'Running', podIP: ip, conditions: [{ type: 'Ready', status: isReady ? 'True' : 'False' }] },
+    });
+    fake.put(ready('api-1', false, '10.0.0.1'));
+    const endpoints = async () =>
+      (
+        await discovery.listNamespacedEndpointSlice({ namespace: 'prod', labelSelector: 'kubernetes.io/service-name=api' })
+      ).items.flatMap((slice) => (slice.endpoints ?? []).map((e) => [e.targetRef?.name, e.conditions?.ready]));
+    expect(await endpoints()).toEqual([['api-1', false]]);
+    fake.put(ready('api-2', true, '10.0.0.2'));
+    expect(await endpoints()).toEqual([
+      ['api-1', false],
+      ['api-2', true],
+    ]);
+  });
+
+  it('can accept a request and never answer it, until told otherwise', async () => {
+    fake.put(pod('api-1', { app: 'api' }));
+    fake.stall(/\/pods/);
+    const pending = core.listNamespacedPod({ namespace: 'prod' });
+    await expect.poll(() => fake.stalledRequests).toBe(1);
+    fake.unstall();
+    await expect(pending).rejects.toBeDefined();
+    expect((await core.listNamespacedPod({ namespace: 'prod' })).items).toHaveLength(1);
   });
 });
 

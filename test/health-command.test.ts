@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
 import { runCli } from '../src/cli.ts';
-import { startFakeKubernetes, type FakeKubernetes } from './fakes/fake-kubernetes.ts';
+import { startFakeKubernetes, type FakeKubernetes } from './fakes/kubernetes/index.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { pqcRoutes, rlhfRoutes, startBlackHole, startFakeService, type FakeService } from './fakes/fake-services.ts';
 import { startTestBot, type TestBot } from './support/bot.ts';

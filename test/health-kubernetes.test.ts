@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { KubernetesClients } from '../src/clients/kubernetes.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { healthTargets, runHealthChecks } from '../src/tasks/health/run.ts';
-import { startFakeKubernetes, type FakeKubernetes, type KubeObject } from './fakes/fake-kubernetes.ts';
+import { startFakeKubernetes, type FakeKubernetes, type KubeObject } from './fakes/kubernetes/index.ts';
 import { ManualClock } from './support/clock.ts';
 
 const NAMESPACE = 'rlhf-production';

@@ -24,7 +24,7 @@ import {
   startFakeKubernetes,
   type FakeKubernetes,
   type KubeObject,
-} from './fakes/fake-kubernetes.ts';
+} from './fakes/kubernetes/index.ts';
 
 const ns = 'rlhf-production';
 const name = 'rlhf-audit-trail';
