@@ -1,8 +1,8 @@
 // bench:health — 20 services x 5 checks (HTTP, PostgreSQL, Redis, Kubernetes, Prometheus) against real local servers,
 // one dependency that never answers; the total wall time against the per-check timeout, measured in the same run.
 // Goal: total <= 1.1x the timeout (the hang costs its own timeout and nothing more).
-import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { parseArgs } from 'node:util';
+import { clientsFor } from '../src/clients/kubernetes.ts';
 import { systemClock } from '../src/clock.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { healthTargets, runHealthChecks, type HealthReport } from '../src/tasks/health/run.ts';
@@ -66,13 +66,7 @@ async function main(): Promise<void> {
   const options = {
     clock: systemClock,
     env,
-    kubernetes: () => ({
-      kubeConfig,
-      apps: kubeConfig.makeApiClient(AppsV1Api),
-      core: kubeConfig.makeApiClient(CoreV1Api),
-      custom: kubeConfig.makeApiClient(CustomObjectsApi),
-      context: 'fake',
-    }),
+    kubernetes: () => clientsFor(kubeConfig),
   };
   const { services: targets } = healthTargets(config, 'all');
   const withoutHang = targets.filter((target) => target.name !== HANGING);

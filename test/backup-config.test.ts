@@ -75,7 +75,7 @@ describe('config backups', () => {
       service: 'regulensai',
       config: {
         responders: [],
-        kubernetes: { namespace: NAMESPACE, deployments: ['regulensai-api'], statefulsets: [] },
+        kubernetes: { namespace: NAMESPACE, deployments: ['regulensai-api'], statefulsets: [], daemonsets: [] },
         backup: {
           databaseUrlEnv: 'REGULENSAI_DATABASE_URL',
           bucket: BUCKET,

@@ -127,7 +127,7 @@ describe('/health through the bot', () => {
     expect(shown).toMatch(/\*http integrity\* HTTP 200, integrity_score = 0.998, answered in \d+ms _\(\d+ms\)_/);
     expect(shown).toContain('*postgres* SELECT 1 in');
     expect(shown).toContain('*redis* PONG in');
-    expect(shown).toContain('*kubernetes rlhf-production* deployment rlhf-audit-trail 1/1 ready, 1 pod running and ready');
+    expect(shown).toContain('*kubernetes rlhf-production* Deployment rlhf-audit-trail 1/1 ready, 1 pod running and ready');
   });
 
   it('checks all services at once, worst first, and names the ones without checks', async () => {

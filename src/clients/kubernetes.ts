@@ -1,8 +1,38 @@
-// Kubernetes clients from config: a kubeconfig file and context when configured, else in-cluster, else the default kubeconfig; and API errors in words.
-import { ApiException, AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+// Kubernetes clients from config (a kubeconfig file and context, else in-cluster, else the default kubeconfig), every
+// request under timeouts.kubernetes.request, plain-JSON reads paged as kubectl pages them, and API errors in words.
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  HttpMethod,
+  IsomorphicFetchHttpLibrary,
+  KubeConfig,
+  RequestContext,
+  ResponseContext,
+  ServerConfiguration,
+  createConfiguration,
+  setHeaderMiddleware,
+  wrapHttpLibrary,
+  type HttpLibrary,
+} from '@kubernetes/client-node';
 import { z } from 'zod';
 import type { Config } from '../config/schema.ts';
+import { DeadlineError, withDeadline } from '../deadline.ts';
 import { ConfigError, ExternalError, type ErrorCode } from '../errors.ts';
+
+export interface KubernetesTimeouts {
+  /** One API request, its answer's body included (timeouts.kubernetes.request). */
+  requestMs: number;
+  /** A watch on which nothing arrives for this long is stalled (timeouts.kubernetes.watchIdle). */
+  watchIdleMs: number;
+}
+
+/** The schema's defaults, for clients made from a bare kubeconfig (tests, benchmarks). */
+export const DEFAULT_KUBERNETES_TIMEOUTS: KubernetesTimeouts = { requestMs: 15_000, watchIdleMs: 60_000 };
+
+export const REQUEST_SETTING = 'timeouts.kubernetes.request';
+export const WATCH_IDLE_SETTING = 'timeouts.kubernetes.watchIdle';
 
 export interface KubernetesClients {
   kubeConfig: KubeConfig;
@@ -11,6 +41,9 @@ export interface KubernetesClients {
   custom: CustomObjectsApi;
   /** The context in use (for messages), or "in-cluster". */
   context: string;
+  timeouts: KubernetesTimeouts;
+  /** Sends a request through the same deadline as the typed clients (for plain-JSON reads). */
+  http: HttpLibrary;
 }
 
 export interface KubernetesClientOptions {
@@ -53,17 +86,147 @@ export function loadKubeConfig(config: Config, options: KubernetesClientOptions 
 }
 
 export function createKubernetesClients(config: Config, options: KubernetesClientOptions = {}): KubernetesClients {
-  return clientsFor(loadKubeConfig(config, options));
+  const { request, watchIdle } = config.file.timeouts.kubernetes;
+  return clientsFor(loadKubeConfig(config, options), { requestMs: request, watchIdleMs: watchIdle });
 }
 
-export function clientsFor(kubeConfig: KubeConfig): KubernetesClients {
+/** Typed API clients as KubeConfig.makeApiClient makes them, but sending every request through the deadline. */
+export function clientsFor(kubeConfig: KubeConfig, timeouts: KubernetesTimeouts = DEFAULT_KUBERNETES_TIMEOUTS): KubernetesClients {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) throw new ConfigError(['kubernetes: the kubeconfig has no current cluster']);
+  const http = deadlineHttpLibrary(timeouts.requestMs);
+  const configuration = createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kubeConfig },
+    httpApi: http,
+    middleware: [setHeaderMiddleware('User-Agent', USER_AGENT)],
+  });
   return {
     kubeConfig,
-    apps: kubeConfig.makeApiClient(AppsV1Api),
-    core: kubeConfig.makeApiClient(CoreV1Api),
-    custom: kubeConfig.makeApiClient(CustomObjectsApi),
+    apps: new AppsV1Api(configuration),
+    core: new CoreV1Api(configuration),
+    custom: new CustomObjectsApi(configuration),
     context: kubeConfig.getCurrentContext() || 'in-cluster',
+    timeouts,
+    http,
   };
+}
+
+const USER_AGENT = 'runbook-bot';
+
+/**
+ * The client's fetch, with one deadline over the request and its whole answer: a server that accepts the connection
+ * and never answers (or stops half-way through a body) ends at the limit with a DeadlineError naming Kubernetes and the
+ * setting. The caller's own signal (a health check's timeout, a shutdown) still aborts it first.
+ */
+function deadlineHttpLibrary(limitMs: number): HttpLibrary {
+  const fetchLibrary = new IsomorphicFetchHttpLibrary();
+  return wrapHttpLibrary({
+    send: (request: RequestContext) =>
+      withDeadline(
+        {
+          dependency: 'Kubernetes',
+          doing: `${request.getHttpMethod()} ${new URL(request.getUrl()).pathname}`,
+          limitMs,
+          setting: REQUEST_SETTING,
+          signal: request.getSignal(),
+        },
+        async (signal) => {
+          request.setSignal(signal);
+          const response = await fetchLibrary.send(request).toPromise();
+          const text = await response.body.text();
+          return new ResponseContext(response.httpStatusCode, response.headers, {
+            text: () => Promise.resolve(text),
+            binary: () => Promise.resolve(Buffer.from(text)),
+            stream: () => null,
+          });
+        },
+      ),
+  });
+}
+
+export type QueryValue = string | number | boolean | undefined;
+
+/** GET a path as plain JSON, without the typed models (large lists parse in a fraction of the time), under the deadline. */
+export async function getJson(
+  k8s: Pick<KubernetesClients, 'kubeConfig' | 'http'>,
+  path: string,
+  query: Record<string, QueryValue> = {},
+  signal?: AbortSignal,
+): Promise<unknown> {
+  const server = k8s.kubeConfig.getCurrentCluster()?.server ?? '';
+  const url = new URL(server.replace(/\/$/, '') + path);
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, String(value));
+  const request = new RequestContext(url.toString(), HttpMethod.GET);
+  request.setHeaderParam('Accept', 'application/json');
+  request.setHeaderParam('User-Agent', USER_AGENT);
+  if (signal) request.setSignal(signal);
+  await k8s.kubeConfig.applySecurityAuthentication(request);
+  const response = await k8s.http.send(request).toPromise();
+  const text = await response.body.text();
+  if (response.httpStatusCode < 200 || response.httpStatusCode > 299)
+    throw new ApiException(response.httpStatusCode, `HTTP ${response.httpStatusCode} from GET ${url.pathname}`, text, response.headers);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ApiException(response.httpStatusCode, `GET ${url.pathname} answered something that is not JSON`, text, response.headers);
+  }
+}
+
+/** kubectl's --chunk-size default: a list is read 500 objects at a time. */
+export const LIST_PAGE_SIZE = 500;
+
+const listPageSchema = z.object({
+  metadata: z.object({ continue: z.string().optional(), resourceVersion: z.string().optional() }).optional(),
+  items: z.array(z.unknown()).nullable().optional(),
+});
+
+export interface ListOptions {
+  query?: Record<string, QueryValue>;
+  signal?: AbortSignal | undefined;
+  pageSize?: number;
+  /** Each page's items as it arrives, so a caller keeps what it needs and lets the rest go. */
+  onPage(items: unknown[]): void;
+  /** The list starts again from the beginning (an expired continue token): forget what came so far. */
+  onRestart(): void;
+}
+
+/**
+ * Lists a collection page by page with limit/continue, as kubectl does (--chunk-size 500). When a continue token
+ * expires mid-list (410), the list is read again in one request, as client-go's pager does (FullListIfExpired).
+ * Returns how many requests it took.
+ */
+export async function listPages(
+  k8s: Pick<KubernetesClients, 'kubeConfig' | 'http'>,
+  path: string,
+  options: ListOptions,
+): Promise<number> {
+  const limit = options.pageSize ?? LIST_PAGE_SIZE;
+  let token: string | undefined;
+  let requests = 0;
+  do {
+    let answer: unknown;
+    try {
+      requests += 1;
+      answer = await getJson(k8s, path, { ...options.query, limit, continue: token }, options.signal);
+    } catch (error) {
+      if (token === undefined || kubernetesStatusCode(error) !== 410) throw error;
+      options.onRestart();
+      requests += 1;
+      options.onPage(parseListPage(await getJson(k8s, path, { ...options.query }, options.signal), path).items ?? []);
+      return requests;
+    }
+    const page = parseListPage(answer, path);
+    options.onPage(page.items ?? []);
+    token = page.metadata?.continue || undefined;
+  } while (token);
+  return requests;
+}
+
+function parseListPage(answer: unknown, path: string): z.infer<typeof listPageSchema> {
+  const parsed = listPageSchema.safeParse(answer);
+  if (!parsed.success) throw new ExternalError('Kubernetes', `GET ${path} answered something that is not a list`, { code: 'k8s_failed' });
+  return parsed.data;
 }
 
 // The Status object the API server answers errors with.
@@ -105,6 +268,8 @@ export function kubernetesErrorMessage(error: unknown): string {
 
 /** An ExternalError naming what the bot was doing, with the API server's own words, and a k8s_* code for the status. */
 export function kubernetesError(doing: string, error: unknown): ExternalError {
+  // The request's deadline passed: say what the bot was doing rather than which URL it was.
+  if (error instanceof DeadlineError) return new DeadlineError('Kubernetes', doing, error.limitMs, error.setting);
   const status = kubernetesStatusCode(error);
   const hint =
     status === 403

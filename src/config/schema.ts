@@ -174,11 +174,31 @@ const redisCheckSchema = z.strictObject({
   memoryCriticalPercent: z.number().min(1).max(100).default(95),
 });
 
-const kubernetesCheckSchema = z.strictObject({
-  restartsWarn: z.number().int().nonnegative().default(5),
-  certificateWarn: durationSchema.default(30 * 86_400_000),
-  eventsWithin: durationSchema.default(60 * 60_000),
-});
+const kubernetesCheckSchema = z
+  .strictObject({
+    /**
+     * `namespace`: everything in the service's namespace is checked (an unlisted worker's crash loop is seen);
+     * `workloads`: only the configured workloads and what belongs to them (their pods, services, ingresses, volumes).
+     */
+    scope: z.enum(['namespace', 'workloads']).default('namespace'),
+    /** A pod whose containers restarted at least this often, the last time within `restartWindow`, warns. */
+    restartsWarn: z.number().int().positive().default(1),
+    /** Only restarts this recent raise the state; older ones are listed as history. */
+    restartWindow: durationSchema.default(60 * 60_000),
+    /** A PVC Pending, or a pod Pending or not ready, for longer than this warns (a rollout's new pods are not a problem). */
+    pendingGrace: durationSchema.default(5 * 60_000),
+    certificateWarn: durationSchema.default(30 * 86_400_000),
+    certificateCritical: durationSchema.default(7 * 86_400_000),
+    eventsWithin: durationSchema.default(60 * 60_000),
+    /** A container using at least this share of its memory limit (metrics-server's reading) warns. */
+    memoryWarnPercent: z.number().min(1).max(100).default(90),
+    /** kubernetes.io/tls secrets to read besides those the namespace's ingresses name (needs `get` on them). */
+    tlsSecrets: z.array(z.string().min(1)).default([]),
+  })
+  .refine((value) => value.certificateCritical < value.certificateWarn, {
+    error: 'certificateCritical must be shorter than certificateWarn',
+    path: ['certificateCritical'],
+  });
 
 const prometheusCheckSchema = z.strictObject({
   url: z.url(),
@@ -252,6 +272,7 @@ const serviceSchema = z.strictObject({
       namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a Kubernetes namespace name'),
       deployments: z.array(z.string()).default([]),
       statefulsets: z.array(z.string()).default([]),
+      daemonsets: z.array(z.string()).default([]),
       context: z.string().optional(),
     })
     .optional(),

@@ -16,6 +16,24 @@ export interface CheckOutcome {
   details?: string[];
   /** The check did not run because a secret or prerequisite is missing: a gap in the setup, not a failing service. */
   notConfigured?: boolean;
+  /** The objects behind the findings that are not ok, one row each (what `--details` shows as a table). */
+  objects?: ObjectFinding[];
+}
+
+/** A finding about one named object, in the words of `kubectl get` (kind, name, reason, count, when). */
+export interface ObjectFinding {
+  status: HealthStatus;
+  /** Kubernetes' kind: Pod, Deployment, PersistentVolumeClaim… */
+  kind: string;
+  name: string;
+  /** As Kubernetes words it where it has a word: CrashLoopBackOff, Lost, FailedMount; else ours: NoReadyEndpoints. */
+  reason: string;
+  /** How often: an event's count, a container's restarts. */
+  count?: number;
+  /** When it last happened (an event last seen, the last restart) or since when it has been so (Pending since). */
+  at?: Date;
+  /** The rest, raw: it may quote the cluster's own text (an event's message), so builders escape it where they show it. */
+  message?: string;
 }
 
 export interface CheckContext {
@@ -67,15 +85,27 @@ export function notConfigured(reason: string): CheckOutcome {
 export interface Finding {
   status: HealthStatus;
   text: string;
+  /** The object the finding is about, for the details table. */
+  object?: ObjectFinding;
+}
+
+export interface OutcomeOptions {
+  /** At most this many problems in the one-line reason, then "and N more" (every one stays in details and objects). */
+  maxInReason?: number;
 }
 
 /** Findings → outcome: the reason names what is wrong (worst first), or sums up when all is well. */
-export function outcomeFromFindings(findings: Finding[], okSummary: string): CheckOutcome {
+export function outcomeFromFindings(findings: Finding[], okSummary: string, options: OutcomeOptions = {}): CheckOutcome {
   const sorted = [...findings].sort((a, b) => RANK[b.status] - RANK[a.status]);
   const problems = sorted.filter((finding) => finding.status !== 'ok');
+  const max = options.maxInReason ?? Infinity;
+  const shown = problems.slice(0, max).map((finding) => finding.text);
+  if (problems.length > max) shown.push(`and ${problems.length - max} more`);
+  const objects = problems.flatMap((finding) => (finding.object ? [finding.object] : []));
   return {
     status: worstStatus(findings.map((finding) => finding.status)),
-    reason: problems.length > 0 ? problems.map((finding) => finding.text).join('; ') : okSummary,
+    reason: problems.length > 0 ? shown.join('; ') : okSummary,
     details: sorted.map((finding) => finding.text),
+    ...(objects.length > 0 ? { objects } : {}),
   };
 }
