@@ -39,7 +39,7 @@ describe('the bot over HTTP', () => {
     const text = (response.body as { text: string }).text;
     expect(text).toContain("I don't know a service called `billing`");
     expect(text).toContain('`rlhf-audit-trail`, `pqc-migration-audit`');
-    expect(text).toContain('Usage: `/health [service|all]`');
+    expect(text).toContain('Usage: `/health [service|all] [--details]`');
   });
 
   it('answers malformed command text with usage, never a stack trace', async () => {
@@ -49,7 +49,7 @@ describe('the bot over HTTP', () => {
       ['/rollback', 'rlhf-audit-trail web latest', 'The revision must be a number'],
       ['/privacy-budget', 'pqc-migration-audit', 'has no privacy budget configured'],
       ['/incident', 'explode now', '`explode` is not an /incident subcommand'],
-      ['/health', 'a b c', 'Usage: `/health [service|all]`'],
+      ['/health', 'a b c', 'Usage: `/health [service|all] [--details]`'],
     ] as const) {
       const response = await sendSlashCommand(t.baseUrl, t.secret, { command, text });
       expect(response.status).toBe(200);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
 import { runCli } from '../src/cli.ts';
+import { coreEvent, crashLoopingPod, pvc } from './fakes/kubernetes/fixtures.ts';
 import { startFakeKubernetes, type FakeKubernetes } from './fakes/kubernetes/index.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { pqcRoutes, rlhfRoutes, startBlackHole, startFakeService, type FakeService } from './fakes/fake-services.ts';
@@ -130,6 +131,40 @@ describe('/health through the bot', () => {
     expect(shown).toContain('*kubernetes rlhf-production* Deployment rlhf-audit-trail 1/1 ready, 1 pod running and ready');
   });
 
+  it("--details adds a kubectl-style table of the objects that are not ok, with the cluster's own words escaped", async () => {
+    kube.put(
+      crashLoopingPod('rlhf-audit-trail-abc-2', {
+        namespace: 'rlhf-production',
+        labels: { app: 'rlhf-audit-trail' },
+        restarts: 4,
+        lastTermination: { reason: 'OOMKilled', exitCode: 137, finishedAt: new Date(Date.now() - 120_000) },
+      }),
+    );
+    kube.put(
+      coreEvent('rlhf-production', { kind: 'Pod', name: 'rlhf-audit-trail-abc-2' }, 'BackOff', {
+        count: 9,
+        last: new Date(Date.now() - 60_000),
+        message: 'Back-off restarting failed container <!channel> api',
+      }),
+    );
+    try {
+      const { responses } = await health('rlhf-audit-trail --details');
+      const shown = JSON.stringify(responses[0]!.blocks);
+      expect(shown).toContain('*kubernetes rlhf-production* of rlhf-audit-trail: 2 objects not ok');
+      expect(shown).toMatch(/STATUS +OBJECT +REASON +COUNT +LAST SEEN +MESSAGE/);
+      expect(shown).toMatch(/critical +pod\/rlhf-audit-trail-abc-2 +CrashLoopBackOff +4 +2m/);
+      expect(shown).toContain('Back-off restarting failed container &lt;!channel&gt; api');
+      expect(shown).not.toContain('<!channel>');
+      // Without the flag: one line per check, no table.
+      const { responses: plain } = await health('rlhf-audit-trail');
+      expect(JSON.stringify(plain[0]!.blocks)).not.toContain('LAST SEEN');
+    } finally {
+      kube.remove('v1', 'Pod', 'rlhf-production', 'rlhf-audit-trail-abc-2');
+      for (const event of kube.list('v1', 'Event', 'rlhf-production'))
+        kube.remove('v1', 'Event', 'rlhf-production', event.metadata.name);
+    }
+  });
+
   it('checks all services at once, worst first, and names the ones without checks', async () => {
     const started = performance.now();
     const { responses } = await health('all');
@@ -224,6 +259,20 @@ describe('runbook-bot health', () => {
     expect(report.services.find((s) => s.service === 'pqc-migration-audit')!.checks.map((c) => c.reason)).toContain(
       'timed out after 1s',
     );
+  });
+
+  it('--details prints the table of objects that are not ok under their check', async () => {
+    kube.put(pvc('data-rlhf-0', 'rlhf-production', { phase: 'Lost', volumeName: 'pvc-77' }));
+    try {
+      const { code, out } = await cli(['rlhf-audit-trail', '--details'], envs());
+      expect(code).toBe(2);
+      expect(out).toContain('PersistentVolumeClaim data-rlhf-0: Lost (volume pvc-77 no longer exists)');
+      expect(out).toMatch(
+        /\n {6}STATUS +OBJECT +REASON +COUNT +LAST SEEN +MESSAGE\n {6}critical +persistentvolumeclaim\/data-rlhf-0 +Lost +its volume pvc-77 no longer exists/,
+      );
+    } finally {
+      kube.remove('v1', 'PersistentVolumeClaim', 'rlhf-production', 'data-rlhf-0');
+    }
   });
 
   it('exits 64 for an unknown service or option', async () => {

@@ -46,7 +46,12 @@ async function check(health: Record<string, unknown> = {}, kubernetes: Record<st
     {
       services: {
         regulensai: {
-          kubernetes: { namespace: ns, deployments: ['regulensai-api'], statefulsets: ['regulensai-postgres', 'regulensai-redis'], ...kubernetes },
+          kubernetes: {
+            namespace: ns,
+            deployments: ['regulensai-api'],
+            statefulsets: ['regulensai-postgres', 'regulensai-redis'],
+            ...kubernetes,
+          },
           health: { timeout: '5s', kubernetes: health },
         },
       },
@@ -71,7 +76,13 @@ function regulensai() {
   fake.put(workload('StatefulSet', 'regulensai-redis', { namespace: ns, replicas: 1, ready: 1 }));
   fake.put(runningPod('regulensai-api-7d9f-abcde', { namespace: ns, labels: { app: 'regulensai-api' } }));
   fake.put(runningPod('regulensai-api-7d9f-fghij', { namespace: ns, labels: { app: 'regulensai-api' } }));
-  fake.put(runningPod('regulensai-postgres-0', { namespace: ns, labels: { app: 'regulensai-postgres' }, claims: ['data-regulensai-postgres-0'] }));
+  fake.put(
+    runningPod('regulensai-postgres-0', {
+      namespace: ns,
+      labels: { app: 'regulensai-postgres' },
+      claims: ['data-regulensai-postgres-0'],
+    }),
+  );
   fake.put(runningPod('regulensai-redis-0', { namespace: ns, labels: { app: 'regulensai-redis' } }));
   fake.put(service('regulensai-api', ns, { app: 'regulensai-api' }));
   fake.put(service('regulensai-postgres', ns, { app: 'regulensai-postgres' }));
@@ -137,7 +148,13 @@ describe('the Kubernetes health check', () => {
     );
     // The raw message is kept for the details table (escaped where Slack shows it).
     expect(result.objects).toContainEqual(
-      expect.objectContaining({ kind: 'Pod', name: 'regulensai-postgres-0', reason: 'FailedMount', count: 3, message: 'MountVolume.SetUp failed for volume "data": <timeout>' }),
+      expect.objectContaining({
+        kind: 'Pod',
+        name: 'regulensai-postgres-0',
+        reason: 'FailedMount',
+        count: 3,
+        message: 'MountVolume.SetUp failed for volume "data": <timeout>',
+      }),
     );
   });
 
@@ -187,7 +204,9 @@ describe('the Kubernetes health check', () => {
     );
     const old = await check();
     expect(old.status).toBe('ok');
-    expect(old.details).toContain('Pod regulensai-api-7d9f-abcde: 12 restarts, last OOMKilled (exit 137) in app 40d ago (outside the last 1h)');
+    expect(old.details).toContain(
+      'Pod regulensai-api-7d9f-abcde: 12 restarts, last OOMKilled (exit 137) in app 40d ago (outside the last 1h)',
+    );
 
     fake.put(
       runningPod('regulensai-api-7d9f-fghij', {
@@ -215,12 +234,16 @@ describe('the Kubernetes health check', () => {
     fake.put(pvc('data-regulensai-postgres-0', ns, { phase: 'Lost', volumeName: 'pvc-0001' }));
     const lost = await check();
     expect(lost.status).toBe('critical');
-    expect(lost.reason).toMatch(/^PersistentVolumeClaim data-regulensai-postgres-0: Lost \(volume pvc-0001 no longer exists\); PersistentVolumeClaim scratch: Pending/);
+    expect(lost.reason).toMatch(
+      /^PersistentVolumeClaim data-regulensai-postgres-0: Lost \(volume pvc-0001 no longer exists\); PersistentVolumeClaim scratch: Pending/,
+    );
   });
 
   it('is critical for a bound claim whose volume failed', async () => {
     regulensai();
-    fake.put(pv('pvc-0001', { namespace: ns, name: 'data-regulensai-postgres-0' }, 'Failed', 'the EBS volume vol-0abc was deleted'));
+    fake.put(
+      pv('pvc-0001', { namespace: ns, name: 'data-regulensai-postgres-0' }, 'Failed', 'the EBS volume vol-0abc was deleted'),
+    );
     const result = await check();
     expect(result.status).toBe('critical');
     expect(result.reason).toBe(
@@ -266,10 +289,12 @@ describe('the Kubernetes health check', () => {
     expect(result.reason).toMatch(/^Secret regulensai-api-tls: expires in (9d|10d) \(\d{4}-\d\d-\d\d\)$/);
     expect(result.details).toContain('1 certificate valid beyond 30d');
     // Only the secrets named were read, each by name; the key is nowhere in the result.
-    expect(fake.requests.filter((r) => r.path.includes('/secrets')).map((r) => r.path).sort()).toEqual([
-      `/api/v1/namespaces/${ns}/secrets/regulensai-admin-tls`,
-      `/api/v1/namespaces/${ns}/secrets/regulensai-api-tls`,
-    ]);
+    expect(
+      fake.requests
+        .filter((r) => r.path.includes('/secrets'))
+        .map((r) => r.path)
+        .sort(),
+    ).toEqual([`/api/v1/namespaces/${ns}/secrets/regulensai-admin-tls`, `/api/v1/namespaces/${ns}/secrets/regulensai-api-tls`]);
     const keyBody = soon.key.split('\n')[1]!;
     expect(JSON.stringify(result)).not.toContain(keyBody);
     expect(JSON.stringify(result)).not.toContain(Buffer.from(soon.key).toString('base64').slice(0, 40));
@@ -277,7 +302,9 @@ describe('the Kubernetes health check', () => {
     clock.advance(8 * DAY);
     expect((await check({ tlsSecrets: ['regulensai-api-tls'] })).status).toBe('critical');
     clock.advance(3 * DAY);
-    expect((await check({ tlsSecrets: ['regulensai-api-tls'] })).reason).toMatch(/^Secret regulensai-api-tls: expired (24h|23h) ago/);
+    expect((await check({ tlsSecrets: ['regulensai-api-tls'] })).reason).toMatch(
+      /^Secret regulensai-api-tls: expired (24h|23h) ago/,
+    );
   });
 
   it('reads cert-manager Certificates where the CRD exists, and then leaves the secrets they keep alone', async () => {
@@ -327,11 +354,15 @@ describe('the Kubernetes health check', () => {
     expect(result.details).toEqual(
       expect.arrayContaining([
         'Pod regulensai-api-7d9f-abcde: CrashLoopBackOff, 7 restarts, last Error (exit 2) in app 60s ago',
-        expect.stringMatching(/^cannot list events in regulensai: the bot needs `list` on `events` in the Role of namespace regulensai/),
+        expect.stringMatching(
+          /^cannot list events in regulensai: the bot needs `list` on `events` in the Role of namespace regulensai/,
+        ),
         'cannot list persistentvolumes in regulensai: the bot needs `list` on `persistentvolumes` in a ClusterRole (without it a failed volume behind a bound PVC is not seen)',
       ]),
     );
-    expect(result.objects).toContainEqual(expect.objectContaining({ kind: 'Read', name: 'list persistentvolumes', reason: 'Forbidden' }));
+    expect(result.objects).toContainEqual(
+      expect.objectContaining({ kind: 'Read', name: 'list persistentvolumes', reason: 'Forbidden' }),
+    );
   });
 
   it('names a namespace that does not exist as such', async () => {
@@ -350,7 +381,10 @@ describe('the Kubernetes health check', () => {
 
     fake.requests.length = 0;
     // The second page's token is refused as too old: the list is read again, whole, and nothing is counted twice.
-    fake.failNext('GET', /\/pods\?.*continue=/, 410, { reason: 'Expired', message: 'The provided continue parameter is too old' });
+    fake.failNext('GET', /\/pods\?.*continue=/, 410, {
+      reason: 'Expired',
+      message: 'The provided continue parameter is too old',
+    });
     const restarted = await check();
     expect(restarted.reason).toContain('1104 pods running and ready');
     expect(fake.requests.filter((r) => r.path === `/api/v1/namespaces/${ns}/pods`).map((r) => r.query.limit ?? 'all')).toEqual([

@@ -1,10 +1,9 @@
 // Rollback does what `kubectl rollout undo` does and follows the rollout as `kubectl rollout status` does, against the fake API server with the real client.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { runCli } from '../src/cli.ts';
 import { verifyAuditLog } from '../src/store/audit.ts';
 import { openStore } from '../src/store/db.ts';
@@ -520,61 +519,6 @@ describe('runbook-bot rollback (CLI)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
-});
-
-describe('the RBAC Role shipped in deploy/kubernetes', () => {
-  interface Rule {
-    apiGroups: string[];
-    resources: string[];
-    verbs: string[];
-  }
-  const documents = parseAllDocuments(readFileSync(new URL('../deploy/kubernetes/rbac.yaml', import.meta.url), 'utf8')).map(
-    (document) => document.toJS() as { kind: string; metadata: { namespace: string }; rules?: Rule[] },
-  );
-  const roles = documents.filter((document) => document.kind === 'Role');
-
-  it('allows every call a rollback and its follow make, and writes nothing but a patch on deployments', async () => {
-    seed();
-    const plan = planRollback(await readRevisionHistory(k8s, { namespace: ns, deployment: name }));
-    await rollback(k8s, plan);
-    fake.controller.start(5);
-    expect((await follow()).result).toBe('success');
-
-    const rules = roles.find((role) => role.metadata.namespace === ns)!.rules!;
-    const allowed = (group: string, resource: string, verb: string) =>
-      rules.some((rule) => rule.apiGroups.includes(group) && rule.resources.includes(resource) && rule.verbs.includes(verb));
-    const calls = fake.requests.map((request) => {
-      const [, groupPart, , resource, object] =
-        /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/.exec(request.path) ?? [];
-      const watch = request.query.watch === 'true';
-      const verb =
-        request.method === 'PATCH'
-          ? 'patch'
-          : watch
-            ? 'watch'
-            : object
-              ? 'get'
-              : request.method === 'GET'
-                ? 'list'
-                : request.method;
-      return { group: groupPart ?? '', resource: resource ?? request.path, verb };
-    });
-    expect(new Set(calls.map((call) => `${call.verb} ${call.resource}`))).toEqual(
-      new Set(['get deployments', 'list replicasets', 'patch deployments', 'list deployments', 'watch deployments']),
-    );
-    for (const call of calls) expect(allowed(call.group, call.resource, call.verb), `${call.verb} ${call.resource}`).toBe(true);
-
-    for (const role of roles) {
-      const writes = role.rules!.flatMap((rule) =>
-        rule.verbs
-          .filter((verb) => !['get', 'list', 'watch'].includes(verb))
-          .map((verb) => `${verb} ${rule.resources.join(',')}`),
-      );
-      expect(writes).toEqual(['patch deployments']);
-      expect(role.rules!.some((rule) => rule.resources.includes('secrets'))).toBe(false);
-    }
-    expect(roles.map((role) => role.metadata.namespace)).toEqual(['rlhf-production', 'default', 'regulensai']);
   });
 });
 

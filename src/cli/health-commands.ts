@@ -1,4 +1,4 @@
-// `runbook-bot health [service|all] [--json]` and `runbook-bot privacy-budget [service] [--json]`, printed for a terminal or as JSON.
+// `runbook-bot health [service|all] [--json] [--details]` and `runbook-bot privacy-budget [service] [--json]`, printed for a terminal or as JSON.
 import { systemClock } from '../clock.ts';
 import { formatDuration } from '../config/duration.ts';
 import type { Config } from '../config/schema.ts';
@@ -6,6 +6,7 @@ import { UserError } from '../errors.ts';
 import type { CliIo } from '../cli.ts';
 import { openMigratedStore, storeOptions } from '../store/open.ts';
 import { worstStatus, type HealthStatus } from '../tasks/health/check.ts';
+import { objectTable } from '../tasks/health/object-table.ts';
 import { healthRunOptions, healthTargets, runHealthChecks, type HealthReport } from '../tasks/health/run.ts';
 import {
   describeProjection,
@@ -24,7 +25,7 @@ interface Command {
   run(args: string[], config: Config, io: CliIo, env?: NodeJS.ProcessEnv): Promise<number>;
 }
 
-const HEALTH_USAGE = 'runbook-bot health [service|all] [--json]';
+const HEALTH_USAGE = 'runbook-bot health [service|all] [--json] [--details]';
 const BUDGET_USAGE = 'runbook-bot privacy-budget [service] [--json]';
 /** For cron and scripts: the worst status is the exit code. */
 export const EXIT_BY_STATUS: Record<HealthStatus, number> = { ok: 0, warn: 1, critical: 2 };
@@ -34,12 +35,12 @@ export const healthCommands: Record<string, Command> = {
     usage: HEALTH_USAGE,
     summary: 'run every health check of a service or all of them at once (exit 0 ok, 1 warn, 2 critical)',
     async run(args, config, io, env = process.env) {
-      const { positional, json } = parseArgs(args, HEALTH_USAGE);
+      const { positional, json, details } = parseArgs(args, HEALTH_USAGE, ['--json', '--details']);
       const { services, unchecked } = healthTargets(config, positional ?? 'all');
       if (services.length === 0) throw new UserError('no service has health checks configured (services.<name>.health)');
       const report = await runHealthChecks(services, healthRunOptions(config, systemClock, env), unchecked);
       if (json) io.out(JSON.stringify(report, null, 2));
-      else for (const line of healthReportLines(report)) io.out(line);
+      else for (const line of healthReportLines(report, { details })) io.out(line);
       return EXIT_BY_STATUS[report.status];
     },
   },
@@ -48,7 +49,7 @@ export const healthCommands: Record<string, Command> = {
     summary:
       'read, grade and snapshot the privacy budget, with its projected exhaustion (exit 0 ok, 1 warn or unreadable, 2 critical)',
     async run(args, config, io, env = process.env) {
-      const { positional, json } = parseArgs(args, BUDGET_USAGE);
+      const { positional, json } = parseArgs(args, BUDGET_USAGE, ['--json']);
       const targets = privacyBudgetTargets(config, positional);
       const { store } = await openMigratedStore(storeOptions(config));
       try {
@@ -65,16 +66,20 @@ export const healthCommands: Record<string, Command> = {
   },
 };
 
-function parseArgs(args: string[], usage: string): { positional: string | undefined; json: boolean } {
+function parseArgs(
+  args: string[],
+  usage: string,
+  known: string[],
+): { positional: string | undefined; json: boolean; details: boolean } {
   const flags = args.filter((arg) => arg.startsWith('-'));
   const positionals = args.filter((arg) => !arg.startsWith('-'));
-  const unknown = flags.filter((flag) => flag !== '--json');
+  const unknown = flags.filter((flag) => !known.includes(flag));
   if (unknown.length > 0 || positionals.length > 1)
     throw new UserError(`unexpected ${[...unknown, ...positionals.slice(1)].join(' ')}\nUsage: ${usage}`);
-  return { positional: positionals[0], json: flags.includes('--json') };
+  return { positional: positionals[0], json: flags.includes('--json'), details: flags.includes('--details') };
 }
 
-export function healthReportLines(report: HealthReport): string[] {
+export function healthReportLines(report: HealthReport, options: { details?: boolean } = {}): string[] {
   const lines: string[] = [];
   const checks = report.services.flatMap((service) => service.checks);
   for (const service of report.services) {
@@ -84,6 +89,8 @@ export function healthReportLines(report: HealthReport): string[] {
     for (const check of service.checks) {
       const status = check.notConfigured ? 'n/a' : check.status;
       lines.push(`  ${status.padEnd(8)} ${label(check).padEnd(width)}  ${check.reason} (${formatDuration(check.durationMs)})`);
+      if (options.details && check.objects?.length)
+        for (const row of objectTable(check.objects, report.startedAt)) lines.push(`      ${row}`);
     }
   }
   if (report.unchecked.length > 0) lines.push(`not checked (no health section): ${report.unchecked.join(', ')}`);

@@ -91,7 +91,10 @@ export function createKubernetesClients(config: Config, options: KubernetesClien
 }
 
 /** Typed API clients as KubeConfig.makeApiClient makes them, but sending every request through the deadline. */
-export function clientsFor(kubeConfig: KubeConfig, timeouts: KubernetesTimeouts = DEFAULT_KUBERNETES_TIMEOUTS): KubernetesClients {
+export function clientsFor(
+  kubeConfig: KubeConfig,
+  timeouts: KubernetesTimeouts = DEFAULT_KUBERNETES_TIMEOUTS,
+): KubernetesClients {
   const cluster = kubeConfig.getCurrentCluster();
   if (!cluster) throw new ConfigError(['kubernetes: the kubeconfig has no current cluster']);
   const http = deadlineHttpLibrary(timeouts.requestMs);
@@ -165,11 +168,21 @@ export async function getJson(
   const response = await k8s.http.send(request).toPromise();
   const text = await response.body.text();
   if (response.httpStatusCode < 200 || response.httpStatusCode > 299)
-    throw new ApiException(response.httpStatusCode, `HTTP ${response.httpStatusCode} from GET ${url.pathname}`, text, response.headers);
+    throw new ApiException(
+      response.httpStatusCode,
+      `HTTP ${response.httpStatusCode} from GET ${url.pathname}`,
+      text,
+      response.headers,
+    );
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw new ApiException(response.httpStatusCode, `GET ${url.pathname} answered something that is not JSON`, text, response.headers);
+    throw new ApiException(
+      response.httpStatusCode,
+      `GET ${url.pathname} answered something that is not JSON`,
+      text,
+      response.headers,
+    );
   }
 }
 
@@ -225,7 +238,8 @@ export async function listPages(
 
 function parseListPage(answer: unknown, path: string): z.infer<typeof listPageSchema> {
   const parsed = listPageSchema.safeParse(answer);
-  if (!parsed.success) throw new ExternalError('Kubernetes', `GET ${path} answered something that is not a list`, { code: 'k8s_failed' });
+  if (!parsed.success)
+    throw new ExternalError('Kubernetes', `GET ${path} answered something that is not a list`, { code: 'k8s_failed' });
   return parsed.data;
 }
 

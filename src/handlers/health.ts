@@ -8,7 +8,8 @@ import { healthRunOptions, healthTargets, runHealthChecks, type HealthReport } f
 import { splitWords } from './command-text.ts';
 import { requireService, type CommandArgs, type CommandHandler, type HandlerDeps } from './listener.ts';
 
-export const HEALTH_USAGE = 'Usage: `/health [service|all]`, e.g. `/health rlhf-audit-trail` or `/health all`.';
+export const HEALTH_USAGE =
+  'Usage: `/health [service|all] [--details]`, e.g. `/health rlhf-audit-trail`, `/health all`, or `/health regulensai --details` for a table of the objects that are not ok.';
 
 /** Runs the health checks of one service or all of them, with the bot's secrets and Kubernetes access. */
 export async function checkHealth(config: Config, clock: Clock, target: string): Promise<HealthReport> {
@@ -22,8 +23,11 @@ export async function incidentHealthMessage(config: Config, clock: Clock, servic
 }
 
 export const handleHealthCommand: CommandHandler = async ({ command, ack, respond, client }, context, deps) => {
-  const words = splitWords(command.text);
-  if (words.length > 1 || words[0] === 'help') throw new UserError(HEALTH_USAGE, 'usage');
+  const all = splitWords(command.text);
+  const details = all.includes('--details');
+  const words = all.filter((word) => word !== '--details');
+  if (words.length > 1 || words[0] === 'help' || words.some((word) => word.startsWith('--')))
+    throw new UserError(HEALTH_USAGE, 'usage');
   const target = words[0] ?? 'all';
   if (target !== 'all') requireService(deps.config, target, HEALTH_USAGE);
   await deps.permissions.require('health', target === 'all' ? undefined : target, command.user_id);
@@ -48,7 +52,7 @@ export const handleHealthCommand: CommandHandler = async ({ command, ack, respon
     ms: Math.round(report.durationMs),
   });
   const title = target === 'all' ? 'Health of all services' : `Health of ${target}`;
-  await postResult({ command, respond, client }, healthMessage(report, title), context.log, deps);
+  await postResult({ command, respond, client }, healthMessage(report, title, { details }), context.log, deps);
 };
 
 /** Into the channel where the command was typed: the response URL first (works without joining), else chat.postMessage. */

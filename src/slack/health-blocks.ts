@@ -2,7 +2,9 @@
 import type { KnownBlock } from '@slack/types';
 import { formatDuration } from '../config/duration.ts';
 import { statusRank, type HealthStatus } from '../tasks/health/check.ts';
+import { objectTable } from '../tasks/health/object-table.ts';
 import type { CheckResult, HealthReport, ServiceHealth } from '../tasks/health/run.ts';
+import { escapeText } from './escape.ts';
 
 const ICON: Record<HealthStatus, string> = {
   ok: ':large_green_circle:',
@@ -14,14 +16,20 @@ const NOT_CONFIGURED_ICON = ':white_circle:';
 const MAX_SERVICE_SECTIONS = 45;
 const MAX_REASON = 240;
 const MAX_SECTION = 2_900;
+const MAX_DETAIL_MESSAGE = 80;
 
 export interface HealthMessage {
   text: string;
   blocks: KnownBlock[];
 }
 
-export function healthMessage(report: HealthReport, title = 'Health check'): HealthMessage {
-  return { text: healthSummaryText(report, title), blocks: healthBlocks(report, title) };
+export interface HealthBlockOptions {
+  /** A table of the objects behind each check's problems (`/health <service> --details`). */
+  details?: boolean;
+}
+
+export function healthMessage(report: HealthReport, title = 'Health check', options: HealthBlockOptions = {}): HealthMessage {
+  return { text: healthSummaryText(report, title), blocks: healthBlocks(report, title, options) };
 }
 
 /** For an incident channel, whose timeline prefixes "Health check of <service>:" itself. */
@@ -48,7 +56,7 @@ export function healthSummaryText(report: HealthReport, title?: string): string 
   return title === undefined ? findings : `${ICON[report.status]} ${title}: ${findings}`;
 }
 
-export function healthBlocks(report: HealthReport, title = 'Health check'): KnownBlock[] {
+export function healthBlocks(report: HealthReport, title = 'Health check', options: HealthBlockOptions = {}): KnownBlock[] {
   const checks = report.services.flatMap((service) => service.checks);
   const services = [...report.services].sort(
     (a, b) => statusRank(b.status) - statusRank(a.status) || a.service.localeCompare(b.service),
@@ -63,6 +71,11 @@ export function healthBlocks(report: HealthReport, title = 'Health check'): Know
     },
   ];
   for (const service of services.slice(0, MAX_SERVICE_SECTIONS)) blocks.push(serviceSection(service));
+  if (options.details)
+    for (const service of services)
+      for (const check of sortChecks(service.checks))
+        if (check.objects?.length && blocks.length < MAX_SERVICE_SECTIONS + 3)
+          blocks.push(detailsSection(service, check, report.startedAt));
   const notes: string[] = [];
   if (services.length > MAX_SERVICE_SECTIONS) notes.push(`${services.length - MAX_SERVICE_SECTIONS} more services not shown`);
   if (report.unchecked.length > 0)
@@ -82,10 +95,26 @@ function serviceSection(service: ServiceHealth): KnownBlock {
   return { type: 'section', text: { type: 'mrkdwn', text } };
 }
 
+/** The check's unhealthy objects as a kubectl-style table in a code block, cut to fit one section. */
+function detailsSection(service: ServiceHealth, check: CheckResult, now: Date): KnownBlock {
+  const objects = check.objects ?? [];
+  const heading = `*${label(check)}* of ${service.service}: ${objects.length} object${objects.length === 1 ? '' : 's'} not ok`;
+  const lines = objectTable(objects, now, { maxMessage: MAX_DETAIL_MESSAGE }).map(escapeText);
+  let shown = lines.length;
+  const fits = (count: number) => heading.length + lines.slice(0, count).join('\n').length + 80 <= MAX_SECTION;
+  while (shown > 1 && !fits(shown)) shown -= 1;
+  const more = lines.length - shown;
+  const tail = more > 0 ? `\n…and ${more} more (the CLI's \`runbook-bot health ${service.service} --details\` lists all)` : '';
+  return {
+    type: 'section',
+    text: { type: 'mrkdwn', text: `${heading}\n\`\`\`\n${lines.slice(0, shown).join('\n')}\n\`\`\`${tail}` },
+  };
+}
+
 function checkLine(check: CheckResult): string {
   const icon = check.notConfigured ? NOT_CONFIGURED_ICON : ICON[check.status];
   const reason = check.reason.length > MAX_REASON ? `${check.reason.slice(0, MAX_REASON)}…` : check.reason;
-  return `${icon} *${label(check)}* ${escape(reason)} _(${formatDuration(check.durationMs)})_`;
+  return `${icon} *${label(check)}* ${escapeText(reason)} _(${formatDuration(check.durationMs)})_`;
 }
 
 function label(check: CheckResult): string {
@@ -104,9 +133,4 @@ function counts(checks: CheckResult[]): string {
     .filter((status) => tally[status] > 0)
     .map((status) => `${tally[status]} ${status}`);
   return parts.length > 0 ? parts.join(', ') : 'no checks';
-}
-
-/** Reasons quote what services answered; keep Slack from reading them as mentions or links. */
-function escape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

@@ -1,8 +1,5 @@
 // Kubernetes health as the runbooks' daily `kubectl get` checks read it: every finding names its object, a refused read is a gap beside the rest.
-import {
-  kubernetesError,
-  type KubernetesClients,
-} from '../../clients/kubernetes.ts';
+import { kubernetesError, type KubernetesClients } from '../../clients/kubernetes.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
 import { ConfigError } from '../../errors.ts';
 import {
@@ -115,11 +112,24 @@ export function judge(
 
   const findings: Finding[] = [];
   if (snapshot.namespace?.phase === 'Terminating')
-    findings.push(objectFinding({ status: 'critical', kind: 'Namespace', name: namespace, reason: 'Terminating', phrase: 'is being deleted' }));
+    findings.push(
+      objectFinding({
+        status: 'critical',
+        kind: 'Namespace',
+        name: namespace,
+        reason: 'Terminating',
+        phrase: 'is being deleted',
+      }),
+    );
   const scope = scopeOf(spec, target, snapshot);
   const workloads = workloadFindings(target, snapshot, scope);
   const metrics = Array.isArray(snapshot.podMetrics) ? snapshot.podMetrics : undefined;
-  const pods = snapshot.pods ? podFindings(snapshot.pods.filter((pod) => scope.pod(pod)), { spec, now, metrics }) : undefined;
+  const pods = snapshot.pods
+    ? podFindings(
+        snapshot.pods.filter((pod) => scope.pod(pod)),
+        { spec, now, metrics },
+      )
+    : undefined;
   const services = serviceFindings(snapshot, scope);
   const storage = storageFindings(snapshot, scope, spec, now);
   const certificates = certificateFindings(snapshot, spec, now);
@@ -134,7 +144,10 @@ export function judge(
     ...snapshot.gaps.map((gap) => gapFinding(gap, namespace)),
   );
   for (const [kind, count] of Object.entries(snapshot.unreadable))
-    findings.push({ status: 'warn', text: `${plural(count, kind.replace(/s$/, ''), kind)} skipped: the API answered a shape the check does not understand` });
+    findings.push({
+      status: 'warn',
+      text: `${plural(count, kind.replace(/s$/, ''), kind)} skipped: the API answered a shape the check does not understand`,
+    });
   if (typeof snapshot.podMetrics === 'string') findings.push(okFinding(snapshot.podMetrics));
 
   const fine = [workloads.okText, pods?.okText, services.okText, storage.okText, certificates.okText].filter(

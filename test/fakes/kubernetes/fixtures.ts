@@ -33,7 +33,9 @@ function basePod(name: string, options: PodOptions, status: KubeObject): KubeObj
       namespace: options.namespace,
       labels: options.labels ?? {},
       ...(options.createdAt ? { creationTimestamp: iso(options.createdAt) } : {}),
-      ...(options.owner ? { ownerReferences: [{ apiVersion: 'apps/v1', ...options.owner, uid: 'owner-uid', controller: true }] } : {}),
+      ...(options.owner
+        ? { ownerReferences: [{ apiVersion: 'apps/v1', ...options.owner, uid: 'owner-uid', controller: true }] }
+        : {}),
     },
     spec: {
       containers: [
@@ -43,7 +45,9 @@ function basePod(name: string, options: PodOptions, status: KubeObject): KubeObj
           ...(options.memoryLimit ? { resources: { limits: { memory: options.memoryLimit } } } : {}),
         },
       ],
-      ...(options.claims ? { volumes: options.claims.map((claimName, i) => ({ name: `data-${i}`, persistentVolumeClaim: { claimName } })) } : {}),
+      ...(options.claims
+        ? { volumes: options.claims.map((claimName, i) => ({ name: `data-${i}`, persistentVolumeClaim: { claimName } })) }
+        : {}),
     },
     status,
   };
@@ -128,16 +132,25 @@ export function workload(
   options: { namespace: string; replicas: number; ready: number; labels?: Record<string, string>; claimTemplates?: string[] },
 ): KubeObject {
   const labels = options.labels ?? { app: name };
-  const spec: KubeObject = { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name, image: `${name}:1` }] } } };
+  const spec: KubeObject = {
+    selector: { matchLabels: labels },
+    template: { metadata: { labels }, spec: { containers: [{ name, image: `${name}:1` }] } },
+  };
   if (kind !== 'DaemonSet') spec.replicas = options.replicas;
   if (kind === 'StatefulSet') {
     spec.serviceName = name;
-    if (options.claimTemplates) spec.volumeClaimTemplates = options.claimTemplates.map((claim) => ({ metadata: { name: claim } }));
+    if (options.claimTemplates)
+      spec.volumeClaimTemplates = options.claimTemplates.map((claim) => ({ metadata: { name: claim } }));
   }
   const status =
     kind === 'DaemonSet'
       ? { desiredNumberScheduled: options.replicas, numberReady: options.ready }
-      : { replicas: options.replicas, readyReplicas: options.ready, updatedReplicas: options.replicas, availableReplicas: options.ready };
+      : {
+          replicas: options.replicas,
+          readyReplicas: options.ready,
+          updatedReplicas: options.replicas,
+          availableReplicas: options.ready,
+        };
   return { apiVersion: 'apps/v1', kind, metadata: { name, namespace: options.namespace, labels }, spec, status };
 }
 
@@ -162,7 +175,12 @@ export function ingress(
     metadata: { name, namespace },
     spec: {
       rules: [
-        { host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: options.backend, port: { number: 80 } } } }] } },
+        {
+          host,
+          http: {
+            paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: options.backend, port: { number: 80 } } } }],
+          },
+        },
       ],
       ...(options.tlsSecret ? { tls: [{ hosts: [host], secretName: options.tlsSecret }] } : {}),
     },
@@ -243,7 +261,11 @@ export function eventsV1Event(
   };
 }
 
-export function certificate(name: string, namespace: string, options: { notAfter: Date; secretName?: string; ready?: boolean }): KubeObject {
+export function certificate(
+  name: string,
+  namespace: string,
+  options: { notAfter: Date; secretName?: string; ready?: boolean },
+): KubeObject {
   return {
     apiVersion: 'cert-manager.io/v1',
     kind: 'Certificate',
@@ -251,7 +273,13 @@ export function certificate(name: string, namespace: string, options: { notAfter
     spec: { secretName: options.secretName ?? name, dnsNames: [`${name}.example.com`] },
     status: {
       notAfter: iso(options.notAfter),
-      conditions: [{ type: 'Ready', status: options.ready === false ? 'False' : 'True', reason: options.ready === false ? 'Issuing' : 'Ready' }],
+      conditions: [
+        {
+          type: 'Ready',
+          status: options.ready === false ? 'False' : 'True',
+          reason: options.ready === false ? 'Issuing' : 'Ready',
+        },
+      ],
     },
   };
 }
@@ -282,7 +310,23 @@ export function selfSignedCertificate(commonName: string, days: number): TlsMate
     const cert = join(dir, 'tls.crt');
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', String(days), '-subj', `/CN=${commonName}`],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        String(days),
+        '-subj',
+        `/CN=${commonName}`,
+      ],
       { stdio: 'ignore' },
     );
     return { certificate: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') };
@@ -291,7 +335,12 @@ export function selfSignedCertificate(commonName: string, days: number): TlsMate
   }
 }
 
-export function tlsSecret(name: string, namespace: string, material: TlsMaterial, annotations: Record<string, string> = {}): KubeObject {
+export function tlsSecret(
+  name: string,
+  namespace: string,
+  material: TlsMaterial,
+  annotations: Record<string, string> = {},
+): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Secret',

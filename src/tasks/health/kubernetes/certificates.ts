@@ -47,7 +47,14 @@ export function certificateFindings(
     if ('notAfter' in read) expiries.push({ kind: 'Secret', name: secret.name, notAfter: read.notAfter });
     else if (read.problem)
       findings.push(
-        objectFinding({ status: 'warn', kind: 'Secret', name: secret.name, reason: read.reason, message: read.problem, phrase: read.problem }),
+        objectFinding({
+          status: 'warn',
+          kind: 'Secret',
+          name: secret.name,
+          reason: read.reason,
+          message: read.problem,
+          phrase: read.problem,
+        }),
       );
   }
   let valid = 0;

@@ -111,7 +111,11 @@ export async function readNamespace(k8s: Client, plan: ReadPlan): Promise<Snapsh
   const list = async <S extends z.ZodType, T = z.infer<S>>(
     id: ReadId,
     schema: S,
-    options: { query?: Record<string, string>; keep?: (item: z.infer<S>) => T | undefined; raw?: (item: unknown) => boolean } = {},
+    options: {
+      query?: Record<string, string>;
+      keep?: (item: z.infer<S>) => T | undefined;
+      raw?: (item: unknown) => boolean;
+    } = {},
   ): Promise<T[]> => {
     const read = READS[id];
     const items: T[] = [];
@@ -161,7 +165,9 @@ export async function readNamespace(k8s: Client, plan: ReadPlan): Promise<Snapsh
     attempt('pods', () => list('pods', podSchema)).then((items) => void (snapshot.pods = items)),
     attempt('deployments', () => list('deployments', deploymentSchema)).then((items) => void (snapshot.deployments = items)),
     plan.statefulsets
-      ? attempt('statefulsets', () => list('statefulsets', statefulSetSchema)).then((items) => void (snapshot.statefulsets = items))
+      ? attempt('statefulsets', () => list('statefulsets', statefulSetSchema)).then(
+          (items) => void (snapshot.statefulsets = items),
+        )
       : (snapshot.statefulsets = []),
     plan.daemonsets
       ? attempt('daemonsets', () => list('daemonsets', daemonSetSchema)).then((items) => void (snapshot.daemonsets = items))
@@ -170,7 +176,9 @@ export async function readNamespace(k8s: Client, plan: ReadPlan): Promise<Snapsh
     attempt('endpointslices', () => list('endpointslices', endpointSliceSchema)).then(
       (items) => void (snapshot.endpointSlices = items),
     ),
-    attempt('persistentvolumeclaims', () => list('persistentvolumeclaims', pvcSchema)).then((items) => void (snapshot.pvcs = items)),
+    attempt('persistentvolumeclaims', () => list('persistentvolumeclaims', pvcSchema)).then(
+      (items) => void (snapshot.pvcs = items),
+    ),
     attempt('persistentvolumes', () =>
       list('persistentvolumes', pvSchema, {
         // PersistentVolumes are cluster-wide: keep those claimed from this namespace.
@@ -191,7 +199,13 @@ export async function readNamespace(k8s: Client, plan: ReadPlan): Promise<Snapsh
               reason: event.reason ?? 'Unknown',
               message: event.message ?? '',
               count: event.series?.count ?? event.count ?? 1,
-              last: lastSeen(event.series?.lastObservedTime, event.lastTimestamp, event.eventTime, event.firstTimestamp, event.metadata.creationTimestamp),
+              last: lastSeen(
+                event.series?.lastObservedTime,
+                event.lastTimestamp,
+                event.eventTime,
+                event.firstTimestamp,
+                event.metadata.creationTimestamp,
+              ),
             }),
         });
         return;
@@ -260,7 +274,9 @@ async function readTlsSecrets(
   gap: (read: Read, error: unknown, names?: string[]) => void,
 ): Promise<void> {
   const managed = new Set(
-    Array.isArray(snapshot.certificates) ? snapshot.certificates.flatMap((c) => (c.spec?.secretName ? [c.spec.secretName] : [])) : [],
+    Array.isArray(snapshot.certificates)
+      ? snapshot.certificates.flatMap((c) => (c.spec?.secretName ? [c.spec.secretName] : []))
+      : [],
   );
   const fromIngresses = (snapshot.ingresses ?? []).flatMap((ingress) =>
     (ingress.spec?.tls ?? []).flatMap((tls) => (tls.secretName ? [tls.secretName] : [])),
@@ -313,9 +329,14 @@ function lastSeen(...candidates: Array<string | null | undefined>): Date {
 export function unreachable(snapshot: Snapshot, namespace: string): Error | undefined {
   const total = snapshot.gaps.length;
   if (total === 0 || snapshot.namespace !== undefined) return undefined;
-  const answered = [snapshot.pods, snapshot.deployments, snapshot.services, snapshot.pvcs, snapshot.events, snapshot.ingresses].some(
-    (items) => items !== undefined,
-  );
+  const answered = [
+    snapshot.pods,
+    snapshot.deployments,
+    snapshot.services,
+    snapshot.pvcs,
+    snapshot.events,
+    snapshot.ingresses,
+  ].some((items) => items !== undefined);
   if (answered) return undefined;
   const first = snapshot.gaps.find((gap) => gap.status === undefined);
   if (!first || snapshot.gaps.some((gap) => gap.status !== undefined)) return undefined;

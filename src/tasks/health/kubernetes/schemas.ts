@@ -110,7 +110,10 @@ export const statefulSetSchema = z.object({
     replicas: z.number().optional(),
     selector: labelSelectorSchema.nullable().optional(),
     template: podTemplateLabels.optional(),
-    volumeClaimTemplates: z.array(z.object({ metadata: z.object({ name: z.string() }) })).nullable().optional(),
+    volumeClaimTemplates: z
+      .array(z.object({ metadata: z.object({ name: z.string() }) }))
+      .nullable()
+      .optional(),
   }),
   status: z.object({ readyReplicas: z.number().optional() }).optional(),
 });
@@ -137,7 +140,10 @@ export const endpointSliceSchema = z.object({
     .optional(),
 });
 
-const backend = z.object({ service: z.object({ name: z.string() }).nullable().optional() }).nullable().optional();
+const backend = z
+  .object({ service: z.object({ name: z.string() }).nullable().optional() })
+  .nullable()
+  .optional();
 export const ingressSchema = z.object({
   metadata,
   spec: z

@@ -37,7 +37,10 @@ export function selects(selector: LabelSelector | null | undefined, labels: Reco
 }
 
 /** A Service's selector (a plain map) against labels; an empty one selects nothing (such a service has manual endpoints). */
-export function serviceSelects(selector: Record<string, string> | null | undefined, labels: Record<string, string> | null | undefined) {
+export function serviceSelects(
+  selector: Record<string, string> | null | undefined,
+  labels: Record<string, string> | null | undefined,
+) {
   const entries = Object.entries(selector ?? {});
   return entries.length > 0 && entries.every(([key, value]) => labels?.[key] === value);
 }
@@ -59,7 +62,9 @@ export function scopeOf(spec: KubernetesCheckConfig, target: ServiceKubernetes, 
     ...(snapshot.daemonsets ?? []).filter((w) => configured.DaemonSet.has(w.metadata.name)),
   ];
   const pods = new Set(
-    (snapshot.pods ?? []).filter((pod) => workloads.some((w) => selects(w.spec.selector, pod.metadata.labels))).map((p) => p.metadata.name),
+    (snapshot.pods ?? [])
+      .filter((pod) => workloads.some((w) => selects(w.spec.selector, pod.metadata.labels)))
+      .map((p) => p.metadata.name),
   );
   const templateLabels = workloads.map((w) => w.spec.template?.metadata?.labels ?? {});
   const services = new Set(
@@ -67,20 +72,28 @@ export function scopeOf(spec: KubernetesCheckConfig, target: ServiceKubernetes, 
       .filter(
         (service) =>
           templateLabels.some((labels) => serviceSelects(service.spec?.selector, labels)) ||
-          (snapshot.pods ?? []).some((pod) => pods.has(pod.metadata.name) && serviceSelects(service.spec?.selector, pod.metadata.labels)),
+          (snapshot.pods ?? []).some(
+            (pod) => pods.has(pod.metadata.name) && serviceSelects(service.spec?.selector, pod.metadata.labels),
+          ),
       )
       .map((s) => s.metadata.name),
   );
   const ingresses = new Set(
-    (snapshot.ingresses ?? []).filter((ingress) => backendServices(ingress).some((name) => services.has(name))).map((i) => i.metadata.name),
+    (snapshot.ingresses ?? [])
+      .filter((ingress) => backendServices(ingress).some((name) => services.has(name)))
+      .map((i) => i.metadata.name),
   );
   const claimPatterns = (snapshot.statefulsets ?? [])
     .filter((sts) => configured.StatefulSet.has(sts.metadata.name))
-    .flatMap((sts) => (sts.spec.volumeClaimTemplates ?? []).map((t) => new RegExp(`^${escape(`${t.metadata.name}-${sts.metadata.name}-`)}\\d+$`)));
+    .flatMap((sts) =>
+      (sts.spec.volumeClaimTemplates ?? []).map((t) => new RegExp(`^${escape(`${t.metadata.name}-${sts.metadata.name}-`)}\\d+$`)),
+    );
   const claims = new Set(
     (snapshot.pods ?? [])
       .filter((pod) => pods.has(pod.metadata.name))
-      .flatMap((pod) => (pod.spec?.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : []))),
+      .flatMap((pod) =>
+        (pod.spec?.volumes ?? []).flatMap((v) => (v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : [])),
+      ),
   );
   const pvc = (name: string) => claims.has(name) || claimPatterns.some((pattern) => pattern.test(name));
   // Pods and ReplicaSets that are gone by now still name their workload: "<deployment>-<hash>[-<suffix>]", "<statefulset>-<n>".

@@ -48,7 +48,13 @@ export function workloadFindings(target: ServiceKubernetes, snapshot: Snapshot, 
     });
   }
   for (const s of snapshot.statefulsets ?? [])
-    states.push({ kind: 'StatefulSet', name: s.metadata.name, desired: s.spec.replicas ?? 1, ready: s.status?.readyReplicas ?? 0, stuck: undefined });
+    states.push({
+      kind: 'StatefulSet',
+      name: s.metadata.name,
+      desired: s.spec.replicas ?? 1,
+      ready: s.status?.readyReplicas ?? 0,
+      stuck: undefined,
+    });
   for (const d of snapshot.daemonsets ?? [])
     states.push({
       kind: 'DaemonSet',
@@ -98,11 +104,21 @@ export function workloadFindings(target: ServiceKubernetes, snapshot: Snapshot, 
           phrase: counts,
         }),
       );
-    } else if ((state.kind === 'Deployment' ? target.deployments : state.kind === 'StatefulSet' ? target.statefulsets : target.daemonsets).includes(state.name)) {
+    } else if (
+      (state.kind === 'Deployment'
+        ? target.deployments
+        : state.kind === 'StatefulSet'
+          ? target.statefulsets
+          : target.daemonsets
+      ).includes(state.name)
+    ) {
       okNamed.push(state.desired === 0 ? `${state.kind} ${state.name} scaled to 0` : `${state.kind} ${state.name} ${counts}`);
     } else okOthers += 1;
   }
-  const parts = [...okNamed, ...(okOthers > 0 ? [`${plural(okOthers, okNamed.length > 0 ? 'other workload' : 'workload')} ready`] : [])];
+  const parts = [
+    ...okNamed,
+    ...(okOthers > 0 ? [`${plural(okOthers, okNamed.length > 0 ? 'other workload' : 'workload')} ready`] : []),
+  ];
   return { findings, okText: parts.length > 0 ? parts.join(', ') : undefined };
 }
 
@@ -203,7 +219,8 @@ export function podFindings(pods: Pod[], options: PodCheckOptions): { findings: 
               name,
               reason: 'NotReady',
               ...(since ? { at: since } : {}),
-              message: unready.length > 0 ? `containers not ready: ${unready.join(', ')}` : (readyCondition.reason ?? 'not ready'),
+              message:
+                unready.length > 0 ? `containers not ready: ${unready.join(', ')}` : (readyCondition.reason ?? 'not ready'),
               phrase: `not ready${since ? ` for ${age(now.getTime() - since.getTime())}` : ''}${unready.length > 0 ? ` (${unready.join(', ')})` : ''}`,
             }),
           );
@@ -256,7 +273,8 @@ function lastTermination(statuses: ContainerStatus[]): LastTermination | undefin
 }
 
 function terminationWords(last: LastTermination): string {
-  const code = last.exitCode !== undefined ? `exit ${last.exitCode}` : last.signal !== undefined ? `signal ${last.signal}` : undefined;
+  const code =
+    last.exitCode !== undefined ? `exit ${last.exitCode}` : last.signal !== undefined ? `signal ${last.signal}` : undefined;
   return `${last.reason ?? 'terminated'}${code ? ` (${code})` : ''} in ${last.container}`;
 }
 
@@ -271,7 +289,14 @@ function memoryFindings(pod: Pod, metrics: PodMetrics | undefined, warnPercent: 
     if (percent < warnPercent) continue;
     const words = `${formatBytes(used)} of its ${formatBytes(limit)} memory limit (${Math.round(percent)}%) in ${container.name}`;
     findings.push(
-      objectFinding({ status: 'warn', kind: 'Pod', name: pod.metadata.name, reason: 'MemoryNearLimit', message: words, phrase: `using ${words}` }),
+      objectFinding({
+        status: 'warn',
+        kind: 'Pod',
+        name: pod.metadata.name,
+        reason: 'MemoryNearLimit',
+        message: words,
+        phrase: `using ${words}`,
+      }),
     );
   }
   return findings;
