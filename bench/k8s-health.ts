@@ -14,7 +14,16 @@ import type { ServiceConfig } from '../src/config/schema.ts';
 import { READS, collectionPath, type ReadId } from '../src/tasks/health/kubernetes/grants.ts';
 import { readNamespace } from '../src/tasks/health/kubernetes/reads.ts';
 import { judge } from '../src/tasks/health/kubernetes.ts';
-import { coreEvent, crashLoopingPod, ingress, pv, pvc, runningPod, service, workload } from '../test/fakes/kubernetes/fixtures.ts';
+import {
+  coreEvent,
+  crashLoopingPod,
+  ingress,
+  pv,
+  pvc,
+  runningPod,
+  service,
+  workload,
+} from '../test/fakes/kubernetes/fixtures.ts';
 import { startFakeKubernetes } from '../test/fakes/kubernetes/index.ts';
 
 const { values: args } = parseArgs({
@@ -84,7 +93,13 @@ async function serve(): Promise<void> {
   process.send!({ type: 'ready', url: fake.url } satisfies Message);
 }
 
-function seed(fake: Awaited<ReturnType<typeof startFakeKubernetes>>, namespace: string, pods: number, events: number, now: number) {
+function seed(
+  fake: Awaited<ReturnType<typeof startFakeKubernetes>>,
+  namespace: string,
+  pods: number,
+  events: number,
+  now: number,
+) {
   const owners = [
     ...Array.from({ length: DEPLOYMENTS }, (_, i) => ({ kind: 'Deployment' as const, name: `api-${i}` })),
     ...Array.from({ length: STATEFULSETS }, (_, i) => ({ kind: 'StatefulSet' as const, name: `db-${i}` })),
@@ -98,16 +113,27 @@ function seed(fake: Awaited<ReturnType<typeof startFakeKubernetes>>, namespace: 
   for (let i = 0; i < pods; i += 1) {
     const owner = owners[i % owners.length]!;
     const ordinal = Math.floor(i / owners.length);
-    const name = owner.kind === 'StatefulSet' ? `${owner.name}-${ordinal}` : `${owner.name}-6d4f-${String(ordinal).padStart(5, '0')}`;
+    const name =
+      owner.kind === 'StatefulSet' ? `${owner.name}-${ordinal}` : `${owner.name}-6d4f-${String(ordinal).padStart(5, '0')}`;
     podNames.push(name);
     const base = { namespace, labels: { app: owner.name }, owner };
     // One pod in a hundred crash-loops, one in twenty restarted in the last hour: findings, not just reads.
     if (i % 100 === 7)
       fake.put(
-        crashLoopingPod(name, { ...base, restarts: 9, lastTermination: { reason: 'OOMKilled', exitCode: 137, finishedAt: new Date(now - 120_000) } }),
+        crashLoopingPod(name, {
+          ...base,
+          restarts: 9,
+          lastTermination: { reason: 'OOMKilled', exitCode: 137, finishedAt: new Date(now - 120_000) },
+        }),
       );
     else if (i % 20 === 3)
-      fake.put(runningPod(name, { ...base, restarts: 2, lastTermination: { reason: 'Error', exitCode: 1, finishedAt: new Date(now - 600_000) } }));
+      fake.put(
+        runningPod(name, {
+          ...base,
+          restarts: 2,
+          lastTermination: { reason: 'Error', exitCode: 1, finishedAt: new Date(now - 600_000) },
+        }),
+      );
     else fake.put(runningPod(name, base));
     if (owner.kind === 'StatefulSet') {
       fake.put(pvc(`data-${name}`, namespace, { phase: 'Bound', volumeName: `pv-${namespace}-${i}` }));
@@ -248,7 +274,10 @@ async function main(): Promise<void> {
   const api = fork(self, ['--role', 'serve', ...common], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     const { url } = await next(api, 'ready');
-    const results: Record<string, Array<Extract<Message, { type: 'result' }> & { served: number; byPath: Record<string, number> }>> = {};
+    const results: Record<
+      string,
+      Array<Extract<Message, { type: 'result' }> & { served: number; byPath: Record<string, number> }>
+    > = {};
     for (const role of ['baseline', 'check'] as const) {
       const child = fork(self, ['--role', role, '--url', url!, ...common], {
         execArgv: [...process.execArgv, '--expose-gc'],
@@ -277,7 +306,14 @@ async function main(): Promise<void> {
 
 function report(
   baseline: Array<{ wallMs: number; served: number; peakRssGrowth: number }>,
-  check: Array<{ wallMs: number; served: number; peakRssGrowth: number; objects: number; status?: string; byPath: Record<string, number> }>,
+  check: Array<{
+    wallMs: number;
+    served: number;
+    peakRssGrowth: number;
+    objects: number;
+    status?: string;
+    byPath: Record<string, number>;
+  }>,
 ): void {
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
@@ -288,12 +324,19 @@ function report(
   const calls = check[0]!.served;
   // One list call per kind per 500 objects (at least one per kind), plus the namespace's own GET.
   const volumes = Math.ceil(PODS / (DEPLOYMENTS + STATEFULSETS)) * STATEFULSETS;
-  const sizes: Record<string, number> = { pods: PODS, events: EVENTS, persistentvolumeclaims: volumes, persistentvolumes: volumes };
+  const sizes: Record<string, number> = {
+    pods: PODS,
+    events: EVENTS,
+    persistentvolumeclaims: volumes,
+    persistentvolumes: volumes,
+  };
   const allowed = 1 + LISTS.reduce((sum, id) => sum + Math.max(1, Math.ceil((sizes[id] ?? 1) / LIST_PAGE_SIZE)), 0);
   const chain = Math.ceil(EVENTS / LIST_PAGE_SIZE);
   const first = check[0]!.peakRssGrowth;
   const steady = later(check);
-  console.log(`bench:k8s-health — ${PODS} pods, ${EVENTS} Warning events, API answering in ${LATENCY_MS} ms, ${ROUNDS} rounds each (medians)`);
+  console.log(
+    `bench:k8s-health — ${PODS} pods, ${EVENTS} Warning events, API answering in ${LATENCY_MS} ms, ${ROUNDS} rounds each (medians)`,
+  );
   console.log(
     `  baseline (fetch + JSON.parse of the same pages): ${baseMs.toFixed(0)} ms, ${baseline[0]!.served} API calls, RSS growth first ${mb(baseline[0]!.peakRssGrowth)}, later ${mb(later(baseline))}`,
   );
@@ -310,9 +353,15 @@ function report(
     '  RSS "first" is the first big check in a fresh process, where V8 touches its young generation (64 MB by default) for the first time, as the baseline does; "later" is every check after it, as the health watch runs them.',
   );
   const results = [
-    [`API calls per check ${calls} <= ${allowed} (one per kind per ${LIST_PAGE_SIZE} objects, + the namespace)`, calls <= allowed],
+    [
+      `API calls per check ${calls} <= ${allowed} (one per kind per ${LIST_PAGE_SIZE} objects, + the namespace)`,
+      calls <= allowed,
+    ],
     [`check beyond the baseline ${overhead.toFixed(0)} ms <= 150 ms (ratio ${(checkMs / baseMs).toFixed(2)}x)`, overhead <= 150],
-    [`RSS growth of a check ${mb(steady)} < 40 MB (first check ${mb(first)}, baseline's ${mb(baseline[0]!.peakRssGrowth)})`, steady < 40 * 1024 * 1024 && first <= baseline[0]!.peakRssGrowth],
+    [
+      `RSS growth of a check ${mb(steady)} < 40 MB (first check ${mb(first)}, baseline's ${mb(baseline[0]!.peakRssGrowth)})`,
+      steady < 40 * 1024 * 1024 && first <= baseline[0]!.peakRssGrowth,
+    ],
   ] as const;
   for (const [text, ok] of results) console.log(`  ${ok ? 'ok  ' : 'MISS'} ${text}`);
   process.exitCode = results.every(([, ok]) => ok) ? 0 : 1;

@@ -7,14 +7,10 @@ import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { clientsFor } from '../src/clients/kubernetes.ts';
 import { systemClock } from '../src/clock.ts';
-import {
-  followRollout,
-  planRollback,
-  readRevisionHistory,
-  rollback,
-  rolloutStatus,
-  type Deployment,
-} from '../src/tasks/rollback.ts';
+import { readRevisionHistory } from '../src/tasks/rollback/history.ts';
+import type { Deployment } from '../src/tasks/rollback/objects.ts';
+import { planRollback, rollback } from '../src/tasks/rollback/rollback.ts';
+import { followRollout, rolloutStatus } from '../src/tasks/rollback/status.ts';
 import { startFakeKubernetes, type FakeKubernetes } from '../test/fakes/kubernetes/index.ts';
 
 const { values: args } = parseArgs({ options: { rounds: { type: 'string', default: '20' } } });

@@ -1,24 +1,12 @@
 // The CLI: the bot's tasks for a terminal, cron or scripts, without Slack. Exit codes: 0 ok, 1 warn/failed, 2 critical, 64 usage, 78 config.
-import { userInfo } from 'node:os';
 import { loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { ConfigError, UserError, errorMessage } from './errors.ts';
 import { openMigratedStore, storeOptions } from './store/open.ts';
-import { appendAudit, verifyAuditLog, type AuditEntry } from './store/audit.ts';
-import { createKubernetesClients } from './clients/kubernetes.ts';
-import { systemClock } from './clock.ts';
-import { requireService } from './handlers/listener.ts';
+import { verifyAuditLog } from './store/audit.ts';
 import { backupCommands } from './cli/backup-commands.ts';
 import { healthCommands } from './cli/health-commands.ts';
-import {
-  followRollout,
-  followTimeout,
-  formatImages,
-  planRollback,
-  readRevisionHistory,
-  rollback,
-  rollbackTarget,
-} from './tasks/rollback.ts';
+import { rollbackCommands } from './cli/rollback-commands.ts';
 
 export interface CliIo {
   out: (line: string) => void;
@@ -75,80 +63,7 @@ const commands: Record<string, CliCommand> = {
       }
     },
   },
-  rollback: {
-    usage: 'runbook-bot rollback <service> [deployment] [revision] [--force] [--dry-run]',
-    summary: 'roll a deployment back as `kubectl rollout undo` does, then follow the rollout (exit 1 unless it completes)',
-    async run(args, config, io) {
-      const usage = `Usage: ${commands.rollback!.usage}`;
-      const flags = new Set(args.filter((arg) => arg.startsWith('--')));
-      for (const flag of flags)
-        if (flag !== '--force' && flag !== '--dry-run') throw new UserError(`unknown option ${flag}\n${usage}`);
-      const words = args.filter((arg) => !arg.startsWith('--'));
-      const [name, service] = requireService(config, words[0], usage);
-      const target = rollbackTarget(name, service, words.slice(1), usage);
-      const k8s = createKubernetesClients(config, { context: target.context });
-      const history = await readRevisionHistory(k8s, target);
-      io.out(`deployment.apps/${target.deployment} in ${target.namespace} (context ${k8s.context}):`);
-      io.out('  REVISION  IMAGES  CHANGE-CAUSE');
-      for (const entry of history.revisions)
-        io.out(
-          `  ${`${entry.revision}${entry.current ? '*' : ''}`.padEnd(8)}  ${formatImages(entry.images)}  ${entry.changeCause ?? '<none>'}`,
-        );
-      const force = flags.has('--force');
-      const plan = planRollback(history, { toRevision: target.toRevision, force });
-      io.out(
-        `rollback: revision ${plan.from.revision ?? '?'} -> ${plan.to.revision} (${formatImages(plan.from.images)} -> ${formatImages(plan.to.images)})`,
-      );
-      for (const reason of plan.forced) io.out(`forced: ${reason}`);
-      const dryRun = flags.has('--dry-run');
-      // A change from a terminal is audited like one from Slack; a dry run changes nothing and is not.
-      const audit = dryRun ? undefined : await openCliAudit(config);
-      try {
-        const params = {
-          namespace: target.namespace,
-          deployment: target.deployment,
-          from: plan.from.revision,
-          to: plan.to.revision,
-          force,
-        };
-        await audit?.append({ action: 'command', target: name, params: { command: 'rollback', ...params }, result: 'running' });
-        const result = await rollback(k8s, plan, { force, dryRun });
-        if (result.dryRun) {
-          io.out('dry run: nothing changed; this JSON patch would be sent:');
-          io.out(JSON.stringify(result.patch, null, 2));
-          return 0;
-        }
-        io.out(`deployment.apps/${target.deployment} rolled back`);
-        const outcome = await followRollout(k8s, {
-          namespace: target.namespace,
-          deployment: target.deployment,
-          clock: systemClock,
-          timeoutMs: followTimeout(result.progressDeadlineSeconds),
-          onProgress: (status) => io.out(status.message),
-        });
-        io.out(`${outcome.result}: ${outcome.message}`);
-        await audit?.append({
-          action: 'task.outcome',
-          target: name,
-          params: { command: 'rollback', ...params },
-          result: `${outcome.result}: ${outcome.message}`,
-        });
-        return outcome.result === 'success' ? 0 : 1;
-      } catch (error) {
-        await audit
-          ?.append({
-            action: 'task.outcome',
-            target: name,
-            params: { command: 'rollback' },
-            result: `failed: ${errorMessage(error)}`,
-          })
-          .catch(() => undefined);
-        throw error;
-      } finally {
-        await audit?.close();
-      }
-    },
-  },
+  ...rollbackCommands,
   ...backupCommands,
   ...healthCommands,
   migrate: {
@@ -183,18 +98,6 @@ export function usage(): string {
     '',
     'Configuration comes from the environment and RUNBOOK_BOT_CONFIG (default ./runbook-bot.yml), as for the bot.',
   ].join('\n');
-}
-
-/** The audit log for changes made from the CLI: actor `cli:<login>`, the same hash chain as the bot's. */
-export async function openCliAudit(
-  config: Config,
-): Promise<{ append(entry: Omit<AuditEntry, 'actor'>): Promise<unknown>; close(): Promise<void> }> {
-  const { store } = await openMigratedStore(storeOptions(config));
-  const actor = `cli:${userInfo().username}`;
-  return {
-    append: (entry) => appendAudit(store, { ...entry, actor }, new Date()),
-    close: () => store.close(),
-  };
 }
 
 /** Runs one CLI invocation and returns its exit code; never calls process.exit itself. */

@@ -7,7 +7,9 @@ import { systemClock } from '../src/clock.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { healthTargets, runHealthChecks } from '../src/tasks/health/run.ts';
 import { exportNamespace } from '../src/tasks/namespace-export.ts';
-import { followRollout, planRollback, readRevisionHistory, rollback } from '../src/tasks/rollback.ts';
+import { readRevisionHistory } from '../src/tasks/rollback/history.ts';
+import { planRollback, rollback } from '../src/tasks/rollback/rollback.ts';
+import { followRollout } from '../src/tasks/rollback/status.ts';
 import { ingress, pvc, pv, runningPod, service, workload } from './fakes/kubernetes/fixtures.ts';
 import { startFakeKubernetes, type FakeKubernetes, type RecordedRequest } from './fakes/kubernetes/index.ts';
 

@@ -18,7 +18,7 @@ import {
 } from '@kubernetes/client-node';
 import { z } from 'zod';
 import type { Config } from '../config/schema.ts';
-import { DeadlineError, withDeadline } from '../deadline.ts';
+import { DeadlineError, stallGuard, withDeadline } from '../deadline.ts';
 import { ConfigError, ExternalError, type ErrorCode } from '../errors.ts';
 
 export interface KubernetesTimeouts {
@@ -183,6 +183,105 @@ export async function getJson(
       text,
       response.headers,
     );
+  }
+}
+
+/** How a watch ended. */
+export type WatchEnd =
+  /** The caller stopped it (its signal aborted). */
+  | { reason: 'stopped' }
+  /** Nothing arrived for `timeouts.kubernetes.watchIdle`: the connection may be dead without knowing it. */
+  | { reason: 'stalled'; error: DeadlineError }
+  /** The server closed it (a watch's normal end) or the connection dropped. */
+  | { reason: 'closed'; error: unknown }
+  /** It never started: the API answered an error status (403, 404, 410…) or could not be reached. */
+  | { reason: 'refused'; error: unknown; status: number | undefined };
+
+export interface WatchOptions {
+  query?: Record<string, QueryValue>;
+  signal?: AbortSignal | undefined;
+  /** Each event; `type` is ADDED, MODIFIED, DELETED, BOOKMARK or ERROR. */
+  onEvent(type: string, object: unknown): void;
+}
+
+/**
+ * Watches a collection until it ends, under the idle limit `timeouts.kubernetes.watchIdle`: a watch on which nothing
+ * arrives for that long (no event, no bookmark; the connection included) is cut and reported as stalled, so the
+ * caller can list and watch again instead of waiting on a dead connection.
+ */
+export async function watchCollection(
+  k8s: Pick<KubernetesClients, 'kubeConfig' | 'timeouts'>,
+  path: string,
+  options: WatchOptions,
+): Promise<WatchEnd> {
+  const guard = stallGuard({
+    dependency: 'Kubernetes',
+    doing: `watching ${path}`,
+    limitMs: k8s.timeouts.watchIdleMs,
+    setting: WATCH_IDLE_SETTING,
+    signal: options.signal,
+  });
+  const ended = (error: unknown, status?: number): WatchEnd => {
+    if (guard.signal.aborted) {
+      const reason: unknown = guard.signal.reason;
+      return reason instanceof DeadlineError && !options.signal?.aborted
+        ? { reason: 'stalled', error: reason }
+        : { reason: 'stopped' };
+    }
+    return status !== undefined ? { reason: 'refused', error, status } : { reason: 'closed', error };
+  };
+  try {
+    const server = k8s.kubeConfig.getCurrentCluster()?.server ?? '';
+    const url = new URL(server.replace(/\/$/, '') + path);
+    url.searchParams.set('watch', 'true');
+    for (const [key, value] of Object.entries(options.query ?? {}))
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    const request = new RequestContext(url.toString(), HttpMethod.GET);
+    request.setHeaderParam('Accept', 'application/json');
+    request.setHeaderParam('User-Agent', USER_AGENT);
+    request.setSignal(guard.signal);
+    await k8s.kubeConfig.applySecurityAuthentication(request);
+    // The client's fetch without the request deadline: a watch is long by design; the idle guard bounds it instead.
+    const response = await new IsomorphicFetchHttpLibrary().send(request).toPromise();
+    if (response.httpStatusCode !== 200) {
+      const text = await response.body.text();
+      const error = new ApiException(
+        response.httpStatusCode,
+        `HTTP ${response.httpStatusCode} from watching ${path}`,
+        text,
+        response.headers,
+      );
+      return ended(error, response.httpStatusCode);
+    }
+    guard.touch();
+    const stream = response.body.stream();
+    if (!stream) return ended(new Error('the watch answered without a body'));
+    const decoder = new TextDecoder();
+    let buffered = '';
+    for await (const chunk of stream) {
+      // Any bytes are a sign of life (a bookmark, an event, or the server's own keep-alive).
+      guard.touch();
+      buffered += decoder.decode(chunk, { stream: true });
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline).trim();
+        buffered = buffered.slice(newline + 1);
+        if (!line) continue;
+        let event: { type?: unknown; object?: unknown };
+        try {
+          event = JSON.parse(line) as { type?: unknown; object?: unknown };
+        } catch {
+          continue;
+        }
+        if (typeof event.type === 'string') options.onEvent(event.type, event.object);
+        if (guard.signal.aborted) return ended(undefined);
+      }
+    }
+    return ended(new Error('the API server closed the watch'));
+  } catch (error) {
+    return ended(error, kubernetesStatusCode(error));
+  } finally {
+    guard.dispose();
   }
 }
 

@@ -1,21 +1,21 @@
-// /rollback <service> [deployment] [revision] [--force]: shows the history, asks for confirmation, then rolls back and follows the rollout.
-import { z } from 'zod';
-import { createKubernetesClients, type KubernetesClients } from '../clients/kubernetes.ts';
+// /rollback <service> [deployment] [revision] [--force]: Slack in (parse, authorize, ack, confirm) and out (history, progress, outcome) around the rollback use case.
+import { createKubernetesClients } from '../clients/kubernetes.ts';
 import { formatDuration } from '../config/duration.ts';
 import { ConfigError, ExternalError, UserError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { revisionHistoryBlocks, rollbackDetails, rolloutOutcomeBlocks, rolloutProgressText } from '../slack/rollback-blocks.ts';
 import { addEvent, getIncidentByChannel } from '../store/incidents.ts';
+import type { RolloutOutcome } from '../tasks/rollback/status.ts';
+import { formatImages } from '../tasks/rollback/template.ts';
 import {
-  followRollout,
-  followTimeout,
-  formatImages,
-  planRollback,
-  readRevisionHistory,
-  rollback,
-  rollbackTarget,
-  type RolloutOutcome,
-} from '../tasks/rollback.ts';
+  completeUndo,
+  runUndo,
+  undoOptions,
+  undoRunSchema,
+  validateUndo,
+  type UndoEnv,
+  type UndoRun,
+} from '../tasks/rollback/undo.ts';
 import { splitWords } from './command-text.ts';
 import type { ActionOutcome, ConfirmableAction } from './confirm.ts';
 import { requireService, type CommandHandler, type HandlerDeps } from './listener.ts';
@@ -30,20 +30,9 @@ const ROLLBACK_TIME_LIMIT_MS = 20 * 60_000;
 /** How often the channel's status line may change while the rollout runs. */
 const PROGRESS_EVERY_MS = 1_000;
 
-const imagesSchema = z.array(z.object({ container: z.string(), image: z.string() }));
-export const rollbackParamsSchema = z.object({
-  namespace: z.string(),
-  deployment: z.string(),
-  context: z.string().optional(),
-  fromRevision: z.number().int().positive().optional(),
-  fromImages: imagesSchema,
-  toRevision: z.number().int().positive(),
-  toImages: imagesSchema,
-  force: z.boolean(),
-  /** The deployment's progressDeadlineSeconds when asked: how long following may take. */
-  followForMs: z.number().int().positive(),
-});
-export type RollbackParams = z.infer<typeof rollbackParamsSchema>;
+/** The confirmation stores the use case's Run struct: the confirmed rollback runs from it alone, on any replica. */
+export const rollbackParamsSchema = undoRunSchema;
+export type RollbackParams = UndoRun;
 
 export const handleRollbackCommand: CommandHandler = async ({ command, ack, respond }, context, deps) => {
   const words = splitWords(command.text);
@@ -51,20 +40,18 @@ export const handleRollbackCommand: CommandHandler = async ({ command, ack, resp
   const args = words.filter((word) => word !== '--force');
   if (args.length === 0 || args[0] === 'help') throw new UserError(ROLLBACK_USAGE, 'usage');
   const [serviceName, service] = requireService(deps.config, args[0], ROLLBACK_USAGE);
-  const target = rollbackTarget(serviceName, service, args.slice(1), ROLLBACK_USAGE);
+  const options = undoOptions(serviceName, service, args.slice(1), ROLLBACK_USAGE, force);
   await deps.permissions.require('rollback', serviceName, command.user_id);
   await ack({
     response_type: 'ephemeral',
-    text: `:mag: Reading the revision history of \`${target.namespace}/${target.deployment}\`…`,
+    text: `:mag: Reading the revision history of \`${options.namespace}/${options.deployment}\`…`,
   });
 
-  const history = await kubernetesCall(context.log, () =>
-    readRevisionHistory(clientsFor(deps, target.context), { namespace: target.namespace, deployment: target.deployment }),
-  );
-  const historyBlocks = revisionHistoryBlocks(history, deps.clock.now());
-  let plan;
+  const completed = await kubernetesCall(context.log, () => completeUndo(options, undoEnv(deps)));
+  const historyBlocks = revisionHistoryBlocks(completed.history, deps.clock.now());
+  let validated;
   try {
-    plan = planRollback(history, { toRevision: target.toRevision, force });
+    validated = validateUndo(completed, ROLLBACK_TIME_LIMIT_MS - 60_000);
   } catch (error) {
     if (!(error instanceof UserError)) throw error;
     await respond({
@@ -75,23 +62,12 @@ export const handleRollbackCommand: CommandHandler = async ({ command, ack, resp
     });
     return;
   }
-  const followForMs = followTimeout(history.deployment.spec.progressDeadlineSeconds, ROLLBACK_TIME_LIMIT_MS - 60_000);
-  const params: RollbackParams = {
-    namespace: plan.namespace,
-    deployment: plan.deployment,
-    ...(target.context ? { context: target.context } : {}),
-    ...(plan.from.revision !== undefined ? { fromRevision: plan.from.revision } : {}),
-    fromImages: plan.from.images,
-    toRevision: plan.to.revision,
-    toImages: plan.to.images,
-    force,
-    followForMs,
-  };
+  const { plan, run: params } = validated;
   const question = await deps.confirmations.request({
     action: ROLLBACK_ACTION,
     service: serviceName,
     params,
-    details: rollbackDetails(plan, target.context, followForMs),
+    details: rollbackDetails(plan, options.context, params.followForMs),
     requestedBy: command.user_id,
     channelId: command.channel_id,
     responseUrl: command.response_url,
@@ -127,26 +103,16 @@ export function rollbackAction(deps: HandlerDeps): ConfirmableAction<RollbackPar
       await run.progress(`restoring revision ${params.toRevision} of \`${where}\`…`);
       let outcome: RolloutOutcome;
       try {
-        const k8s = clientsFor(deps, params.context);
-        await rollback(
-          k8s,
-          {
-            namespace: params.namespace,
-            deployment: params.deployment,
-            from: { revision: params.fromRevision, images: params.fromImages },
-            to: { revision: params.toRevision },
-          },
-          { force: params.force },
-        );
-        run.log.info({ event: 'rollback.patched', deployment: where, from: params.fromRevision, to: params.toRevision });
-        await timeline('rollback', `Rolled back \`${where}\`: ${change}`, { from: params.fromRevision, to: params.toRevision });
         let lastProgress = 0;
-        outcome = await followRollout(k8s, {
-          namespace: params.namespace,
-          deployment: params.deployment,
-          clock,
-          timeoutMs: params.followForMs,
+        const done = await runUndo(params, undoEnv(deps), {
           signal: run.signal,
+          onPatched: async () => {
+            run.log.info({ event: 'rollback.patched', deployment: where, from: params.fromRevision, to: params.toRevision });
+            await timeline('rollback', `Rolled back \`${where}\`: ${change}`, {
+              from: params.fromRevision,
+              to: params.toRevision,
+            });
+          },
           onProgress: async (status) => {
             const now = clock.now().getTime();
             if (now - lastProgress < PROGRESS_EVERY_MS) return;
@@ -154,6 +120,7 @@ export function rollbackAction(deps: HandlerDeps): ConfirmableAction<RollbackPar
             await run.progress(rolloutProgressText(status));
           },
         });
+        outcome = done.rollout!;
       } catch (error) {
         await timeline(
           'rollback_failed',
@@ -184,11 +151,13 @@ function outcomeText(outcome: RolloutOutcome, params: RollbackParams): string {
       return `${back}, but it was still rolling out after ${formatDuration(params.followForMs)}: ${outcome.status?.message ?? 'no status seen'}`;
     case 'interrupted':
       return `${back}; stopped following the rollout before it finished (${outcome.status?.message ?? 'no status seen'})`;
+    case 'unreachable':
+      return `${back}, but Kubernetes stopped answering while the rollout was followed: ${outcome.message}`;
   }
 }
 
-function clientsFor(deps: Pick<HandlerDeps, 'config'>, context: string | undefined): KubernetesClients {
-  return createKubernetesClients(deps.config, { context });
+function undoEnv(deps: Pick<HandlerDeps, 'config' | 'clock'>): UndoEnv {
+  return { kubernetes: (context) => createKubernetesClients(deps.config, { context }), clock: deps.clock };
 }
 
 /** Kubernetes refusing or unreachable is worth telling the user in its own words; it is not a bug of ours. */

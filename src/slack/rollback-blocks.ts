@@ -1,8 +1,10 @@
 // Block Kit for rollbacks: the revision history shown before confirming, the confirmation's lines, and the outcome.
 import type { KnownBlock } from '@slack/types';
 import { formatDuration } from '../config/duration.ts';
-import type { RevisionHistory, RollbackPlan, RolloutOutcome, RolloutStatus } from '../tasks/rollback.ts';
-import { formatImages } from '../tasks/rollback.ts';
+import type { RevisionHistory } from '../tasks/rollback/history.ts';
+import type { RollbackPlan } from '../tasks/rollback/rollback.ts';
+import type { RolloutOutcome, RolloutStatus } from '../tasks/rollback/status.ts';
+import { formatImages } from '../tasks/rollback/template.ts';
 
 /** Slack's limit for one section's text is 3000 characters; ten revisions fit with room to spare. */
 const MAX_REVISIONS_SHOWN = 10;
