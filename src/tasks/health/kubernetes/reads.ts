@@ -149,7 +149,24 @@ export async function readNamespace(k8s: Client, plan: ReadPlan): Promise<Snapsh
 
   const since = plan.eventsSince.getTime();
   const isWarning = (raw: unknown) => (raw as { type?: unknown } | null)?.type === 'Warning';
-  const recent = (event: WarningEvent | undefined) => (event && event.last.getTime() >= since ? event : undefined);
+  const fromCore = (event: CoreEvent): WarningEvent | undefined => {
+    const last = lastSeen(
+      event.series?.lastObservedTime,
+      event.lastTimestamp,
+      event.eventTime,
+      event.firstTimestamp,
+      event.metadata.creationTimestamp,
+    );
+    if (last.getTime() < since) return undefined;
+    return {
+      kind: event.involvedObject.kind ?? 'Object',
+      name: event.involvedObject.name ?? '?',
+      reason: event.reason ?? 'Unknown',
+      message: event.message ?? '',
+      count: event.series?.count ?? event.count ?? 1,
+      last,
+    };
+  };
 
   await Promise.all([
     (async () => {
@@ -192,21 +209,7 @@ export async function readNamespace(k8s: Client, plan: ReadPlan): Promise<Snapsh
         snapshot.events = await list('events', coreEventSchema, {
           query: { fieldSelector: 'type=Warning' },
           raw: isWarning,
-          keep: (event) =>
-            recent({
-              kind: event.involvedObject.kind ?? 'Object',
-              name: event.involvedObject.name ?? '?',
-              reason: event.reason ?? 'Unknown',
-              message: event.message ?? '',
-              count: event.series?.count ?? event.count ?? 1,
-              last: lastSeen(
-                event.series?.lastObservedTime,
-                event.lastTimestamp,
-                event.eventTime,
-                event.firstTimestamp,
-                event.metadata.creationTimestamp,
-              ),
-            }),
+          keep: fromCore,
         });
         return;
       } catch (error) {
@@ -215,21 +218,7 @@ export async function readNamespace(k8s: Client, plan: ReadPlan): Promise<Snapsh
         try {
           snapshot.events = await list('events.k8s.io', eventsV1Schema, {
             raw: isWarning,
-            keep: (event) =>
-              recent({
-                kind: event.regarding?.kind ?? 'Object',
-                name: event.regarding?.name ?? '?',
-                reason: event.reason ?? 'Unknown',
-                message: event.note ?? '',
-                count: event.series?.count ?? event.deprecatedCount ?? 1,
-                last: lastSeen(
-                  event.series?.lastObservedTime,
-                  event.deprecatedLastTimestamp,
-                  event.eventTime,
-                  event.deprecatedFirstTimestamp,
-                  event.metadata.creationTimestamp,
-                ),
-              }),
+            keep: (event) => fromCore(asCoreEvent(event)),
           });
         } catch {
           // Both refused (or not served): one gap, named after the read `kubectl get events` makes.
@@ -315,6 +304,24 @@ async function readTlsSecrets(
   );
   if (refused.length > 0) gap(read, refusal, refused.sort());
   snapshot.secrets.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+type CoreEvent = z.infer<typeof coreEventSchema>;
+
+/** An events.k8s.io/v1 Event in core/v1's words, as the API server converts them (pkg/apis/events/v1 conversion). */
+function asCoreEvent(event: z.infer<typeof eventsV1Schema>): CoreEvent {
+  return {
+    metadata: event.metadata,
+    involvedObject: event.regarding ?? {},
+    reason: event.reason,
+    message: event.note,
+    type: event.type,
+    count: event.deprecatedCount,
+    firstTimestamp: event.deprecatedFirstTimestamp,
+    lastTimestamp: event.deprecatedLastTimestamp,
+    eventTime: event.eventTime,
+    series: event.series,
+  };
 }
 
 function lastSeen(...candidates: Array<string | null | undefined>): Date {
