@@ -27,6 +27,7 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { opsRoutes } from './ops-routes.ts';
 import type { Store } from './store/db.ts';
 import { openMigratedStore, storeOptions } from './store/open.ts';
+import { SharedReads } from './shared-reads.ts';
 import { buildJobs, type JobWork } from './schedule/jobs.ts';
 import { healthJobWork } from './schedule/health-jobs.ts';
 import { backupJobWork } from './schedule/backup-jobs.ts';
@@ -110,6 +111,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
 
     const slack = createSlackClient({ token: botToken, apiUrl: env.SLACK_API_URL, logger, metrics });
     const inflight = new InFlight();
+    const reads = new SharedReads({ clock, freshForMs: config.file.reads.freshFor });
     const permissions = new Permissions({ config, slack, clock, logger });
     for (const action of ['resolve', 'backup', 'restore', 'rollback', 'privacyReset'] as const) {
       const open = Object.keys(config.file.services).filter((service) => permissions.ruleFor(action, service) === undefined);
@@ -122,7 +124,18 @@ export async function startBot(options: BotOptions): Promise<Bot> {
         });
     }
     const audit = new AuditWriter(store);
-    const confirmations = new Confirmations({ config, store, slack, logger, metrics, inflight, clock, permissions, audit });
+    const confirmations = new Confirmations({
+      config,
+      store,
+      slack,
+      logger,
+      metrics,
+      inflight,
+      clock,
+      permissions,
+      audit,
+      reads,
+    });
     for (const action of options.confirmableActions ?? []) confirmations.register(action);
     const incidentSlack = createIncidentSlack(slack, logger);
     const incidents = new IncidentService({
@@ -131,7 +144,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       config,
       clock,
       logger,
-      healthCheck: (service) => incidentHealthMessage(config, clock, service),
+      healthCheck: (service) => incidentHealthMessage(config, clock, reads, service),
       onTimersChanged: () => {
         ticker.wake();
         signals?.publish();
@@ -176,6 +189,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       confirmations,
       incidents,
       audit,
+      reads,
     };
 
     const identity = botIdentity(slack, logger);
@@ -237,7 +251,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       jobs: buildJobs(
         { config, store, slack, clock, logger },
         {
-          ...healthJobWork({ config, clock, store, healthWatch }),
+          ...healthJobWork({ config, clock, store, healthWatch, reads }),
           ...backupJobWork({ config, store, clock, logger, inflight, audit }),
           ...options.jobWork,
         },

@@ -40,7 +40,6 @@ export const ERROR_CODES = {
   s3_failed: 'An S3 request failed.',
   verification_failed: 'An uploaded backup does not match what was sent (size or SHA-256).',
   http_unreachable: 'An HTTP endpoint of a watched service cannot be reached.',
-  http_timeout: 'An HTTP endpoint of a watched service did not answer in time.',
   http_status: 'An HTTP endpoint answered with an unexpected status.',
   http_invalid: 'An HTTP endpoint answered something that is not the expected JSON.',
   k8s_unreachable: 'The Kubernetes API server cannot be reached.',

@@ -95,7 +95,12 @@ describe('/health through the bot', () => {
     vi.stubEnv('HC_RLHF_DATABASE_URL', database.url);
     vi.stubEnv('HC_RLHF_REDIS_URL', redisUrlForTest().url);
     vi.stubEnv('HC_PQC_DATABASE_URL', hole.url('postgres'));
-    t = await startTestBot({ slack, file: file(), extra: { escalation: { autoStart: false }, schedules: { autoStart: false } } });
+    // Every test here wants a run of its own; sharing runs is proven below.
+    t = await startTestBot({
+      slack,
+      file: file({ reads: { freshFor: '0s' } }),
+      extra: { escalation: { autoStart: false }, schedules: { autoStart: false } },
+    });
   });
   afterAll(async () => {
     await t.stop();
@@ -171,7 +176,7 @@ describe('/health through the bot', () => {
     expect(performance.now() - started).toBeLessThan(2_500);
     const [posted] = responses;
     expect(posted!.text).toMatch(
-      /^:red_circle: Health of all services: critical, 1 critical, 6 ok — worst: pqc-migration-audit postgres: timed out after 1s$/,
+      /^:red_circle: Health of all services: critical, 1 critical, 6 ok — worst: pqc-migration-audit postgres: no answer within 1s \(the limit is services\.pqc-migration-audit\.health\.timeout in the config file\)$/,
     );
     const shown = JSON.stringify(posted!.blocks);
     expect(shown.indexOf('pqc-migration-audit')).toBeLessThan(shown.indexOf('rlhf-audit-trail'));
@@ -257,7 +262,7 @@ describe('runbook-bot health', () => {
     };
     expect(report.status).toBe('critical');
     expect(report.services.find((s) => s.service === 'pqc-migration-audit')!.checks.map((c) => c.reason)).toContain(
-      'timed out after 1s',
+      'no answer within 1s (the limit is services.pqc-migration-audit.health.timeout in the config file)',
     );
   });
 
@@ -305,7 +310,7 @@ describe('the scheduled health check, health watch and budget post', () => {
       await t.bot.scheduler.tick();
       const daily = slack.messages('ops').find((m) => JSON.stringify(m.blocks ?? []).includes('Daily health check'))!;
       expect(daily.text).toMatch(
-        /^:red_circle: Daily health check: critical, 1 critical, 6 ok — worst: pqc-migration-audit postgres: timed out after 1s$/,
+        /^:red_circle: Daily health check: critical, 1 critical, 6 ok — worst: pqc-migration-audit postgres: no answer within 1s \(the limit is services\.pqc-migration-audit\.health\.timeout in the config file\)$/,
       );
       const { rows } = await t.bot.store.query<{ service: string; critical_count: number }>(
         'SELECT service, critical_count FROM service_health_streaks ORDER BY service',

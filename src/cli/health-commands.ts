@@ -1,6 +1,6 @@
 // `runbook-bot health [service|all] [--json] [--details]` and `runbook-bot privacy-budget [service] [--json]`, printed for a terminal or as JSON.
 import { systemClock } from '../clock.ts';
-import { formatDuration } from '../config/duration.ts';
+import { formatLatency } from '../config/duration.ts';
 import type { Config } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import type { CliIo } from '../cli.ts';
@@ -53,7 +53,12 @@ export const healthCommands: Record<string, Command> = {
       const targets = privacyBudgetTargets(config, positional);
       const { store } = await openMigratedStore(storeOptions(config));
       try {
-        const { readings, failures } = await readPrivacyBudgets(targets, { store, clock: systemClock, env });
+        const { readings, failures } = await readPrivacyBudgets(targets, {
+          store,
+          clock: systemClock,
+          env,
+          httpTimeoutMs: config.file.timeouts.http,
+        });
         if (json)
           io.out(JSON.stringify({ readings, failures: failures.map(({ service, message }) => ({ service, message })) }, null, 2));
         else for (const line of budgetLines(readings, failures)) io.out(line);
@@ -88,14 +93,14 @@ export function healthReportLines(report: HealthReport, options: { details?: boo
     const width = Math.max(0, ...service.checks.map((check) => label(check).length));
     for (const check of service.checks) {
       const status = check.notConfigured ? 'n/a' : check.status;
-      lines.push(`  ${status.padEnd(8)} ${label(check).padEnd(width)}  ${check.reason} (${formatDuration(check.durationMs)})`);
+      lines.push(`  ${status.padEnd(8)} ${label(check).padEnd(width)}  ${check.reason} (${formatLatency(check.durationMs)})`);
       if (options.details && check.objects?.length)
         for (const row of objectTable(check.objects, report.startedAt)) lines.push(`      ${row}`);
     }
   }
   if (report.unchecked.length > 0) lines.push(`not checked (no health section): ${report.unchecked.join(', ')}`);
   lines.push(
-    `overall: ${report.status} (${report.services.length} service${report.services.length === 1 ? '' : 's'}, ${checks.length} checks, ${formatDuration(report.durationMs)})`,
+    `overall: ${report.status} (${report.services.length} service${report.services.length === 1 ? '' : 's'}, ${checks.length} checks, ${formatLatency(report.durationMs)})`,
   );
   return lines;
 }

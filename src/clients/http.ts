@@ -1,45 +1,60 @@
-// HTTP calls to the systems the bot watches: JSON answers validated with zod, and failures put in words.
+// HTTP calls to the systems the bot watches: JSON answers validated with zod, each under a deadline, and failures put in words.
 import type { z } from 'zod';
+import { withDeadline } from '../deadline.ts';
 import { ExternalError } from '../errors.ts';
 
 export interface FetchJsonOptions<T> {
   /** Names the other side in errors: "Prometheus", "privacy budget API of rlhf-audit-trail". */
   what: string;
   schema: z.ZodType<T>;
+  /** The whole call, answer body included (`timeouts.http` unless a caller has a reason for its own). */
+  limitMs: number;
+  /** The config key of the limit, named when it passes. */
+  setting?: string;
+  /** The caller's own cancellation (a health check's deadline, shutdown): its reason is rethrown as it is. */
   signal?: AbortSignal | undefined;
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
   body?: unknown;
 }
 
-/** Fetches and validates a JSON answer; throws ExternalError (code http_unreachable / http_timeout / http_status / http_invalid) otherwise. */
+/**
+ * Fetches and validates a JSON answer; throws DeadlineError (code timeout) when no whole answer came within the limit,
+ * ExternalError (code http_unreachable / http_status / http_invalid) otherwise.
+ */
 export async function fetchJson<T>(url: string, options: FetchJsonOptions<T>): Promise<T> {
-  let response: Response;
-  let text: string;
-  try {
-    response = await fetch(url, {
-      method: options.method ?? 'GET',
-      headers: {
-        accept: 'application/json',
-        ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...options.headers,
-      },
-      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    text = await response.text();
-  } catch (error) {
-    if (options.signal?.aborted) {
-      const reason: unknown = options.signal.reason;
-      if (reason instanceof DOMException && reason.name === 'TimeoutError')
-        throw new ExternalError(options.what, 'did not answer in time', { code: 'http_timeout', cause: reason });
-      throw reason;
-    }
-    throw new ExternalError(options.what, `cannot reach ${new URL(url).host}: ${fetchFailure(error)}`, {
-      code: 'http_unreachable',
-      cause: error,
-    });
-  }
+  const method = options.method ?? 'GET';
+  const { response, text } = await withDeadline(
+    {
+      dependency: options.what,
+      doing: `${method} ${new URL(url).host}`,
+      limitMs: options.limitMs,
+      setting: options.setting,
+      signal: options.signal,
+    },
+    async (signal) => {
+      try {
+        const answer = await fetch(url, {
+          method,
+          headers: {
+            accept: 'application/json',
+            ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+            ...options.headers,
+          },
+          ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+          signal,
+        });
+        return { response: answer, text: await answer.text() };
+      } catch (error) {
+        // Our deadline or the caller's cancellation: withDeadline reports it.
+        if (signal.aborted) throw error;
+        throw new ExternalError(options.what, `cannot reach ${new URL(url).host}: ${fetchFailure(error)}`, {
+          code: 'http_unreachable',
+          cause: error,
+        });
+      }
+    },
+  );
   if (!response.ok) {
     throw new ExternalError(options.what, `answered HTTP ${response.status}${bodyHint(text)}`, { code: 'http_status' });
   }

@@ -34,3 +34,13 @@ export function formatDuration(ms: number): string {
   }
   return parts.slice(0, 2).join(' ');
 }
+
+/**
+ * For latencies and thresholds compared with them: milliseconds below 10 s, so 1.5 s against a 1.4 s limit reads
+ * "1500ms (over 1400ms)" rather than "2s (over 1s)"; whole seconds (as config values usually are) stay "1s".
+ */
+export function formatLatency(ms: number): string {
+  if (ms >= 10_000) return formatDuration(ms);
+  if (ms >= 1000 && ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${Math.round(ms)}ms`;
+}

@@ -409,6 +409,13 @@ export const fileSchema = z.strictObject({
       pgToolStall: durationSchema.default(120_000),
     })
     .prefault({}),
+  /** Identical reads share one run: a service's health, a privacy budget reading, a rollout history. */
+  reads: z
+    .strictObject({
+      /** A result younger than this is served again (saying how old it is) instead of asking the dependency again; 0 shares only runs in flight. */
+      freshFor: durationSchema.default(10_000),
+    })
+    .prefault({}),
   alertmanager: z
     .strictObject({
       severityLabel: z.string().default('severity'),
@@ -442,6 +449,7 @@ export const fileSchema = z.strictObject({
     .prefault({}),
 });
 export type FileConfig = z.infer<typeof fileSchema>;
+export type Timeouts = FileConfig['timeouts'];
 
 /** The whole configuration: both sources in one schema, so one parse reports every problem. */
 export const configSchema = z.object({ env: envSchema, file: fileSchema });

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.ts';
 import { slackErrorCode } from '../clients/slack.ts';
 import type { Config } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
+import type { SharedReads } from '../shared-reads.ts';
 import { healthMessage, incidentHealthMessage as incidentMessage, type HealthMessage } from '../slack/health-blocks.ts';
 import { healthRunOptions, healthTargets, runHealthChecks, type HealthReport } from '../tasks/health/run.ts';
 import { splitWords } from './command-text.ts';
@@ -11,15 +12,20 @@ import { requireService, type CommandArgs, type CommandHandler, type HandlerDeps
 export const HEALTH_USAGE =
   'Usage: `/health [service|all] [--details]`, e.g. `/health rlhf-audit-trail`, `/health all`, or `/health regulensai --details` for a table of the objects that are not ok.';
 
-/** Runs the health checks of one service or all of them, with the bot's secrets and Kubernetes access. */
-export async function checkHealth(config: Config, clock: Clock, target: string): Promise<HealthReport> {
+/** Runs the health checks of one service or all of them, with the bot's secrets and Kubernetes access, sharing recent runs. */
+export async function checkHealth(config: Config, clock: Clock, reads: SharedReads, target: string): Promise<HealthReport> {
   const { services, unchecked } = healthTargets(config, target);
-  return runHealthChecks(services, healthRunOptions(config, clock), unchecked);
+  return runHealthChecks(services, { ...healthRunOptions(config, clock), shared: reads }, unchecked);
 }
 
 /** The incident channel's health check of the affected service (IncidentHealthCheck). */
-export async function incidentHealthMessage(config: Config, clock: Clock, service: string): Promise<HealthMessage> {
-  return incidentMessage(await checkHealth(config, clock, service), service);
+export async function incidentHealthMessage(
+  config: Config,
+  clock: Clock,
+  reads: SharedReads,
+  service: string,
+): Promise<HealthMessage> {
+  return incidentMessage(await checkHealth(config, clock, reads, service), service);
 }
 
 export const handleHealthCommand: CommandHandler = async ({ command, ack, respond, client }, context, deps) => {
@@ -42,7 +48,7 @@ export const handleHealthCommand: CommandHandler = async ({ command, ack, respon
     text: `:hourglass_flowing_sand: Checking ${target === 'all' ? `${services.length} service${services.length === 1 ? '' : 's'}` : `\`${target}\``}…`,
   });
 
-  const report = await checkHealth(deps.config, deps.clock, target);
+  const report = await checkHealth(deps.config, deps.clock, deps.reads, target);
   deps.metrics.taskDuration.observe({ task: 'health', outcome: report.status }, report.durationMs / 1000);
   context.log.info({
     event: 'health.checked',

@@ -8,6 +8,7 @@ import { UserError, NotPermittedError, errorReference } from '../errors.ts';
 import type { InFlight } from '../inflight.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import type { SharedReads } from '../shared-reads.ts';
 import type { AuditWriter } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
 import type { Permissions } from './authorize.ts';
@@ -24,6 +25,8 @@ export interface HandlerDeps {
   permissions: Permissions;
   confirmations: Confirmations;
   audit: AuditWriter;
+  /** Identical reads (health, privacy budget, rollout history) share one run and a fresh result. */
+  reads: SharedReads;
 }
 
 export type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;

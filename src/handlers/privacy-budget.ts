@@ -4,6 +4,7 @@ import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import { UserError, errorReference } from '../errors.ts';
 import { privacyBudgetMessage } from '../slack/privacy-budget-blocks.ts';
+import type { SharedReads } from '../shared-reads.ts';
 import type { Queryable } from '../store/db.ts';
 import {
   budgetSummaryLine,
@@ -25,6 +26,7 @@ export interface PrivacyBudgetDepsOf {
   config: Config;
   store: Queryable;
   clock: Clock;
+  reads?: SharedReads | undefined;
 }
 
 export const handlePrivacyBudgetCommand: CommandHandler = async ({ command, ack, respond, client }, context, deps) => {
@@ -61,7 +63,13 @@ export const handlePrivacyBudgetCommand: CommandHandler = async ({ command, ack,
     response_type: 'ephemeral',
     text: `:hourglass_flowing_sand: Reading the privacy budget of ${targets.map((t) => `\`${t.name}\``).join(', ')}…`,
   });
-  const { readings, failures } = await readPrivacyBudgets(targets, { store: deps.store, clock: deps.clock, env: process.env });
+  const { readings, failures } = await readPrivacyBudgets(targets, {
+    store: deps.store,
+    clock: deps.clock,
+    env: process.env,
+    httpTimeoutMs: deps.config.file.timeouts.http,
+    shared: deps.reads,
+  });
   for (const failure of failures) {
     if (!failure.unexpected) continue;
     const ref = errorReference();
@@ -90,7 +98,14 @@ export function privacyResetAction(
     async run(params, run) {
       const [target] = privacyBudgetTargets(deps.config, params.service);
       await run.progress(`resetting through ${target!.budget.resetUrl ?? 'no reset URL'}…`);
-      const reading = await resetPrivacyBudget(target!, { store: deps.store, clock: deps.clock, env, signal: run.signal });
+      const reading = await resetPrivacyBudget(target!, {
+        store: deps.store,
+        clock: deps.clock,
+        env,
+        httpTimeoutMs: deps.config.file.timeouts.http,
+        signal: run.signal,
+        shared: deps.reads,
+      });
       run.log.info({ event: 'privacy_budget.reset', service: params.service, consumed: reading.consumed });
       const { blocks } = privacyBudgetMessage([reading], [], `Privacy budget of ${params.service} after the reset`);
       return { ok: true, text: `budget reset; now ${budgetSummaryLine(reading)}`, blocks };

@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.ts';
 import type { HealthWatch } from '../incidents/health-watch.ts';
 import { healthMessage, healthSummaryText } from '../slack/health-blocks.ts';
 import { privacyBudgetMessage } from '../slack/privacy-budget-blocks.ts';
+import type { SharedReads } from '../shared-reads.ts';
 import type { Queryable } from '../store/db.ts';
 import { healthRunOptions, healthTargets, runHealthChecks } from '../tasks/health/run.ts';
 import { privacyBudgetTargets, readPrivacyBudgets } from '../tasks/privacy-budget.ts';
@@ -15,6 +16,8 @@ export interface HealthJobDeps {
   store: Queryable;
   healthWatch: Pick<HealthWatch, 'record'>;
   env?: Readonly<Record<string, string | undefined>>;
+  /** Shares runs with the commands asking for the same at the same moment. */
+  reads?: SharedReads | undefined;
 }
 
 /** Work for dailyHealth and healthWatch when a service has health checks, and for privacyBudget when one has a budget. */
@@ -26,7 +29,7 @@ export function healthJobWork(deps: HealthJobDeps): JobWork {
   if (services.some((service) => service.health)) {
     const runAll = () => {
       const { services: targets, unchecked } = healthTargets(config, 'all');
-      return runHealthChecks(targets, healthRunOptions(config, clock, env), unchecked);
+      return runHealthChecks(targets, { ...healthRunOptions(config, clock, env), shared: deps.reads }, unchecked);
     };
     work.dailyHealth = async () => {
       const report = await runAll();
@@ -53,6 +56,8 @@ export function healthJobWork(deps: HealthJobDeps): JobWork {
         store: deps.store,
         clock,
         env,
+        httpTimeoutMs: config.file.timeouts.http,
+        shared: deps.reads,
       });
       for (const failure of failures)
         if (failure.unexpected)

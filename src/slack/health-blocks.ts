@@ -1,6 +1,7 @@
 // Block Kit for health reports: a compact summary, worst service and worst check first, with durations.
 import type { KnownBlock } from '@slack/types';
-import { formatDuration } from '../config/duration.ts';
+import { formatLatency } from '../config/duration.ts';
+import { ageNote } from '../shared-reads.ts';
 import { statusRank, type HealthStatus } from '../tasks/health/check.ts';
 import { objectTable } from '../tasks/health/object-table.ts';
 import type { CheckResult, HealthReport, ServiceHealth } from '../tasks/health/run.ts';
@@ -66,11 +67,11 @@ export function healthBlocks(report: HealthReport, title = 'Health check', optio
       type: 'section',
       text: {
         type: 'mrkdwn',
-        text: `${ICON[report.status]} *${title}: ${report.status}* — ${counts(checks)} across ${services.length} service${services.length === 1 ? '' : 's'}, ${formatDuration(report.durationMs)}`,
+        text: `${ICON[report.status]} *${title}: ${report.status}* — ${counts(checks)} across ${services.length} service${services.length === 1 ? '' : 's'}, ${whenChecked(report)}`,
       },
     },
   ];
-  for (const service of services.slice(0, MAX_SERVICE_SECTIONS)) blocks.push(serviceSection(service));
+  for (const service of services.slice(0, MAX_SERVICE_SECTIONS)) blocks.push(serviceSection(service, services.length > 1));
   if (options.details)
     for (const service of services)
       for (const check of sortChecks(service.checks))
@@ -84,10 +85,18 @@ export function healthBlocks(report: HealthReport, title = 'Health check', optio
   return blocks;
 }
 
-function serviceSection(service: ServiceHealth): KnownBlock {
+/** How long the checks took, or, when results were served again from a recent run, how old the oldest is. */
+function whenChecked(report: HealthReport): string {
+  const oldest = Math.max(0, ...report.services.map((service) => service.ageMs ?? 0));
+  return ageNote(oldest) ?? formatLatency(report.durationMs);
+}
+
+function serviceSection(service: ServiceHealth, several: boolean): KnownBlock {
   const name =
     service.displayName === service.service ? `*${service.service}*` : `*${service.displayName}* (\`${service.service}\`)`;
-  const lines = [`${ICON[service.status]} ${name}`];
+  // With several services, say which ones were served again; the header already says it for one.
+  const age = several ? ageNote(service.ageMs) : undefined;
+  const lines = [`${ICON[service.status]} ${name}${age ? ` _(${age})_` : ''}`];
   if (service.note) lines.push(`${NOT_CONFIGURED_ICON} ${service.note}`);
   for (const check of sortChecks(service.checks)) lines.push(checkLine(check));
   let text = lines.join('\n');
@@ -114,7 +123,7 @@ function detailsSection(service: ServiceHealth, check: CheckResult, now: Date): 
 function checkLine(check: CheckResult): string {
   const icon = check.notConfigured ? NOT_CONFIGURED_ICON : ICON[check.status];
   const reason = check.reason.length > MAX_REASON ? `${check.reason.slice(0, MAX_REASON)}…` : check.reason;
-  return `${icon} *${label(check)}* ${escapeText(reason)} _(${formatDuration(check.durationMs)})_`;
+  return `${icon} *${label(check)}* ${escapeText(reason)} _(${formatLatency(check.durationMs)})_`;
 }
 
 function label(check: CheckResult): string {

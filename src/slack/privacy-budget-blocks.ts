@@ -1,5 +1,6 @@
 // Block Kit for privacy budgets: epsilon figures, the usage bar, the thresholds and the exhaustion projection.
 import type { KnownBlock } from '@slack/types';
+import { ageNote } from '../shared-reads.ts';
 import {
   budgetSummaryLine,
   describeProjection,
@@ -48,8 +49,9 @@ function readingText(reading: PrivacyBudgetReading): string {
         : '';
   const { kind } = reading.projection;
   const projectionIcon = kind === 'exhausted' ? ':no_entry: ' : kind === 'exhausts' ? ':warning: ' : '';
+  const age = ageNote(reading.ageMs);
   return [
-    `${ICON[reading.status]} ${name}${threshold}`,
+    `${ICON[reading.status]} ${name}${threshold}${age ? ` _(${age})_` : ''}`,
     `\`${reading.bar}\` *${formatPercent(reading.usedPercent)}* consumed`,
     `Total ε ${formatEpsilon(reading.total)} · consumed ${formatEpsilon(reading.consumed)} · remaining ${formatEpsilon(reading.remaining)} · resets in ${formatDays(reading.daysUntilReset)} (${reading.resetsAt.toISOString().slice(0, 10)})`,
     `${projectionIcon}${describeProjection(reading.projection, reading.readAt)}`,

@@ -4,6 +4,7 @@ import { fetchJson } from '../clients/http.ts';
 import type { Clock } from '../clock.ts';
 import type { Config, ServiceConfig } from '../config/schema.ts';
 import { ExternalError, UserError, errorMessage } from '../errors.ts';
+import type { SharedReads } from '../shared-reads.ts';
 import type { Queryable } from '../store/db.ts';
 import { budgetSnapshotsSince, insertBudgetSnapshot, type BudgetSnapshot } from '../store/privacy-budget.ts';
 import type { HealthStatus } from './health/check.ts';
@@ -15,8 +16,6 @@ const DAY_MS = 86_400_000;
 const PROJECTION_WINDOW_MS = 30 * DAY_MS;
 /** Readings closer together than this say nothing about a rate. */
 const MIN_PROJECTION_SPAN_MS = 60 * 60_000;
-const READ_TIMEOUT_MS = 10_000;
-const RESET_TIMEOUT_MS = 30_000;
 
 // GET /api/v1/privacy/budget, as the RLHF Audit Trail runbook reads it (other fields are ignored).
 export const budgetAnswerSchema = z.object({
@@ -55,13 +54,19 @@ export interface PrivacyBudgetReading {
   criticalPercent: number;
   bar: string;
   projection: Projection;
+  /** Set when this reading was served again from a recent one instead of asking the API: how old it was. */
+  ageMs?: number;
 }
 
 export interface PrivacyBudgetDeps {
   store: Queryable;
   clock: Clock;
   env: Readonly<Record<string, string | undefined>>;
+  /** Limit of one call to the budget API (`timeouts.http`). */
+  httpTimeoutMs: number;
   signal?: AbortSignal | undefined;
+  /** A reading taken a moment ago (or being taken right now) for someone else is served instead of asking again. */
+  shared?: SharedReads | undefined;
 }
 
 /** `name` (which must have a budget), or every service with one when undefined. */
@@ -90,13 +95,28 @@ function target(name: string, service: ServiceConfig): PrivacyBudgetTarget {
   return { name, displayName: service.displayName ?? name, budget: service.privacyBudget! };
 }
 
-/** Reads the budget, stores a snapshot, and grades and projects it from the stored history. */
+/** Reads the budget, stores a snapshot, and grades and projects it from the stored history; shared when `deps.shared`. */
 export async function readPrivacyBudget(target: PrivacyBudgetTarget, deps: PrivacyBudgetDeps): Promise<PrivacyBudgetReading> {
+  if (!deps.shared) return takeReading(target, deps);
+  // The reading belongs to everyone who joins it: one caller giving up must not stop it for the others.
+  const read = await deps.shared.read(budgetKey(target.name), () => takeReading(target, { ...deps, signal: undefined }), {
+    signal: deps.signal,
+  });
+  return read.source === 'reused' ? { ...read.value, ageMs: read.ageMs } : read.value;
+}
+
+function budgetKey(service: string): string {
+  return `privacy-budget:${service}`;
+}
+
+async function takeReading(target: PrivacyBudgetTarget, deps: PrivacyBudgetDeps): Promise<PrivacyBudgetReading> {
   const answer = await fetchJson(target.budget.url, {
     what: `the privacy budget API of ${target.name}`,
     schema: budgetAnswerSchema,
     headers: authorization(target, deps.env),
-    signal: withTimeout(deps.signal, READ_TIMEOUT_MS),
+    limitMs: deps.httpTimeoutMs,
+    setting: 'timeouts.http',
+    signal: deps.signal,
   });
   const readAt = deps.clock.now();
   const snapshot: BudgetSnapshot = {
@@ -149,8 +169,12 @@ export async function resetPrivacyBudget(target: PrivacyBudgetTarget, deps: Priv
     method: 'POST',
     body: {},
     headers: authorization(target, deps.env),
-    signal: withTimeout(deps.signal, RESET_TIMEOUT_MS),
+    limitMs: deps.httpTimeoutMs,
+    setting: 'timeouts.http',
+    signal: deps.signal,
   });
+  // Whatever was read before the reset is out of date now.
+  deps.shared?.forget(budgetKey(target.name));
   return readPrivacyBudget(target, deps);
 }
 
@@ -272,8 +296,4 @@ function authorization(target: PrivacyBudgetTarget, env: PrivacyBudgetDeps['env'
       'not_configured',
     );
   return { authorization: `Bearer ${token}` };
-}
-
-function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {
-  return signal ? AbortSignal.any([signal, AbortSignal.timeout(ms)]) : AbortSignal.timeout(ms);
 }

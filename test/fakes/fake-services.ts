@@ -1,6 +1,6 @@
 // Real local HTTP servers playing the watched systems' endpoints (RLHF Audit Trail, PQC Migration Audit, RegulensAI, Prometheus), and a TCP black hole.
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createTcpServer, type Socket } from 'node:net';
+import { connect as connectTcp, createServer as createTcpServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
 /** How one endpoint answers: a status and body (JSON unless a string), optionally late, or never. */
@@ -129,11 +129,15 @@ export function prometheusAlerts(alerts: FakeAlert[]): FakeRoute {
 export async function startBlackHole(): Promise<{
   port: number;
   url: (scheme: 'postgres' | 'redis' | 'http') => string;
+  /** Connections the other side has not closed yet: a caller that gave up must not leave one open. */
+  readonly openConnections: number;
   close(): Promise<void>;
 }> {
   const sockets = new Set<Socket>();
   const server = createTcpServer((socket) => {
     sockets.add(socket);
+    // Read and drop what arrives, so the other side closing is noticed (a paused socket never sees the end).
+    socket.resume();
     socket.on('error', () => undefined);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -141,10 +145,54 @@ export async function startBlackHole(): Promise<{
   const { port } = server.address() as AddressInfo;
   return {
     port,
+    get openConnections() {
+      return sockets.size;
+    },
     url: (scheme) =>
       scheme === 'postgres'
         ? `postgres://user:secret@127.0.0.1:${port}/db`
         : `${scheme}://127.0.0.1:${port}${scheme === 'http' ? '/health' : ''}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * A TCP relay in front of a real server (PostgreSQL, Redis) that counts the connections made through it: how often a
+ * dependency was actually hit. `url(original)` is the original URL pointed at the relay.
+ */
+export async function startConnectionCounter(target: string): Promise<{
+  readonly connections: number;
+  url: string;
+  close(): Promise<void>;
+}> {
+  const upstream = new URL(target);
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  const server = createTcpServer((client) => {
+    connections += 1;
+    const server = connectTcp(Number(upstream.port), upstream.hostname);
+    for (const socket of [client, server]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => sockets.delete(socket));
+    }
+    client.pipe(server).pipe(client);
+    client.on('close', () => server.destroy());
+    server.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const relayed = new URL(target);
+  relayed.hostname = '127.0.0.1';
+  relayed.port = String((server.address() as AddressInfo).port);
+  return {
+    get connections() {
+      return connections;
+    },
+    url: relayed.toString(),
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

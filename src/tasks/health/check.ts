@@ -1,6 +1,6 @@
 // The one small interface every health check kind implements, and the typed results they produce.
 import type { Clock } from '../../clock.ts';
-import type { ServiceConfig } from '../../config/schema.ts';
+import type { ServiceConfig, Timeouts } from '../../config/schema.ts';
 import type { KubernetesClients } from '../../clients/kubernetes.ts';
 
 export type HealthStatus = 'ok' | 'warn' | 'critical';
@@ -40,6 +40,8 @@ export interface CheckContext {
   /** Aborted when the check's timeout passes or the caller gives up; checks close their connections on it. */
   signal: AbortSignal;
   timeoutMs: number;
+  /** Limits of single steps (connecting, one statement, one command), each shorter than or within `timeoutMs`. */
+  timeouts: Timeouts;
   clock: Clock;
   /** Where the secrets named in the config (urlEnv, tokenEnv, headersFromEnv) are looked up. */
   env: Readonly<Record<string, string | undefined>>;

@@ -1,7 +1,7 @@
 // HTTP health checks: expected status, latency against a threshold, and JSON assertions such as "integrity_score >= 0.95".
 import { z } from 'zod';
 import { fetchFailure } from '../../clients/http.ts';
-import { formatDuration } from '../../config/duration.ts';
+import { formatLatency } from '../../config/duration.ts';
 import type { JsonAssertion, ServiceConfig } from '../../config/schema.ts';
 import { ExternalError } from '../../errors.ts';
 import {
@@ -50,8 +50,8 @@ export async function runHttpCheck(spec: HttpCheckConfig, context: CheckContext)
   }
   findings.push(
     latencyMs > spec.latencyWarn
-      ? { status: 'warn', text: `slow: ${formatDuration(latencyMs)} (over ${formatDuration(spec.latencyWarn)})` }
-      : { status: 'ok', text: `answered in ${formatDuration(latencyMs)}` },
+      ? { status: 'warn', text: `slow: ${formatLatency(latencyMs)} (over ${formatLatency(spec.latencyWarn)})` }
+      : { status: 'ok', text: `answered in ${formatLatency(latencyMs)}` },
   );
   return outcomeFromFindings(findings, findings.map((finding) => finding.text).join(', '));
 }

@@ -1,7 +1,8 @@
 // PostgreSQL health through pg: connect + SELECT 1, connections used vs max_connections, ungranted locks, long-running queries, size.
 import pg from 'pg';
-import { formatDuration } from '../../config/duration.ts';
+import { formatDuration, formatLatency } from '../../config/duration.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
+import { DeadlineError, withDeadline } from '../../deadline.ts';
 import { ExternalError, errorMessage } from '../../errors.ts';
 import {
   notConfigured,
@@ -51,41 +52,58 @@ SELECT
 export async function runPostgresCheck(spec: PostgresCheckConfig, context: CheckContext): Promise<CheckOutcome> {
   const url = context.env[spec.urlEnv];
   if (!url) return notConfigured(`${spec.urlEnv} is not set`);
+  const limits = context.timeouts.postgres;
   const client = new pg.Client({
     connectionString: url,
     application_name: 'runbook-bot-health',
-    // A little past the check's own timeout, so that one is what reports a hang ("timed out after 10s").
-    connectionTimeoutMillis: context.timeoutMs + 1_000,
-    query_timeout: context.timeoutMs + 1_000,
-    statement_timeout: context.timeoutMs + 1_000,
+    // pg's own limits, a little past ours, so ours are what report a hang (naming the setting); the server cancels too.
+    connectionTimeoutMillis: limits.connect + 1_000,
+    query_timeout: limits.statement + 1_000,
+    statement_timeout: limits.statement,
   });
-  // A server that accepts and never answers would hold the socket past the timeout: cut it on abort.
+  // A server that accepts and never answers would hold the socket past any deadline: cut it on abort.
   const cut = () => client.connection.stream.destroy();
-  context.signal.addEventListener('abort', cut, { once: true });
   client.on('error', () => undefined);
+  const where = serverOf(url);
+  const step = <T>(doing: string, limitMs: number, setting: string, work: () => Promise<T>) =>
+    withDeadline(
+      { dependency: 'PostgreSQL', doing: `${doing} (${where})`, limitMs, setting, signal: context.signal },
+      (signal) => {
+        signal.addEventListener('abort', cut, { once: true });
+        return work().finally(() => signal.removeEventListener('abort', cut));
+      },
+    );
   try {
     const started = performance.now();
     try {
-      await client.connect();
-      await client.query('SELECT 1');
+      await step('connecting', limits.connect, 'timeouts.postgres.connect', () => client.connect());
+      await step('running SELECT 1', limits.statement, 'timeouts.postgres.statement', () => client.query('SELECT 1'));
     } catch (error) {
-      if (context.signal.aborted) throw context.signal.reason;
+      if (context.signal.aborted || error instanceof DeadlineError) throw error;
       throw new ExternalError('PostgreSQL', `cannot connect: ${connectFailure(error)}`, { cause: error });
     }
     const roundTripMs = performance.now() - started;
-    const { rows } = await client.query<Stats>(STATS_SQL, [spec.longQuery / 1000]);
+    const { rows } = await step('reading connections, locks and size', limits.statement, 'timeouts.postgres.statement', () =>
+      client.query<Stats>(STATS_SQL, [spec.longQuery / 1000]),
+    );
     return gradePostgres(rows[0]!, spec, roundTripMs);
-  } catch (error) {
-    if (context.signal.aborted) throw context.signal.reason;
-    throw error;
   } finally {
-    context.signal.removeEventListener('abort', cut);
     await client.end().catch(() => undefined);
   }
 }
 
+/** "db.internal:5432/rlhf": where the check went, without the credentials. */
+function serverOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
+  } catch {
+    return 'the configured server';
+  }
+}
+
 function gradePostgres(stats: Stats, spec: PostgresCheckConfig, roundTripMs: number): CheckOutcome {
-  const findings: Finding[] = [{ status: 'ok', text: `SELECT 1 in ${formatDuration(roundTripMs)}` }];
+  const findings: Finding[] = [{ status: 'ok', text: `SELECT 1 in ${formatLatency(roundTripMs)}` }];
   const percent = Math.round((stats.used / stats.max) * 100);
   const connections = `${stats.used}/${stats.max} connections (${percent}%)`;
   findings.push({

@@ -33,6 +33,8 @@ export async function runPrometheusCheck(spec: PrometheusCheckConfig, context: C
   const answer = await fetchJson(new URL('api/v1/alerts', withSlash(spec.url)).toString(), {
     what: 'Prometheus',
     schema: alertsSchema,
+    limitMs: context.timeouts.http,
+    setting: 'timeouts.http',
     signal: context.signal,
   });
   const ours = answer.data.alerts.filter((alert) =>

@@ -1,7 +1,8 @@
 // Redis health through ioredis: PING, and used memory against maxmemory.
 import { Redis } from 'ioredis';
-import { formatDuration } from '../../config/duration.ts';
+import { formatLatency } from '../../config/duration.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
+import { DeadlineError, withDeadline } from '../../deadline.ts';
 import { ExternalError, errorMessage } from '../../errors.ts';
 import {
   notConfigured,
@@ -24,11 +25,13 @@ export const redisChecks: CheckFactory = (service) => {
 export async function runRedisCheck(spec: RedisCheckConfig, context: CheckContext): Promise<CheckOutcome> {
   const url = context.env[spec.urlEnv];
   if (!url) return notConfigured(`${spec.urlEnv} is not set`);
+  const limitMs = context.timeouts.redis;
   // One attempt, no reconnects and no offline queue: a health check reports what it finds instead of waiting it out.
   const redis = new Redis(url, {
     lazyConnect: true,
-    connectTimeout: context.timeoutMs + 1_000,
-    commandTimeout: context.timeoutMs + 1_000,
+    // ioredis's own limits, a little past ours, so ours are what report a hang (naming the setting).
+    connectTimeout: limitMs + 1_000,
+    commandTimeout: limitMs + 1_000,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: () => null,
@@ -38,32 +41,47 @@ export async function runRedisCheck(spec: RedisCheckConfig, context: CheckContex
   redis.on('error', (error: unknown) => {
     lastError = error;
   });
-  const cut = () => redis.disconnect();
-  context.signal.addEventListener('abort', cut, { once: true });
+  const where = serverOf(url);
+  // Each step under the Redis command limit; a Redis that accepts and never answers is cut off at it.
+  const step = <T>(doing: string, work: () => Promise<T>) =>
+    withDeadline(
+      { dependency: 'Redis', doing: `${doing} (${where})`, limitMs, setting: 'timeouts.redis', signal: context.signal },
+      (signal) => {
+        const cut = () => redis.disconnect();
+        signal.addEventListener('abort', cut, { once: true });
+        return work().finally(() => signal.removeEventListener('abort', cut));
+      },
+    );
   try {
     const started = performance.now();
     try {
-      await redis.connect();
-      const pong = await redis.ping();
+      await step('connecting', () => redis.connect());
+      const pong = await step('PING', () => redis.ping());
       if (pong !== 'PONG') throw new Error(`PING answered ${JSON.stringify(pong)}`);
     } catch (error) {
-      if (context.signal.aborted) throw context.signal.reason;
+      if (context.signal.aborted || error instanceof DeadlineError) throw error;
       throw new ExternalError('Redis', `cannot connect: ${redisFailure(lastError ?? error)}`, { cause: error });
     }
     const pingMs = performance.now() - started;
-    const memory = parseInfo(await redis.info('memory'));
+    const memory = parseInfo(await step('INFO memory', () => redis.info('memory')));
     return gradeRedis(spec, pingMs, Number(memory.used_memory ?? 0), Number(memory.maxmemory ?? 0));
-  } catch (error) {
-    if (context.signal.aborted) throw context.signal.reason;
-    throw error;
   } finally {
-    context.signal.removeEventListener('abort', cut);
     redis.disconnect();
   }
 }
 
+/** "cache.internal:6379": where the check went, without the password. */
+function serverOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || '6379'}`;
+  } catch {
+    return 'the configured server';
+  }
+}
+
 function gradeRedis(spec: RedisCheckConfig, pingMs: number, used: number, max: number): CheckOutcome {
-  const findings: Finding[] = [{ status: 'ok', text: `PONG in ${formatDuration(pingMs)}` }];
+  const findings: Finding[] = [{ status: 'ok', text: `PONG in ${formatLatency(pingMs)}` }];
   if (!max) {
     findings.push({ status: 'ok', text: `memory ${formatBytes(used)} (no maxmemory set)` });
   } else {

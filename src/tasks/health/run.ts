@@ -1,10 +1,11 @@
 // Runs every check of every requested service at once, each under its own timeout, into one typed report.
-import { raceAbort } from '../../abort.ts';
 import { createKubernetesClients } from '../../clients/kubernetes.ts';
 import type { Clock } from '../../clock.ts';
 import { formatDuration } from '../../config/duration.ts';
-import type { Config } from '../../config/schema.ts';
+import { fileSchema, type Config, type Timeouts } from '../../config/schema.ts';
+import { DeadlineError, withDeadline } from '../../deadline.ts';
 import { ExternalError, UserError, errorMessage } from '../../errors.ts';
+import type { SharedReads } from '../../shared-reads.ts';
 import {
   worstStatus,
   type CheckFactory,
@@ -24,6 +25,8 @@ import { redisChecks } from './redis.ts';
 export const CHECK_KINDS: readonly CheckFactory[] = [httpChecks, postgresChecks, redisChecks, kubernetesChecks, prometheusChecks];
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+/** The config's defaults, for callers (tests, benchmarks) that run checks without a config. */
+const DEFAULT_TIMEOUTS: Timeouts = fileSchema.shape.timeouts.parse(undefined);
 
 export interface CheckResult extends CheckOutcome {
   kind: HealthCheck['kind'];
@@ -39,6 +42,8 @@ export interface ServiceHealth {
   checks: CheckResult[];
   /** Set when the service has no checks at all. */
   note?: string;
+  /** Set when this result was served again from a recent run instead of running the checks: how old it was. */
+  ageMs?: number;
 }
 
 export interface HealthReport {
@@ -57,9 +62,13 @@ export interface HealthRunOptions {
   kubernetes?: KubernetesClientFactory | undefined;
   /** Overrides every service's `health.timeout`. */
   timeoutMs?: number | undefined;
-  /** Stops every check early (shutdown); they report as stopped. */
+  /** Limits of the single steps inside a check (connecting, one statement, one Redis command); default the config's. */
+  timeouts?: Timeouts | undefined;
+  /** Stops every check early (shutdown); they report as stopped. With `shared`, only this caller stops waiting. */
   signal?: AbortSignal | undefined;
   kinds?: readonly CheckFactory[];
+  /** Services checked a moment ago (or being checked right now) for someone else are not checked again. */
+  shared?: SharedReads | undefined;
 }
 
 /** What the bot, the CLI and the schedules run checks with: secrets from `env`, Kubernetes as the config says. */
@@ -68,7 +77,12 @@ export function healthRunOptions(
   clock: Clock,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): HealthRunOptions {
-  return { clock, env, kubernetes: (context) => createKubernetesClients(config, { context, env }) };
+  return {
+    clock,
+    env,
+    timeouts: config.file.timeouts,
+    kubernetes: (context) => createKubernetesClients(config, { context, env }),
+  };
 }
 
 /** `all` (services with a health section; the rest are named as unchecked) or one service by name. */
@@ -95,25 +109,7 @@ export async function runHealthChecks(
 ): Promise<HealthReport> {
   const startedAt = options.clock.now();
   const started = performance.now();
-  const kinds = options.kinds ?? CHECK_KINDS;
-  const results = await Promise.all(
-    services.map(async (service): Promise<ServiceHealth> => {
-      const checks = kinds.flatMap((kind) => kind(service, { kubernetes: options.kubernetes }));
-      const timeoutMs = options.timeoutMs ?? service.config.health?.timeout ?? DEFAULT_TIMEOUT_MS;
-      const displayName = service.config.displayName ?? service.name;
-      if (checks.length === 0) {
-        return {
-          service: service.name,
-          displayName,
-          status: 'warn',
-          checks: [],
-          note: `no health checks configured (services.${service.name}.health)`,
-        };
-      }
-      const done = await Promise.all(checks.map((check) => runOne(check, timeoutMs, options)));
-      return { service: service.name, displayName, status: worstStatus(done.map((r) => r.status)), checks: done };
-    }),
-  );
+  const results = await Promise.all(services.map((service) => serviceHealth(service, options)));
   return {
     status: worstStatus(results.map((service) => service.status)),
     services: results,
@@ -123,10 +119,51 @@ export async function runHealthChecks(
   };
 }
 
-/** One check under its own timeout. Wall-clock time on purpose: it bounds waiting on real sockets, which an injected test clock cannot move. */
-async function runOne(check: HealthCheck, timeoutMs: number, options: HealthRunOptions): Promise<CheckResult> {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+/** One service's checks, shared with whoever asks for the same service while they run or shortly after. */
+async function serviceHealth(service: ServiceTarget, options: HealthRunOptions): Promise<ServiceHealth> {
+  const { shared } = options;
+  if (!shared) return checkService(service, options);
+  // The run belongs to everyone who joins it: one caller giving up must not stop it for the others.
+  const key = `health:${service.name}${options.timeoutMs === undefined ? '' : `@${options.timeoutMs}`}`;
+  const read = await shared.read(key, () => checkService(service, { ...options, signal: undefined }), {
+    signal: options.signal,
+  });
+  return read.source === 'reused' ? { ...read.value, ageMs: read.ageMs } : read.value;
+}
+
+async function checkService(service: ServiceTarget, options: HealthRunOptions): Promise<ServiceHealth> {
+  const kinds = options.kinds ?? CHECK_KINDS;
+  const checks = kinds.flatMap((kind) => kind(service, { kubernetes: options.kubernetes }));
+  const ownTimeout = service.config.health?.timeout;
+  const limit: Limit =
+    options.timeoutMs !== undefined
+      ? { ms: options.timeoutMs }
+      : { ms: ownTimeout ?? DEFAULT_TIMEOUT_MS, setting: `services.${service.name}.health.timeout` };
+  const displayName = service.config.displayName ?? service.name;
+  if (checks.length === 0) {
+    return {
+      service: service.name,
+      displayName,
+      status: 'warn',
+      checks: [],
+      note: `no health checks configured (services.${service.name}.health)`,
+    };
+  }
+  const done = await Promise.all(checks.map((check) => runOne(check, limit, options)));
+  return { service: service.name, displayName, status: worstStatus(done.map((r) => r.status)), checks: done };
+}
+
+interface Limit {
+  ms: number;
+  /** The config key, when the limit came from the config file. */
+  setting?: string;
+}
+
+/**
+ * One check under its own deadline. Wall-clock time on purpose: it bounds waiting on real sockets, which an injected
+ * test clock cannot move. A check that ignores its signal still ends at the deadline.
+ */
+async function runOne(check: HealthCheck, limit: Limit, options: HealthRunOptions): Promise<CheckResult> {
   const started = performance.now();
   const finish = (outcome: CheckOutcome, timedOut = false): CheckResult => ({
     kind: check.kind,
@@ -135,14 +172,32 @@ async function runOne(check: HealthCheck, timeoutMs: number, options: HealthRunO
     durationMs: performance.now() - started,
     ...(timedOut ? { timedOut } : {}),
   });
+  const deadline = { dependency: check.kind, doing: `the ${check.name} check`, limitMs: limit.ms, setting: limit.setting };
   try {
-    const outcome = await raceAbort(check.run({ signal, timeoutMs, clock: options.clock, env: options.env }), signal);
+    const outcome = await withDeadline({ ...deadline, signal: options.signal }, (signal) =>
+      check.run({
+        signal,
+        timeoutMs: limit.ms,
+        timeouts: options.timeouts ?? DEFAULT_TIMEOUTS,
+        clock: options.clock,
+        env: options.env,
+      }),
+    );
     return finish(outcome);
   } catch (error) {
-    if (timeout.aborted) return finish({ status: 'critical', reason: `timed out after ${formatDuration(timeoutMs)}` }, true);
     if (options.signal?.aborted) return finish({ status: 'critical', reason: `stopped: ${errorMessage(options.signal.reason)}` });
     // The kind is shown beside the reason already: "cannot connect: ECONNREFUSED", not "PostgreSQL: cannot connect…".
-    const reason = error instanceof ExternalError ? error.message.slice(error.service.length + 2) : errorMessage(error);
-    return finish({ status: 'critical', reason });
+    const reason =
+      error instanceof DeadlineError && error.service === check.kind
+        ? deadlineReason(error)
+        : error instanceof ExternalError
+          ? error.message.slice(error.service.length + 2)
+          : errorMessage(error);
+    return finish({ status: 'critical', reason }, error instanceof DeadlineError);
   }
+}
+
+/** The check's own deadline: which limit, and where it is set ("no answer within 1s (services.x.health.timeout)"). */
+function deadlineReason(error: DeadlineError): string {
+  return `no answer within ${formatDuration(error.limitMs)}${error.setting ? ` (the limit is ${error.setting} in the config file)` : ''}`;
 }
