@@ -8,7 +8,7 @@ import { createWakeSignals, type WakeSignals } from './clients/wake-signals.ts';
 import { createSlackClient, slackErrorCode } from './clients/slack.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/schema.ts';
-import { ConfigError } from './errors.ts';
+import { ConfigError, UserError } from './errors.ts';
 import { Permissions } from './handlers/authorize.ts';
 import { Confirmations, type ConfirmableAction } from './handlers/confirm.ts';
 import { registerHandlers } from './handlers/register.ts';
@@ -28,6 +28,7 @@ import { opsRoutes } from './ops-routes.ts';
 import type { Store } from './store/db.ts';
 import { openMigratedStore, storeOptions } from './store/open.ts';
 import { SharedReads } from './shared-reads.ts';
+import { WorkQueue } from './work-queue.ts';
 import { buildJobs, type JobWork } from './schedule/jobs.ts';
 import { healthJobWork } from './schedule/health-jobs.ts';
 import { backupJobWork } from './schedule/backup-jobs.ts';
@@ -112,6 +113,15 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     const slack = createSlackClient({ token: botToken, apiUrl: env.SLACK_API_URL, logger, metrics });
     const inflight = new InFlight();
     const reads = new SharedReads({ clock, freshForMs: config.file.reads.freshFor });
+    const queue = new WorkQueue({
+      concurrencyOf: (kind) => config.file.queue.kinds[kind] ?? config.file.queue.concurrency,
+      maxWaiting: config.file.queue.waiting,
+      onChange: (kind, running, waiting) => {
+        metrics.queueJobs.set({ kind, state: 'running' }, running);
+        metrics.queueJobs.set({ kind, state: 'waiting' }, waiting);
+      },
+      onRefused: (kind) => metrics.queueRefused.inc({ kind }),
+    });
     const permissions = new Permissions({ config, slack, clock, logger });
     for (const action of ['resolve', 'backup', 'restore', 'rollback', 'privacyReset'] as const) {
       const open = Object.keys(config.file.services).filter((service) => permissions.ruleFor(action, service) === undefined);
@@ -135,6 +145,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       permissions,
       audit,
       reads,
+      queue,
     });
     for (const action of options.confirmableActions ?? []) confirmations.register(action);
     const incidentSlack = createIncidentSlack(slack, logger);
@@ -190,6 +201,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       incidents,
       audit,
       reads,
+      queue,
     };
 
     const identity = botIdentity(slack, logger);
@@ -282,7 +294,9 @@ export async function startBot(options: BotOptions): Promise<Bot> {
           const started = Date.now();
           logger.info({ event: 'bot.stopping', inFlight: inflight.size });
           const drainMs = options.drainTimeoutMs ?? 7_000;
-          // Stop taking new work: no new connections or socket events, no new escalation passes.
+          // Stop taking new work: no new connections or socket events, no new escalation passes, and requests still
+          // waiting in the queue are told to ask again rather than started now.
+          queue.close(new UserError(SHUTTING_DOWN, 'shutting_down'));
           const serverClosed = closeServer(server, drainMs);
           if (mode === 'socket')
             await app.stop().catch((error: unknown) => logger.warn({ event: 'bot.socket_stop_failed', err: error }));
@@ -311,6 +325,8 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     throw error;
   }
 }
+
+const SHUTTING_DOWN = ':warning: The bot is restarting, so this request did not run. Run it again in a moment.';
 
 async function runCleanups(cleanups: Array<() => Promise<unknown>>, logger: Logger): Promise<void> {
   for (const cleanup of cleanups) {

@@ -31,6 +31,8 @@ export const ERROR_CODES = {
   no_rollout_history: 'The deployment has no earlier revision to roll back to.',
   revision_not_found: 'The requested revision is not in the deployment’s history.',
   already_at_revision: 'The deployment already runs the requested revision.',
+  busy: 'Too many requests of this kind are already waiting in the work queue; the reply asks to try again shortly.',
+  shutting_down: 'The bot is shutting down and did not start this request; the reply asks to run it again.',
   // A dependency (ExternalError): the message names it and what happened.
   external_error: 'A dependency failed in a way without a more precise code.',
   timeout: 'A dependency did not answer within its configured deadline (timeouts.* in the config file).',

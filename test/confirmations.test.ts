@@ -95,9 +95,10 @@ describe('confirmations', () => {
       .map((r) => r.body as { text?: string; replace_original?: boolean });
   }
 
+  /** The confirmation's own audit rows (each click's request row, action `button`, is asserted on its own). */
   async function auditActions() {
     const { rows } = await t.bot.store.query<{ action: string; actor: string; result: string | null }>(
-      'SELECT action, actor, result FROM audit_log ORDER BY seq',
+      "SELECT action, actor, result FROM audit_log WHERE action <> 'button' ORDER BY seq",
     );
     return rows;
   }
@@ -129,6 +130,10 @@ describe('confirmations', () => {
       'task.outcome',
     ]);
     expect((await auditActions()).at(-1)!.result).toBe('ok: changed primary');
+    const clicks = await t.bot.store.query<{ actor: string; target: string; result: string }>(
+      "SELECT actor, target, result FROM audit_log WHERE action = 'button'",
+    );
+    expect(clicks.rows).toEqual([{ actor: 'U0ALICE', target: 'confirmation:confirm', result: 'ok' }]);
     expect((await verifyAuditLog(t.bot.store)).ok).toBe(true);
   });
 

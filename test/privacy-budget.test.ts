@@ -264,7 +264,7 @@ describe('/privacy-budget through the bot', () => {
     );
     expect(await snapshots()).toEqual([0]);
     const { rows } = await t.bot.store.query<{ action: string; actor: string; result: string | null }>(
-      "SELECT action, actor, result FROM audit_log WHERE action <> 'command' ORDER BY seq",
+      "SELECT action, actor, result FROM audit_log WHERE action NOT IN ('command', 'button') ORDER BY seq",
     );
     expect(rows.map((row) => `${row.action} ${row.actor}`)).toEqual([
       'confirmation.requested U0ALICE',

@@ -95,6 +95,8 @@ describe('through the bot', () => {
       slack,
       clock,
       file: {
+        // Generous step limits: this proves sharing, not speed, on a machine that may be busy.
+        timeouts: { redis: '10s', postgres: { connect: '10s' } },
         services: {
           'rlhf-audit-trail': {
             health: {

@@ -409,6 +409,20 @@ export const fileSchema = z.strictObject({
       pgToolStall: durationSchema.default(120_000),
     })
     .prefault({}),
+  /**
+   * The work after a Slack ack (running checks, declaring, reading histories…) waits its turn per kind: the command
+   * (`health`, `incident`, `backup`, `rollback`, `privacy-budget`) or the button's family (`incident`, `confirmation`).
+   */
+  queue: z
+    .strictObject({
+      /** Jobs of one kind running at once; more wait in line, and their ack says where they stand. */
+      concurrency: z.number().int().positive().default(8),
+      /** Per kind, in place of `concurrency` (e.g. `{ backup: 2 }`). */
+      kinds: z.record(z.string(), z.number().int().positive()).default({}),
+      /** Requests of one kind waiting at most; one more is refused with "try again in a minute". */
+      waiting: z.number().int().positive().default(100),
+    })
+    .prefault({}),
   /** Identical reads share one run: a service's health, a privacy budget reading, a rollout history. */
   reads: z
     .strictObject({

@@ -49,14 +49,7 @@ export class Permissions {
   async check(action: PermissionAction, service: string | undefined, userId: string): Promise<PermissionDecision> {
     const rule = this.ruleFor(action, service);
     const decision = rule === undefined ? { allowed: true, rule, reason: 'open' } : await this.#matchRule(rule, userId);
-    this.#logger.info({
-      event: 'permission.decision',
-      action,
-      service,
-      user: userId,
-      allowed: decision.allowed,
-      reason: decision.reason,
-    });
+    this.#logDecision(action, service, userId, decision);
     return decision;
   }
 
@@ -65,6 +58,42 @@ export class Permissions {
     const decision = await this.check(action, service, userId);
     if (!decision.allowed) throw new NotPermittedError(deniedMessage(action, service, decision));
     return decision;
+  }
+
+  /**
+   * The decision when it needs no Slack call (an open action, a listed user, group members in the cache): true when
+   * allowed, NotPermittedError when not, false when a group has to be looked up first (then call `require`).
+   */
+  requireNow(action: PermissionAction, service: string | undefined, userId: string): boolean {
+    const decision = this.#decideNow(this.ruleFor(action, service), userId);
+    if (!decision) return false;
+    this.#logDecision(action, service, userId, decision);
+    if (!decision.allowed) throw new NotPermittedError(deniedMessage(action, service, decision));
+    return true;
+  }
+
+  #decideNow(rule: string[] | undefined, userId: string): PermissionDecision | undefined {
+    if (rule === undefined) return { allowed: true, rule, reason: 'open' };
+    if (rule.includes(userId)) return { allowed: true, rule, reason: `user ${userId}` };
+    const now = this.#clock.now().getTime();
+    let unknown = false;
+    for (const group of rule.filter((principal) => principal.startsWith('S'))) {
+      const cached = this.#groups.get(group);
+      if (!cached || now - cached.fetchedAt >= this.#ttlMs) unknown = true;
+      else if (cached.members.has(userId)) return { allowed: true, rule, reason: `member of ${group}` };
+    }
+    return unknown ? undefined : { allowed: false, rule, reason: 'not listed' };
+  }
+
+  #logDecision(action: PermissionAction, service: string | undefined, userId: string, decision: PermissionDecision): void {
+    this.#logger.info({
+      event: 'permission.decision',
+      action,
+      service,
+      user: userId,
+      allowed: decision.allowed,
+      reason: decision.reason,
+    });
   }
 
   /** True when the user is one of the principals (a user id, or a member of a group id). */

@@ -1,5 +1,4 @@
 // The confirmation flow for everything that changes something: ask, check who clicks, claim once, run, report.
-import { randomUUID } from 'node:crypto';
 import type { AllMiddlewareArgs, BlockButtonAction, SlackActionMiddlewareArgs } from '@slack/bolt';
 import type { KnownBlock } from '@slack/types';
 import type { z } from 'zod';
@@ -7,7 +6,7 @@ import { raceAbort } from '../abort.ts';
 import { slackErrorCode } from '../clients/slack.ts';
 import type { PermissionAction } from '../config/schema.ts';
 import { formatDuration } from '../config/duration.ts';
-import { errorMessage, errorReference } from '../errors.ts';
+import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { confirmationDecidedBlocks, confirmationRequestBlocks, formatClock } from '../slack/confirmation-blocks.ts';
 import type { AuditEntry } from '../store/audit.ts';
@@ -20,6 +19,7 @@ import {
   type Confirmation,
 } from '../store/confirmations.ts';
 import type { HandlerDeps } from './listener.ts';
+import { scopeOf } from './request-scope.ts';
 
 export interface ActionRun {
   log: Logger;
@@ -125,27 +125,12 @@ export class Confirmations {
     };
   }
 
-  /** Bolt listener for the Confirm and Cancel buttons. */
+  /** Bolt listener for the Confirm and Cancel buttons; logging, errors and the audit row are the request middleware's. */
   readonly onButton = async (args: ButtonArgs): Promise<void> => {
-    await args.ack();
+    const scope = scopeOf(args.context);
+    await scope.ack();
     const decision = args.action.action_id.endsWith(':confirm') ? 'confirmed' : 'cancelled';
-    const userId = args.body.user.id;
-    const log = this.#deps.logger.child({ reqId: randomUUID().slice(0, 8), user: userId, command: `confirmation.${decision}` });
-    try {
-      await this.#deps.inflight.track(this.#decide(args, decision, userId, log));
-      this.#deps.metrics.commands.inc({ command: `confirmation`, outcome: 'ok' });
-    } catch (error) {
-      const ref = errorReference();
-      log.error({ event: 'confirmation.failed', ref, err: error });
-      this.#deps.metrics.commands.inc({ command: `confirmation`, outcome: 'error' });
-      await args
-        .respond({
-          response_type: 'ephemeral',
-          replace_original: false,
-          text: `:warning: Something went wrong on our side (reference \`${ref}\`).`,
-        })
-        .catch(() => undefined);
-    }
+    await this.#decide(args, decision, scope.user, scope.log);
   };
 
   async #decide(args: ButtonArgs, decision: 'confirmed' | 'cancelled', userId: string, log: Logger): Promise<void> {

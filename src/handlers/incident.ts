@@ -1,5 +1,4 @@
 // /incident, the declare modal and shortcut, and the incident card's buttons.
-import { randomUUID } from 'node:crypto';
 import type {
   AllMiddlewareArgs,
   BlockButtonAction,
@@ -13,13 +12,13 @@ import { z } from 'zod';
 import { severitySchema, SEVERITIES, type Severity } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import type { IncidentService } from '../incidents/lifecycle.ts';
-import type { Logger } from '../log.ts';
 import { slackErrorCode } from '../clients/slack.ts';
 import { operationsReportPost } from '../schedule/jobs.ts';
 import { declareModal, formatWhen, INCIDENT_ACTIONS } from '../slack/incident-blocks.ts';
 import { getIncident, getIncidentByChannel, listOpenIncidents, type Incident } from '../store/incidents.ts';
 import { parseUserMention, restAfterFirstWord, splitWords } from './command-text.ts';
-import { outcomeOf, replyForError, type CommandHandler, type HandlerDeps } from './listener.ts';
+import type { CommandHandler, HandlerDeps } from './listener.ts';
+import { scopeOf } from './request-scope.ts';
 
 export const INCIDENT_USAGE = [
   'Usage:',
@@ -42,6 +41,8 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
 
     if (sub === undefined) {
       await deps.permissions.require('incident', undefined, command.user_id);
+      // The modal must open within Slack's 3 s trigger window: not behind other work in the queue.
+      context.runsAtOnce();
       await ack();
       await deps.slack.views.open({
         trigger_id: command.trigger_id,
@@ -221,8 +222,9 @@ const declareSubmissionSchema = z.object({
 type ViewArgs = SlackViewMiddlewareArgs<ViewSubmitAction> & AllMiddlewareArgs;
 
 export function onDeclareSubmission(deps: IncidentDeps) {
-  return async ({ ack, body, view }: ViewArgs): Promise<void> => {
-    const log = deps.logger.child({ reqId: randomUUID().slice(0, 8), user: body.user.id, command: 'incident.declare' });
+  return async ({ body, view, context }: ViewArgs): Promise<void> => {
+    const scope = scopeOf(context);
+    const ack = scope.ack as ViewArgs['ack'];
     const values = view.state.values;
     const raw = {
       title: values.title?.value?.value ?? '',
@@ -234,43 +236,39 @@ export function onDeclareSubmission(deps: IncidentDeps) {
     if (!parsed.success) {
       const errors: Record<string, string> = {};
       for (const issue of parsed.error.issues) errors[String(issue.path[0])] ??= issue.message;
+      scope.outcome = 'user_error';
       await ack({ response_action: 'errors', errors });
       return;
     }
     if (parsed.data.service && !deps.config.file.services[parsed.data.service]) {
+      scope.outcome = 'user_error';
       await ack({ response_action: 'errors', errors: { service: 'That service is no longer configured.' } });
       return;
     }
     const decision = await deps.permissions.check('incident', parsed.data.service, body.user.id);
     if (!decision.allowed) {
+      scope.outcome = 'denied';
       await ack({
         response_action: 'errors',
         errors: { title: 'You are not allowed to declare incidents here; ask someone in the incident permission group.' },
       });
       return;
     }
-    await ack();
     const origin = parseOrigin(view.private_metadata);
-    deps.inflight.run(async () => {
-      try {
-        // The view id is the same however often Slack delivers this submission: one incident, one channel.
-        const { incident, created } = await deps.incidents.declare({
-          key: `view:${view.id}`,
-          ...parsed.data,
-          declaredBy: body.user.id,
-        });
-        if (origin.channel)
-          await deps.slack.chat
-            .postEphemeral({ channel: origin.channel, user: body.user.id, text: declaredText(incident, created) })
-            .catch(() => undefined);
-        deps.metrics.commands.inc({ command: 'incident.declare', outcome: 'ok' });
-      } catch (error) {
-        deps.metrics.commands.inc({ command: 'incident.declare', outcome: outcomeOf(error) });
-        const text = replyForError(error, log, 'incident.declare');
-        if (origin.channel)
-          await deps.slack.chat.postEphemeral({ channel: origin.channel, user: body.user.id, text }).catch(() => undefined);
-      }
+    scope.replyChannel = origin.channel;
+    Object.assign(scope.auditParams, { title: parsed.data.title, severity: parsed.data.severity, service: parsed.data.service });
+    await ack();
+    // The view id is the same however often Slack delivers this submission: one incident, one channel.
+    const { incident, created } = await deps.incidents.declare({
+      key: `view:${view.id}`,
+      ...parsed.data,
+      declaredBy: body.user.id,
     });
+    scope.auditParams.incident = incident.id;
+    if (origin.channel)
+      await deps.slack.chat
+        .postEphemeral({ channel: origin.channel, user: body.user.id, text: declaredText(incident, created) })
+        .catch(() => undefined);
   };
 }
 
@@ -285,8 +283,11 @@ function parseOrigin(metadata: string): { channel?: string; messageText?: string
 type ShortcutArgs = SlackShortcutMiddlewareArgs<MessageShortcut> & AllMiddlewareArgs;
 
 export function onDeclareShortcut(deps: IncidentDeps) {
-  return async ({ ack, shortcut }: ShortcutArgs): Promise<void> => {
-    await ack();
+  return async ({ shortcut, context }: ShortcutArgs): Promise<void> => {
+    const scope = scopeOf(context);
+    // The modal must open within Slack's 3 s trigger window: not behind other work in the queue.
+    scope.runsAtOnce();
+    await scope.ack();
     const text = shortcut.message.text ?? '';
     const author = shortcut.message.user ? ` (from <@${shortcut.message.user}>)` : '';
     await deps.slack.views.open({
@@ -307,21 +308,9 @@ export function onDeclareShortcut(deps: IncidentDeps) {
 type ButtonArgs = SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs;
 
 export function onIncidentButton(deps: IncidentDeps) {
-  return async ({ ack, action, body, respond }: ButtonArgs): Promise<void> => {
-    await ack();
-    await deps.inflight.track(handleIncidentButton(deps, action, body.user.id, respond));
-  };
-}
-
-async function handleIncidentButton(
-  deps: IncidentDeps,
-  action: ButtonArgs['action'],
-  userId: string,
-  respond: ButtonArgs['respond'],
-): Promise<void> {
-  const log: Logger = deps.logger.child({ reqId: randomUUID().slice(0, 8), user: userId, command: action.action_id });
-  let outcome = 'ok';
-  try {
+  return async ({ action, body, respond, context }: ButtonArgs): Promise<void> => {
+    await scopeOf(context).ack();
+    const userId = body.user.id;
     const incident = await getIncident(deps.store, Number(action.value));
     if (!incident) throw new UserError('This incident no longer exists.', 'not_found');
     switch (action.action_id) {
@@ -343,10 +332,5 @@ async function handleIncidentButton(
       default:
         throw new Error(`unknown incident action ${action.action_id}`);
     }
-  } catch (error) {
-    outcome = outcomeOf(error);
-    const text = replyForError(error, log, action.action_id);
-    await respond({ response_type: 'ephemeral', replace_original: false, text }).catch(() => undefined);
-  }
-  deps.metrics.commands.inc({ command: action.action_id, outcome });
+  };
 }

@@ -12,6 +12,7 @@ import {
   type IncidentDeps,
 } from './incident.ts';
 import { commandListener } from './listener.ts';
+import { requestMiddleware } from './request-scope.ts';
 
 /** The message shortcut's callback id, as in manifest.yml. */
 export const DECLARE_SHORTCUT_ID = 'declare_incident_from_message';
@@ -19,16 +20,18 @@ import { handlePrivacyBudgetCommand, privacyResetAction } from './privacy-budget
 import { handleRollbackCommand, rollbackAction } from './rollback.ts';
 
 export function registerHandlers(app: App, deps: IncidentDeps): void {
-  app.command('/incident', commandListener('incident', deps, handleIncidentCommand(deps.incidents)));
+  // First, for every listener: the request's scope, queue, metric, error reply and audit row.
+  app.use(requestMiddleware(deps));
+  app.command('/incident', commandListener(deps, handleIncidentCommand(deps.incidents)));
   app.view<ViewSubmitAction>(DECLARE_CALLBACK_ID, onDeclareSubmission(deps));
   app.shortcut<MessageShortcut>(DECLARE_SHORTCUT_ID, onDeclareShortcut(deps));
   for (const actionId of Object.values(INCIDENT_ACTIONS)) app.action<BlockButtonAction>(actionId, onIncidentButton(deps));
-  app.command('/health', commandListener('health', deps, handleHealthCommand));
-  app.command('/backup', commandListener('backup', deps, handleBackupCommand));
+  app.command('/health', commandListener(deps, handleHealthCommand));
+  app.command('/backup', commandListener(deps, handleBackupCommand));
   deps.confirmations.register(backupAction(deps));
-  app.command('/rollback', commandListener('rollback', deps, handleRollbackCommand));
+  app.command('/rollback', commandListener(deps, handleRollbackCommand));
   deps.confirmations.register(rollbackAction(deps));
-  app.command('/privacy-budget', commandListener('privacy-budget', deps, handlePrivacyBudgetCommand));
+  app.command('/privacy-budget', commandListener(deps, handlePrivacyBudgetCommand));
   deps.confirmations.register(privacyResetAction(deps));
   app.action<BlockButtonAction>(CONFIRM_ACTION_ID, deps.confirmations.onButton);
   app.action<BlockButtonAction>(CANCEL_ACTION_ID, deps.confirmations.onButton);
