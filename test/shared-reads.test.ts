@@ -169,8 +169,8 @@ describe('through the bot', () => {
     const answers = await crowd('/privacy-budget', 'rlhf-audit-trail', 20);
     expect(answers.every((posted) => posted.text.startsWith('Privacy budget: rlhf-audit-trail 40% consumed'))).toBe(true);
     expect(hits(rlhf, '/api/v1/privacy/budget')).toBe(1);
-    const { rows } = await t.bot.store.query<{ count: number }>('SELECT count(*)::int AS count FROM privacy_budget_snapshots');
-    expect(rows[0]!.count).toBe(1);
+    const { rows } = await t.bot.store.query<{ count: number }>('SELECT count(*) AS count FROM privacy_budget_snapshots');
+    expect(Number(rows[0]!.count)).toBe(1);
 
     clock.advance(2_000);
     const [again] = await crowd('/privacy-budget', 'rlhf-audit-trail', 1);
