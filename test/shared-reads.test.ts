@@ -1,8 +1,12 @@
 // Identical reads share one run: a crowd typing /health all or /privacy-budget hits each dependency once, and a
 // result served again says how old it is.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ageNote, SharedReads } from '../src/shared-reads.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
+import { startFakeKubernetes } from './fakes/kubernetes/index.ts';
 import { pqcRoutes, rlhfRoutes, startConnectionCounter, startFakeService, type FakeService } from './fakes/fake-services.ts';
 import { startTestBot, type TestBot } from './support/bot.ts';
 import { ManualClock } from './support/clock.ts';
@@ -176,5 +180,55 @@ describe('through the bot', () => {
     const [again] = await crowd('/privacy-budget', 'rlhf-audit-trail', 1);
     expect(again!.blocks).toContain('checked 2s ago');
     expect(hits(rlhf, '/api/v1/privacy/budget')).toBe(1);
+  });
+});
+
+describe('rollout histories', () => {
+  it('people asking /rollback for one deployment at once read its history once; a reused one says how old it is', async () => {
+    const kube = await startFakeKubernetes();
+    kube.seedDeployment({
+      namespace: 'rlhf-production',
+      name: 'rlhf-audit-trail',
+      image: 'ghcr.io/example/rlhf-audit-trail',
+      revisions: [{ tag: '2.4.0' }, { tag: '2.5.0' }],
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'rb-shared-'));
+    writeFileSync(join(dir, 'kubeconfig'), kube.kubeConfigYaml());
+    const clock = new ManualClock('2026-11-22T10:00:00Z');
+    const slack = await startFakeSlack();
+    const t = await startTestBot({
+      slack,
+      clock,
+      file: {
+        kubernetes: { kubeconfig: join(dir, 'kubeconfig') },
+        services: { 'rlhf-audit-trail': { kubernetes: { namespace: 'rlhf-production', deployments: ['rlhf-audit-trail'] } } },
+      },
+      extra: { escalation: { autoStart: false }, schedules: { autoStart: false } },
+    });
+    const historyReads = () => kube.requests.filter((request) => request.path.endsWith('/replicasets')).length;
+    const rollback = async (people: number) => {
+      const urls = Array.from({ length: people }, () => slack.newResponseUrl());
+      await Promise.all(
+        urls.map((responseUrl) =>
+          sendSlashCommand(t.baseUrl, t.secret, { command: '/rollback', text: 'rlhf-audit-trail', responseUrl }),
+        ),
+      );
+      await t.bot.idle();
+      return urls.map((url) => JSON.stringify(slack.responses(url).at(-1)?.body.blocks ?? []));
+    };
+    try {
+      const answers = await rollback(5);
+      expect(answers.every((blocks) => blocks.includes('Revision history of'))).toBe(true);
+      expect(historyReads()).toBe(1);
+      clock.advance(3_000);
+      const [again] = await rollback(1);
+      expect(again).toContain('History checked 3s ago.');
+      expect(historyReads()).toBe(1);
+    } finally {
+      await t.stop();
+      await slack.close();
+      await kube.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

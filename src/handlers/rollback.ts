@@ -3,6 +3,7 @@ import { createKubernetesClients } from '../clients/kubernetes.ts';
 import { formatDuration } from '../config/duration.ts';
 import { ConfigError, ExternalError, UserError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { ageNote } from '../shared-reads.ts';
 import { revisionHistoryBlocks, rollbackDetails, rolloutOutcomeBlocks, rolloutProgressText } from '../slack/rollback-blocks.ts';
 import { addEvent, getIncidentByChannel } from '../store/incidents.ts';
 import type { RolloutOutcome } from '../tasks/rollback/status.ts';
@@ -48,7 +49,11 @@ export const handleRollbackCommand: CommandHandler = async ({ command, ack, resp
   });
 
   const completed = await kubernetesCall(context.log, () => completeUndo(options, undoEnv(deps)));
-  const historyBlocks = revisionHistoryBlocks(completed.history, deps.clock.now());
+  const age = ageNote(completed.historyAgeMs);
+  const historyBlocks = [
+    ...revisionHistoryBlocks(completed.history, deps.clock.now()),
+    ...(age ? [{ type: 'context' as const, elements: [{ type: 'mrkdwn' as const, text: `History ${age}.` }] }] : []),
+  ];
   let validated;
   try {
     validated = validateUndo(completed, ROLLBACK_TIME_LIMIT_MS - 60_000);
@@ -156,8 +161,8 @@ function outcomeText(outcome: RolloutOutcome, params: RollbackParams): string {
   }
 }
 
-function undoEnv(deps: Pick<HandlerDeps, 'config' | 'clock'>): UndoEnv {
-  return { kubernetes: (context) => createKubernetesClients(deps.config, { context }), clock: deps.clock };
+function undoEnv(deps: Pick<HandlerDeps, 'config' | 'clock' | 'reads'>): UndoEnv {
+  return { kubernetes: (context) => createKubernetesClients(deps.config, { context }), clock: deps.clock, reads: deps.reads };
 }
 
 /** Kubernetes refusing or unreachable is worth telling the user in its own words; it is not a bug of ours. */

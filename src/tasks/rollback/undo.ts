@@ -5,6 +5,7 @@ import type { KubernetesClients } from '../../clients/kubernetes.ts';
 import type { Clock } from '../../clock.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
 import { UserError } from '../../errors.ts';
+import type { SharedReads } from '../../shared-reads.ts';
 import { readRevisionHistory, type RevisionHistory } from './history.ts';
 import { planRollback, rollback, type RollbackPlan, type RollbackResult } from './rollback.ts';
 import { followRollout, followTimeout, type RolloutOutcome, type RolloutStatus } from './status.ts';
@@ -57,6 +58,8 @@ export function undoOptions(
 export interface UndoEnv {
   kubernetes: (context: string | undefined) => KubernetesClients;
   clock: Clock;
+  /** Histories read a moment ago (or being read right now) for someone else are served instead of reading again. */
+  reads?: SharedReads | undefined;
 }
 
 /** Options after Complete: the clients of the service's context and the deployment's revision history. */
@@ -64,13 +67,22 @@ export interface CompletedUndo {
   options: UndoOptions;
   k8s: KubernetesClients;
   history: RevisionHistory;
+  /** Set when the history was served again from a recent read: how old it was. */
+  historyAgeMs?: number;
 }
 
 /** Complete: gather the environment (kubectl resolves its clients and the resource here; we also read the history). */
 export async function completeUndo(options: UndoOptions, env: UndoEnv): Promise<CompletedUndo> {
   const k8s = env.kubernetes(options.context);
-  const history = await readRevisionHistory(k8s, { namespace: options.namespace, deployment: options.deployment });
-  return { options, k8s, history };
+  const read = () => readRevisionHistory(k8s, { namespace: options.namespace, deployment: options.deployment });
+  if (!env.reads) return { options, k8s, history: await read() };
+  const shared = await env.reads.read(rolloutHistoryKey(options), read);
+  return { options, k8s, history: shared.value, ...(shared.source === 'reused' ? { historyAgeMs: shared.ageMs } : {}) };
+}
+
+/** One deployment's history in one cluster context. */
+function rolloutHistoryKey(target: { context?: string | undefined; namespace: string; deployment: string }): string {
+  return `rollout-history:${target.context ?? ''}/${target.namespace}/${target.deployment}`;
 }
 
 const imagesSchema = z.array(z.object({ container: z.string(), image: z.string() }));
@@ -153,6 +165,8 @@ export async function runUndo(run: UndoRun, env: UndoEnv, hooks: UndoHooks = {})
     { force: run.force, dryRun: hooks.dryRun === true },
   );
   if (result.dryRun) return { result, rollout: undefined };
+  // The history just changed: the next /rollback reads it again.
+  env.reads?.forget(rolloutHistoryKey(run));
   await hooks.onPatched?.(result);
   const rollout = await followRollout(k8s, {
     namespace: run.namespace,
