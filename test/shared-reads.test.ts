@@ -99,14 +99,19 @@ describe('through the bot', () => {
       slack,
       clock,
       file: {
-        // Generous step limits: this proves sharing, not speed, on a machine that may be busy.
+        // Generous limits and latency thresholds: this proves sharing, not speed, on a machine that may be busy.
         timeouts: { redis: '10s', postgres: { connect: '10s' } },
         services: {
           'rlhf-audit-trail': {
             health: {
               http: [
-                { name: 'api', url: `${rlhf.url}/health` },
-                { name: 'integrity', url: `${rlhf.url}/api/v1/audit/integrity/verify`, assert: ['integrity_score >= 0.95'] },
+                { name: 'api', url: `${rlhf.url}/health`, latencyWarn: '30s' },
+                {
+                  name: 'integrity',
+                  url: `${rlhf.url}/api/v1/audit/integrity/verify`,
+                  assert: ['integrity_score >= 0.95'],
+                  latencyWarn: '30s',
+                },
               ],
               postgres: { urlEnv: 'SR_RLHF_DATABASE_URL' },
               redis: { urlEnv: 'SR_RLHF_REDIS_URL' },
@@ -114,7 +119,10 @@ describe('through the bot', () => {
             privacyBudget: { url: `${rlhf.url}/api/v1/privacy/budget` },
           },
           'pqc-migration-audit': {
-            health: { http: [{ name: 'service', url: `${pqc.url}/health` }], postgres: { urlEnv: 'SR_PQC_DATABASE_URL' } },
+            health: {
+              http: [{ name: 'service', url: `${pqc.url}/health`, latencyWarn: '30s' }],
+              postgres: { urlEnv: 'SR_PQC_DATABASE_URL' },
+            },
           },
         },
       },
