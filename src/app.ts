@@ -1,11 +1,13 @@
 // Composition root: the only place that wires config, store, clients, Slack, HTTP and schedules together.
 import type { Server } from 'node:http';
 import { App, HTTPReceiver, SocketModeReceiver, type Receiver } from '@slack/bolt';
-import type { WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
 import { createRedisClient } from './clients/redis.ts';
 import { createWakeSignals, type WakeSignals } from './clients/wake-signals.ts';
-import { createSlackClient, slackErrorCode } from './clients/slack.ts';
+import { createSlackClient, slackErrorCode, type GatedWebClient } from './clients/slack.ts';
+import { memoryBudget, redisBudget, resilientBudget } from './clients/slack-limits.ts';
+import { SlackOutbox } from './clients/slack-outbox.ts';
+import { PostOnce } from './clients/slack-post-once.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/schema.ts';
 import { ConfigError, UserError } from './errors.ts';
@@ -15,8 +17,12 @@ import { registerHandlers } from './handlers/register.ts';
 import { incidentHealthMessage } from './handlers/health.ts';
 import type { IncidentDeps } from './handlers/incident.ts';
 import { createIncidentSlack } from './clients/incident-slack.ts';
-import { EscalationTicker, type EscalationTickerOptions } from './incidents/escalation.ts';
-import { AlertIntake } from './incidents/alerts.ts';
+import { Pager } from './incidents/escalation.ts';
+import { ALERT_WORK, AlertIntake } from './incidents/alerts.ts';
+import { IncidentViews } from './incidents/card.ts';
+import { ChannelSetup } from './incidents/setup.ts';
+import { INCIDENT_WORK } from './incidents/timers.ts';
+import { DueWorkPoller } from './work/due-work-poller.ts';
 import { HealthWatch } from './incidents/health-watch.ts';
 import { IncidentService } from './incidents/lifecycle.ts';
 import { alertmanagerRoute } from './handlers/alertmanager.ts';
@@ -49,23 +55,22 @@ export interface BotOptions {
   jobWork?: JobWork;
   /** autoStart false: no node-cron and no catch-up; tests call scheduler.tick() with a moved clock. */
   schedules?: { autoStart?: boolean };
-  /** Escalation ticker tuning (tests compress time); autoStart false leaves ticking to the caller. */
-  escalation?: Partial<Pick<EscalationTickerOptions, 'leaseMs' | 'lateAfterMs' | 'batchSize' | 'maxSleepMs' | 'retryAfterMs'>> & {
-    autoStart?: boolean;
-  };
+  /** Durable work tuning (tests compress time); autoStart false leaves polling to the caller (poller.tick()). */
+  escalation?: { leaseMs?: number; lateAfterMs?: number; maxSleepMs?: number; autoStart?: boolean };
 }
 
 export interface Bot {
   readonly config: Config;
   readonly store: Store;
-  readonly slack: WebClient;
+  readonly slack: GatedWebClient;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly mode: 'http' | 'socket';
   /** The HTTP port actually bound (PORT=0 picks a free one). */
   readonly port: number;
   readonly incidents: IncidentService;
-  readonly ticker: EscalationTicker;
+  /** Runs durable work (escalations, alarms, setups, alert deliveries, queued Slack posts) on this replica. */
+  readonly poller: DueWorkPoller;
   readonly confirmations: Confirmations;
   readonly scheduler: Scheduler;
   readonly healthWatch: HealthWatch;
@@ -110,7 +115,21 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       await redis.connect().catch((error: unknown) => logger.warn({ event: 'redis.unreachable_at_start', err: error }));
     }
 
-    const slack = createSlackClient({ token: botToken, apiUrl: env.SLACK_API_URL, logger, metrics });
+    // One way out to Slack: every call waits for its method's budget, shared by the replicas through Redis when there is one.
+    const budget = redis
+      ? resilientBudget(redisBudget(redis), memoryBudget(), (error) =>
+          logger.warn({ event: 'slack.budget_redis_failed', err: error }),
+        )
+      : memoryBudget();
+    const slack = createSlackClient({
+      token: botToken,
+      apiUrl: env.SLACK_API_URL,
+      logger,
+      metrics,
+      budget,
+      timeoutMs: config.file.timeouts.slack,
+      postsPerMinute: config.file.slack.postsPerMinute,
+    });
     const inflight = new InFlight();
     const reads = new SharedReads({ clock, freshForMs: config.file.reads.freshFor });
     const queue = new WorkQueue({
@@ -148,7 +167,28 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       queue,
     });
     for (const action of options.confirmableActions ?? []) confirmations.register(action);
-    const incidentSlack = createIncidentSlack(slack, logger);
+
+    // Durable work: the poller runs it here; the modules below add work and wake it (and, through Redis, the others).
+    const { timers } = config.file;
+    const poller = new DueWorkPoller({
+      store,
+      clock,
+      logger,
+      metrics,
+      leaseMs: options.escalation?.leaseMs ?? timers.lease,
+      maxSleepMs: options.escalation?.maxSleepMs ?? timers.pollEvery,
+    });
+    const signals: WakeSignals | undefined = redis ? await createWakeSignals(redis, () => poller.wake(), logger) : undefined;
+    if (signals) cleanups.unshift(() => signals.close());
+    const workAdded = () => {
+      poller.wake();
+      signals?.publish();
+    };
+    const runWorkNow = (key: string) => poller.runNow(key);
+    const postOnce = new PostOnce(slack, metrics);
+    const outbox = new SlackOutbox({ store, clock, slack, postOnce });
+    outbox.attach(poller);
+    const incidentSlack = createIncidentSlack(slack, postOnce, outbox, logger);
     const incidents = new IncidentService({
       store,
       slack: incidentSlack,
@@ -156,38 +196,43 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       clock,
       logger,
       healthCheck: (service) => incidentHealthMessage(config, clock, reads, service),
-      onTimersChanged: () => {
-        ticker.wake();
-        signals?.publish();
-      },
+      onWorkAdded: workAdded,
+      runWorkNow,
       background: (work) => {
-        // During shutdown no new background work starts; the ticker retries what matters.
+        // During shutdown no new background work starts.
         if (!inflight.closed) inflight.run(work);
       },
     });
-    const alerts = new AlertIntake({ store, slack: incidentSlack, config, clock, logger, incidents });
+    const incidentModule = { store, slack: incidentSlack, config, clock, logger, incidents };
+    const alerts = new AlertIntake({ ...incidentModule, onWorkAdded: workAdded, runWorkNow });
     if (!env.ALERTMANAGER_TOKEN)
       logger.warn({
         event: 'alertmanager.disabled',
         message: 'ALERTMANAGER_TOKEN is not set: /webhooks/alertmanager answers 401 to everything',
       });
-    const { timers } = config.file;
-    const ticker: EscalationTicker = new EscalationTicker({
-      store,
-      slack: incidentSlack,
-      config,
-      clock,
-      logger,
-      incidents,
-      alerts,
-      leaseMs: timers.lease,
-      maxSleepMs: timers.pollEvery,
-      lateAfterMs: timers.lateAfter,
-      retryAfterMs: timers.retryAfter,
-      ...options.escalation,
+    const pager = new Pager({ ...incidentModule, lateAfterMs: options.escalation?.lateAfterMs ?? timers.lateAfter });
+    const setup = new ChannelSetup(incidentModule);
+    const views = new IncidentViews(incidentModule);
+    // Lanes: pages never queue behind setups, setups never behind alert deliveries or card updates.
+    poller.addLane({
+      name: 'pages',
+      concurrency: 16,
+      kinds: {
+        [INCIDENT_WORK.escalation]: (lease) => pager.postLevel(lease),
+        [INCIDENT_WORK.ackAlarm]: (lease) => pager.raiseAckAlarm(lease),
+      },
     });
-    const signals: WakeSignals | undefined = redis ? await createWakeSignals(redis, () => ticker.wake(), logger) : undefined;
-    if (signals) cleanups.unshift(() => signals.close());
+    poller.addLane({ name: 'setups', concurrency: 4, kinds: { [INCIDENT_WORK.setup]: (lease) => setup.run(lease) } });
+    poller.addLane({ name: 'alerts', concurrency: 4, kinds: { [ALERT_WORK]: (lease) => alerts.process(lease) } });
+    poller.addLane({
+      name: 'slack',
+      concurrency: 16,
+      kinds: {
+        ...outbox.handlers(),
+        [INCIDENT_WORK.card]: (lease) => views.renderCard(lease),
+        [INCIDENT_WORK.topic]: (lease) => views.renderTopic(lease),
+      },
+    });
     const deps: IncidentDeps = {
       config,
       store,
@@ -254,14 +299,14 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       cleanups.unshift(socketCleanup);
     }
     identity.warmUp();
-    if (options.escalation?.autoStart ?? true) ticker.start();
+    if (options.escalation?.autoStart ?? true) poller.start();
     const healthWatch = new HealthWatch({ store, slack: incidentSlack, config, clock, logger, incidents });
     const scheduler = new Scheduler({
       store,
       clock,
       logger,
       jobs: buildJobs(
-        { config, store, slack, clock, logger },
+        { config, store, slack, outbox, clock, logger },
         {
           ...healthJobWork({ config, clock, store, healthWatch, reads }),
           ...backupJobWork({ config, store, clock, logger, inflight, audit }),
@@ -284,7 +329,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       mode,
       port,
       incidents,
-      ticker,
+      poller,
       confirmations,
       scheduler,
       healthWatch,
@@ -300,7 +345,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
           const serverClosed = closeServer(server, drainMs);
           if (mode === 'socket')
             await app.stop().catch((error: unknown) => logger.warn({ event: 'bot.socket_stop_failed', err: error }));
-          await ticker.stop();
+          await poller.stop();
           await scheduler.stop();
           // Let short work finish; then tell long work (backups, rollouts) to stop cleanly and give it the rest.
           let drained = await inflight.drain(drainMs * 0.6);
@@ -340,7 +385,7 @@ interface BotIdentity {
 }
 
 /** auth.test once it succeeds, retried on demand, so a Slack outage at start-up does not stop the bot. */
-function botIdentity(slack: WebClient, logger: Logger) {
+function botIdentity(slack: GatedWebClient, logger: Logger) {
   let pending: Promise<BotIdentity> | undefined;
   const get = (): Promise<BotIdentity> => {
     pending ??= slack.auth.test().then(

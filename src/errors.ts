@@ -18,7 +18,6 @@ export const ERROR_CODES = {
   already_acknowledged: 'The incident was already acknowledged.',
   severity_unchanged: 'The incident already has the requested severity.',
   escalation_exhausted: 'Every escalation level of the incident has already been reached.',
-  setup_incomplete: 'The incident is recorded but its channel is not set up yet; the bot keeps trying.',
   no_checks: 'The service has no health checks configured.',
   no_budget: 'No (or not this) service has a privacy budget configured.',
   reset_not_configured: 'The privacy budget of the service has no reset URL.',

@@ -9,11 +9,41 @@ export interface Metrics {
   /** Post-ack work by kind: running now, and waiting in line. */
   queueJobs: Gauge<'kind' | 'state'>;
   queueRefused: Counter<'kind'>;
+  /** 429 answers from Slack, by method. */
+  slackRateLimited: Counter<'method'>;
+  /** Calls waiting for their Slack budget, and how long the oldest has waited, by priority. */
+  slackQueueDepth: Gauge<'priority'>;
+  slackQueueOldest: Gauge<'priority'>;
+  /** Posts not sent again because the earlier attempt was found in the channel after an uncertain outcome. */
+  slackResendsAvoided: Counter<'kind'>;
+  /** Durable work that is due and not finished, and the age of the oldest, by kind and priority. */
+  workDue: Gauge<'kind' | 'priority'>;
+  workOldest: Gauge<'kind' | 'priority'>;
+  /** Runs `collect` before each scrape (at most once per scrape), to set gauges from state. */
+  onCollect(collect: () => void | Promise<void>): void;
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'runbook_bot_' });
+  const collectors: Array<() => void | Promise<void>> = [];
+  let refreshed: Promise<void> | undefined;
+  let refreshedAt = 0;
+  // Every gauge set by a collector asks for one refresh per scrape, whichever of them prom-client collects first.
+  const refresh = (): Promise<void> => {
+    if (refreshed && Date.now() - refreshedAt < 250) return refreshed;
+    refreshedAt = Date.now();
+    refreshed = Promise.all(collectors.map(async (collect) => collect())).then(
+      () => undefined,
+      () => undefined,
+    );
+    return refreshed;
+  };
+  const collected = {
+    async collect() {
+      await refresh();
+    },
+  };
   return {
     registry,
     commands: new Counter({
@@ -47,5 +77,48 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       labelNames: ['kind'],
       registers: [registry],
     }),
+    slackRateLimited: new Counter({
+      name: 'runbook_bot_slack_rate_limited_total',
+      help: 'Slack answers of 429 (rate limited), by method; the call waited Retry-After and went again.',
+      labelNames: ['method'],
+      registers: [registry],
+    }),
+    slackQueueDepth: new Gauge({
+      name: 'runbook_bot_slack_queue_depth',
+      help: 'Slack calls waiting for their rate-limit budget in this process, by priority (page, interactive, setup, update, summary).',
+      labelNames: ['priority'],
+      registers: [registry],
+      ...collected,
+    }),
+    slackQueueOldest: new Gauge({
+      name: 'runbook_bot_slack_queue_oldest_seconds',
+      help: 'How long the oldest Slack call waiting for its budget has waited, by priority.',
+      labelNames: ['priority'],
+      registers: [registry],
+      ...collected,
+    }),
+    slackResendsAvoided: new Counter({
+      name: 'runbook_bot_slack_resends_avoided_total',
+      help: 'Posts whose earlier attempt had an unknown outcome and was found in Slack, so they were not sent again.',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    workDue: new Gauge({
+      name: 'runbook_bot_work_due',
+      help: 'Durable work that is due and unfinished (escalations, alarms, setups, alert deliveries, queued Slack posts), by kind and priority.',
+      labelNames: ['kind', 'priority'],
+      registers: [registry],
+      ...collected,
+    }),
+    workOldest: new Gauge({
+      name: 'runbook_bot_work_oldest_seconds',
+      help: 'Age of the oldest due, unfinished durable work, by kind and priority.',
+      labelNames: ['kind', 'priority'],
+      registers: [registry],
+      ...collected,
+    }),
+    onCollect(collect) {
+      collectors.push(collect);
+    },
   };
 }

@@ -315,11 +315,11 @@ describe('working an incident', () => {
   it('escalates per the matrix on the clock, on "Escalate now", late after downtime, and never after resolve', async () => {
     const posts = () => t.slack.messages(channelId).filter((message) => message.text.startsWith('Escalation level'));
     clock.advance(minutes(14));
-    await t.bot.ticker.tick();
+    await t.bot.poller.tick();
     expect(posts()).toHaveLength(0);
 
     clock.advance(minutes(1));
-    await t.bot.ticker.tick();
+    await t.bot.poller.tick();
     expect(posts().map((message) => message.text)).toEqual([`Escalation level 1 (Engineering lead) for incident #${incidentId}`]);
     expect(JSON.stringify(posts()[0]!.blocks)).toContain('<!subteam^S0LEADS>');
     expect(t.slack.channel(channelId)!.members).toContain('U0CAROL');
@@ -331,13 +331,13 @@ describe('working an incident', () => {
       responseUrl: t.slack.newResponseUrl(),
     });
     await t.bot.idle();
-    await t.bot.ticker.tick();
+    await t.bot.poller.tick();
     expect(posts()).toHaveLength(2);
     expect(posts()[1]!.text).toContain('level 2 (Incident commander)');
 
     // The bot is down from +16m to +3h: the last level is posted at once, marked late.
     clock.advance(minutes(165));
-    await t.bot.ticker.tick();
+    await t.bot.poller.tick();
     expect(posts()).toHaveLength(3);
     expect(posts()[2]!.text).toBe(`Escalation level 3 (Executive team) for incident #${incidentId} (late)`);
     const steps = await listSteps(t.bot.store, incidentId);
@@ -348,15 +348,15 @@ describe('working an incident', () => {
     ]);
     await command('resolve');
     clock.advance(minutes(600));
-    await t.bot.ticker.tick();
+    await t.bot.poller.tick();
     expect(posts()).toHaveLength(3);
   });
 
   it('posts levels that all fell due while down in order, each once', async () => {
     clock.advance(minutes(120));
-    await Promise.all([t.bot.ticker.tick(), t.bot.ticker.tick(), t.bot.ticker.tick()]);
-    await t.bot.ticker.tick();
-    await t.bot.ticker.tick();
+    await Promise.all([t.bot.poller.tick(), t.bot.poller.tick(), t.bot.poller.tick()]);
+    await t.bot.poller.tick();
+    await t.bot.poller.tick();
     const levels = t.slack
       .messages(channelId)
       .filter((message) => message.text.startsWith('Escalation level'))
@@ -366,8 +366,8 @@ describe('working an incident', () => {
 
   it('raises the acknowledgement alarm once when the severity target passes', async () => {
     clock.advance(minutes(4 * 60) + 1_000);
-    await t.bot.ticker.tick();
-    await t.bot.ticker.tick();
+    await t.bot.poller.tick();
+    await t.bot.poller.tick();
     const alarms = t.slack.messages().filter((message) => message.text.includes('is not acknowledged'));
     expect(alarms.map((message) => message.channel).sort()).toEqual([channelId, t.slack.channelByName('incidents')!.id].sort());
     expect(alarms[0]!.text).toContain('after 4h');
@@ -376,10 +376,10 @@ describe('working an incident', () => {
   it('retries an escalation post that Slack refused, without losing or repeating it', async () => {
     clock.advance(minutes(15));
     t.slack.failNext('chat.postMessage', 'internal_error');
-    await t.bot.ticker.tick();
+    await t.bot.poller.tick();
     expect(t.slack.messages(channelId).filter((message) => message.text.startsWith('Escalation level'))).toHaveLength(0);
     clock.advance(11_000);
-    await t.bot.ticker.tick();
+    await t.bot.poller.tick();
     expect(t.slack.messages(channelId).filter((message) => message.text.startsWith('Escalation level'))).toHaveLength(1);
   });
 });

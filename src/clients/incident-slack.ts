@@ -1,8 +1,10 @@
-// The incident domain's Slack port, over the Web API client.
-import type { WebClient } from '@slack/web-api';
+// The incident domain's Slack port, over the one gated Web API client, keyed posts and the outbox.
 import type { IncidentSlack } from '../incidents/slack-port.ts';
+import { OutcomeUnknown } from '../incidents/slack-port.ts';
 import type { Logger } from '../log.ts';
-import { slackErrorCode } from './slack.ts';
+import type { SlackOutbox } from './slack-outbox.ts';
+import type { PostOnce } from './slack-post-once.ts';
+import { slackErrorCode, UncertainOutcomeError, withSlackPriority, type GatedWebClient } from './slack.ts';
 
 // Errors that mean "nothing to do" for an invite: the user is there already, or cannot be invited.
 const HARMLESS_INVITE_ERRORS = new Set([
@@ -14,29 +16,68 @@ const HARMLESS_INVITE_ERRORS = new Set([
   'user_disabled',
 ]);
 
-export function createIncidentSlack(slack: WebClient, logger: Logger): IncidentSlack {
+export function createIncidentSlack(
+  slack: GatedWebClient,
+  postOnce: PostOnce,
+  outbox: SlackOutbox,
+  logger: Logger,
+): IncidentSlack {
+  let botUserId: Promise<string> | undefined;
+  const known = <T>(call: () => Promise<T>): Promise<T> =>
+    call().catch((error: unknown) => {
+      if (error instanceof UncertainOutcomeError) throw new OutcomeUnknown(error.message, { cause: error });
+      throw error;
+    });
   return {
-    async createChannel(name) {
-      try {
-        const result = await slack.conversations.create({ name, is_private: false });
-        return { ok: true, id: result.channel!.id!, name: result.channel!.name ?? name };
-      } catch (error) {
-        if (slackErrorCode(error) === 'name_taken') return { ok: false, error: 'name_taken' };
-        throw error;
-      }
+    at: (urgency, fn) => withSlackPriority(urgency, fn),
+    createChannel: (name) =>
+      known(async () => {
+        try {
+          const result = await slack.conversations.create({ name, is_private: false });
+          return { ok: true as const, id: result.channel!.id!, name: result.channel!.name ?? name };
+        } catch (error) {
+          if (slackErrorCode(error) === 'name_taken') return { ok: false as const, error: 'name_taken' as const };
+          throw error;
+        }
+      }),
+    async findOwnChannel(name) {
+      // The bot's own channel: one it created, not archived (an archived one with the name is someone's history).
+      botUserId ??= slack.auth.test().then(
+        (identity) => String(identity.user_id ?? ''),
+        (error: unknown) => {
+          botUserId = undefined;
+          throw error;
+        },
+      );
+      const self = await botUserId;
+      let cursor: string | undefined;
+      do {
+        const result = await slack.users.conversations({
+          types: 'public_channel',
+          exclude_archived: true,
+          limit: 1000,
+          ...(cursor ? { cursor } : {}),
+        });
+        const found = (result.channels ?? []).find(
+          (channel) => channel.name === name && (!channel.creator || channel.creator === self),
+        );
+        if (found?.id) return { id: found.id, name };
+        cursor = result.response_metadata?.next_cursor || undefined;
+      } while (cursor);
+      return undefined;
     },
     async setTopic(channel, topic) {
       await slack.conversations.setTopic({ channel, topic });
     },
-    async post(channel, message) {
-      const result = await slack.chat.postMessage({
-        channel,
-        text: message.text,
-        ...(message.blocks ? { blocks: message.blocks } : {}),
-        ...(message.metadata ? { metadata: message.metadata } : {}),
-        unfurl_links: false,
+    postOnce: (channel, message, options) => known(() => postOnce.post(channel, message, { ...options, kind: 'incident' })),
+    publish: (channel, message, options) =>
+      outbox.publish(channel, message, { key: options.key, priority: options.urgency, incidentId: options.incidentId ?? null }),
+    async roll(channel, topic, title, line, options) {
+      await outbox.roll(channel, topic, title, line, {
+        priority: options.urgency,
+        incidentId: options.incidentId ?? null,
+        lineKey: options.lineKey,
       });
-      return { channel: result.channel!, ts: result.ts! };
     },
     async update(channel, ts, message) {
       await slack.chat.update({ channel, ts, text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) });
@@ -84,19 +125,6 @@ export function createIncidentSlack(slack: WebClient, logger: Logger): IncidentS
         }
       }
       return [...users];
-    },
-    async findPosted(channel, eventType, key, since) {
-      const result = await slack.conversations.history({
-        channel,
-        oldest: String(Math.floor(since.getTime() / 1000) - 5),
-        include_all_metadata: true,
-        limit: 200,
-      });
-      const found = (result.messages ?? []).find((message) => {
-        const metadata = (message as { metadata?: { event_type?: string; event_payload?: Record<string, unknown> } }).metadata;
-        return metadata?.event_type === eventType && metadata.event_payload?.key === key;
-      });
-      return found?.ts;
     },
     async ephemeral(channel, user, text) {
       await slack.chat.postEphemeral({ channel, user, text });

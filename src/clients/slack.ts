@@ -1,47 +1,296 @@
-// The bot's Slack Web API client: Slack's WebClient with bounded retries, error metrics and redacted logging.
-import { WebClient, type WebAPICallResult, type WebClientOptions } from '@slack/web-api';
+// The one way out to Slack's Web API: every call waits for its method's budget in priority order, has a deadline,
+// and says whether a failure left its effect uncertain.
+//
+// A 429 means Slack did not process the call: the bucket it hit is closed until Retry-After and the call waits its
+// turn again, delaying only what shares that budget. A 5xx, a timeout or a dropped connection after the request was
+// sent leaves the effect unknown (Slack's own fatal_error "may have succeeded"): idempotent methods are retried;
+// anything else is never re-sent blindly but raised as UncertainOutcomeError, and the caller looks for its earlier
+// result before acting again (post-once.ts). Repeated chat.update calls of one message waiting for the budget
+// collapse into the newest.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import {
+  WebAPIHTTPError,
+  WebAPIPlatformError,
+  WebAPIRateLimitedError,
+  WebAPIRequestError,
+  WebClient,
+  type WebAPICallResult,
+  type WebClientOptions,
+} from '@slack/web-api';
 import type { Logger } from '../log.ts';
 import { slackLogger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import {
+  bucketHitBy,
+  bucketsFor,
+  DEFAULT_POSTS_PER_MINUTE,
+  memoryBudget,
+  PRIORITY_RANK,
+  type SlackBudget,
+  type SlackPriority,
+} from './slack-limits.ts';
 
 export interface SlackClientOptions {
   token: string;
   apiUrl?: string | undefined;
   logger: Logger;
   metrics: Metrics;
-  /** Retries for rate limits and transient failures; Slack's default (10 over ~30 min) is too patient for a chat reply. */
-  retries?: number;
+  /** Shared across replicas when Redis is there; this process's own otherwise. */
+  budget?: SlackBudget;
+  /** The deadline of one HTTP call (timeouts.slack). */
+  timeoutMs?: number;
+  /** The workspace-wide posting budget (slack.postsPerMinute). */
+  postsPerMinute?: number;
 }
 
-class MeteredWebClient extends WebClient {
+interface CallContext {
+  priority: SlackPriority;
+  /** Give up waiting for the budget after this long (SlackBusyError), e.g. to queue a post durably instead. */
+  maxWaitMs?: number;
+}
+
+const callContext = new AsyncLocalStorage<CallContext>();
+
+/** Runs fn with its Slack calls at this priority (default for calls outside any: interactive). */
+export function withSlackPriority<T>(priority: SlackPriority, fn: () => Promise<T>, maxWaitMs?: number): Promise<T> {
+  // An enclosing limit on waiting (a post tried at once) still holds inside.
+  const limit = maxWaitMs ?? callContext.getStore()?.maxWaitMs;
+  return callContext.run({ priority, ...(limit === undefined ? {} : { maxWaitMs: limit }) }, fn);
+}
+
+/** The call may or may not have taken effect at Slack; look for its result before trying again. */
+export class UncertainOutcomeError extends Error {
+  readonly method: string;
+  constructor(method: string, cause: unknown) {
+    super(`Slack ${method}: the outcome is unknown (${describe(cause)})`, { cause });
+    this.name = 'UncertainOutcomeError';
+    this.method = method;
+  }
+}
+
+/** Slack's budget for this call would not allow it within the caller's maxWaitMs. */
+export class SlackBusyError extends Error {
+  readonly availableInMs: number;
+  constructor(method: string, availableInMs: number) {
+    super(`Slack ${method}: rate limited for another ${Math.ceil(availableInMs / 1000)} s`);
+    this.name = 'SlackBusyError';
+    this.availableInMs = availableInMs;
+  }
+}
+
+// Calls that may be repeated without a second effect (reads, and writes that set a state).
+const IDEMPOTENT = new Set([
+  'auth.test',
+  'conversations.history',
+  'conversations.info',
+  'conversations.list',
+  'conversations.open',
+  'conversations.setTopic',
+  'conversations.invite',
+  'users.conversations',
+  'users.info',
+  'usergroups.users.list',
+  'chat.update',
+  'pins.add',
+  'apps.connections.open',
+]);
+// Answers in which Slack says the operation failed on its side, possibly after part of it happened.
+const SLACK_SIDE_ERRORS = new Set(['fatal_error', 'internal_error', 'service_unavailable', 'request_timeout']);
+const IDEMPOTENT_RETRIES = 3;
+
+type Turn = { kind: 'go' } | { kind: 'superseded' } | { kind: 'busy'; waitMs: number };
+
+interface Waiter {
+  rank: number;
+  seq: number;
+  since: number;
+  priority: SlackPriority;
+  maxWaitMs: number | undefined;
+  /** Set for chat.update: a newer update of the same message replaces this one. */
+  supersedeKey: string | undefined;
+  resolve: (turn: Turn) => void;
+}
+
+/** Waiting calls per bucket set, each served in priority order, then first come first served. */
+class BudgetQueue {
+  readonly #queues = new Map<string, Waiter[]>();
+  readonly #budget: SlackBudget;
+  readonly #postsPerMinute: number;
+  #seq = 0;
+
+  constructor(budget: SlackBudget, postsPerMinute: number) {
+    this.#budget = budget;
+    this.#postsPerMinute = postsPerMinute;
+  }
+
+  /** Resolves when the call may go, when a newer update of the same message took its place, or when it would wait too long. */
+  turn(method: string, channel: string | undefined, context: CallContext, supersedeKey: string | undefined): Promise<Turn> {
+    const buckets = bucketsFor(method, channel, this.#postsPerMinute);
+    const key = buckets.map((bucket) => bucket.key).join('+');
+    let queue = this.#queues.get(key);
+    const idle = !queue;
+    if (!queue) this.#queues.set(key, (queue = []));
+    if (supersedeKey) {
+      for (const waiting of queue.filter((w) => w.supersedeKey === supersedeKey)) {
+        queue.splice(queue.indexOf(waiting), 1);
+        waiting.resolve({ kind: 'superseded' });
+      }
+    }
+    return new Promise<Turn>((resolve) => {
+      queue.push({
+        rank: PRIORITY_RANK[context.priority],
+        seq: (this.#seq += 1),
+        since: Date.now(),
+        priority: context.priority,
+        maxWaitMs: context.maxWaitMs,
+        supersedeKey,
+        resolve,
+      });
+      queue.sort((a, b) => a.rank - b.rank || a.seq - b.seq);
+      if (idle) void this.#serve(key, buckets, queue);
+    });
+  }
+
+  /** One server per bucket set: asks the budget for the head of the queue until the queue is empty. */
+  async #serve(key: string, buckets: ReturnType<typeof bucketsFor>, queue: Waiter[]): Promise<void> {
+    while (queue.length > 0) {
+      const head = queue[0]!;
+      let waitMs: number;
+      try {
+        waitMs = await this.#budget.take(buckets);
+      } catch {
+        waitMs = 0;
+      }
+      if (queue[0] !== head) {
+        // A more urgent call arrived, or this one was superseded, while asking: give back nothing, serve the new head.
+        if (waitMs === 0 && queue.length > 0) queue.shift()!.resolve({ kind: 'go' });
+        continue;
+      }
+      if (waitMs === 0) {
+        queue.shift();
+        head.resolve({ kind: 'go' });
+        continue;
+      }
+      if (head.maxWaitMs !== undefined && Date.now() - head.since + waitMs > head.maxWaitMs) {
+        queue.shift();
+        head.resolve({ kind: 'busy', waitMs });
+        continue;
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs, 1_000)));
+    }
+    this.#queues.delete(key);
+  }
+
+  /** Waiting calls by priority, and how long the oldest of each has waited (for /metrics). */
+  backlog(now = Date.now()): Map<SlackPriority, { depth: number; oldestMs: number }> {
+    const byPriority = new Map<SlackPriority, { depth: number; oldestMs: number }>();
+    for (const queue of this.#queues.values()) {
+      for (const waiter of queue) {
+        const entry = byPriority.get(waiter.priority) ?? { depth: 0, oldestMs: 0 };
+        entry.depth += 1;
+        entry.oldestMs = Math.max(entry.oldestMs, now - waiter.since);
+        byPriority.set(waiter.priority, entry);
+      }
+    }
+    return byPriority;
+  }
+}
+
+export class GatedWebClient extends WebClient {
   readonly #metrics: Metrics;
-  constructor(token: string, options: WebClientOptions, metrics: Metrics) {
+  readonly #budget: SlackBudget;
+  readonly #queue: BudgetQueue;
+  readonly #log: Logger;
+
+  constructor(
+    token: string,
+    options: WebClientOptions,
+    metrics: Metrics,
+    budget: SlackBudget,
+    log: Logger,
+    postsPerMinute: number,
+  ) {
     super(token, options);
     this.#metrics = metrics;
+    this.#budget = budget;
+    this.#queue = new BudgetQueue(budget, postsPerMinute);
+    this.#log = log;
+    metrics.onCollect(() => {
+      const backlog = this.#queue.backlog();
+      for (const priority of Object.keys(PRIORITY_RANK) as SlackPriority[]) {
+        const entry = backlog.get(priority);
+        metrics.slackQueueDepth.set({ priority }, entry?.depth ?? 0);
+        metrics.slackQueueOldest.set({ priority }, (entry?.oldestMs ?? 0) / 1000);
+      }
+    });
   }
 
   override async apiCall(method: string, options?: Record<string, unknown>): Promise<WebAPICallResult> {
-    try {
-      return await super.apiCall(method, options);
-    } catch (error) {
-      this.#metrics.slackApiErrors.inc({ method, error: slackErrorCode(error) });
-      throw error;
+    const context = callContext.getStore() ?? { priority: 'interactive' };
+    const channel = typeof options?.channel === 'string' ? options.channel : undefined;
+    const supersedeKey = method === 'chat.update' && channel ? `${channel}:${String(options?.ts)}` : undefined;
+    for (let attempt = 1; ; attempt += 1) {
+      const turn = await this.#queue.turn(method, channel, context, supersedeKey);
+      if (turn.kind === 'superseded') return { ok: true, superseded: true } as WebAPICallResult;
+      if (turn.kind === 'busy') throw new SlackBusyError(method, turn.waitMs);
+      try {
+        return await super.apiCall(method, options);
+      } catch (error) {
+        if (error instanceof WebAPIRateLimitedError) {
+          this.#metrics.slackRateLimited.inc({ method });
+          this.#log.info({ event: 'slack.rate_limited', method, retryAfterS: error.retryAfter });
+          await this.#budget.block(bucketHitBy(method, channel), error.retryAfter * 1000);
+          continue;
+        }
+        const code = slackErrorCode(error);
+        this.#metrics.slackApiErrors.inc({ method, error: code });
+        if (!isTransient(error)) throw error;
+        if (!IDEMPOTENT.has(method)) throw new UncertainOutcomeError(method, error);
+        if (attempt > IDEMPOTENT_RETRIES) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
+      }
     }
   }
 }
 
-export function createSlackClient(options: SlackClientOptions): WebClient {
+function isTransient(error: unknown): boolean {
+  if (error instanceof WebAPIRequestError) return true;
+  if (error instanceof WebAPIHTTPError) return error.statusCode >= 500;
+  if (error instanceof WebAPIPlatformError) return SLACK_SIDE_ERRORS.has(error.data.error);
+  return false;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof WebAPIHTTPError) return `HTTP ${error.statusCode}`;
+  if (error instanceof WebAPIRequestError) return error.original.message;
+  if (error instanceof WebAPIPlatformError) return error.data.error;
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function createSlackClient(options: SlackClientOptions): GatedWebClient {
   const clientOptions: WebClientOptions = {
     logger: slackLogger(options.logger) as unknown as WebClientOptions['logger'],
-    retryConfig: { retries: options.retries ?? 3, factor: 2, minTimeout: 500, maxTimeout: 5_000, randomize: true },
-    timeout: 15_000,
+    // This client waits for budgets and retries itself; the SDK's own queue pausing on a 429 would hold every method.
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    timeout: options.timeoutMs ?? 10_000,
   };
   if (options.apiUrl) clientOptions.slackApiUrl = options.apiUrl;
-  return new MeteredWebClient(options.token, clientOptions, options.metrics);
+  return new GatedWebClient(
+    options.token,
+    clientOptions,
+    options.metrics,
+    options.budget ?? memoryBudget(),
+    options.logger.child({ component: 'slack' }),
+    options.postsPerMinute ?? DEFAULT_POSTS_PER_MINUTE,
+  );
 }
 
 /** Slack's error code ("channel_not_found", "ratelimited", …) or the SDK's own code. */
 export function slackErrorCode(error: unknown): string {
+  if (error instanceof UncertainOutcomeError) return 'uncertain_outcome';
+  if (error instanceof SlackBusyError) return 'rate_limited';
+  if (error instanceof WebAPIHTTPError) return `http_${error.statusCode}`;
   const data = (error as { data?: { error?: unknown } }).data;
   if (typeof data?.error === 'string') return data.error;
   const code = (error as { code?: unknown }).code;

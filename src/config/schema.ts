@@ -368,6 +368,13 @@ export const fileSchema = z.strictObject({
     })
     .prefault({}),
   kubernetes: z.strictObject({ kubeconfig: z.string().optional(), context: z.string().optional() }).prefault({}),
+  /** Slack's limits as the bot keeps to them (per method tiers and the one-message-a-second channel limit are Slack's own). */
+  slack: z
+    .strictObject({
+      /** The workspace-wide chat.postMessage budget (Slack: "several hundred per minute"); raise it only if Slack allows more. */
+      postsPerMinute: z.number().int().positive().default(300),
+    })
+    .prefault({}),
   /**
    * Deadlines on every call that leaves the process. A dependency that accepts a connection and never answers ends
    * the task at its limit with a message naming the dependency and the key below. Health checks use their service's

@@ -137,7 +137,11 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
         const text = restAfterFirstWord(command.text);
         if (!text) throw new UserError('Add the note text: `/incident note <text>`.', 'usage');
         await ack();
-        await incidents.addNote(incident, text, command.user_id);
+        if ((await incidents.addNote(incident, text, command.user_id)) === 'queued')
+          await respond({
+            response_type: 'ephemeral',
+            text: ':hourglass: Your note is on the timeline. Slack is not taking messages right now, so it will appear in this channel as soon as Slack accepts it.',
+          });
         return;
       }
       case 'resolve': {
@@ -181,7 +185,9 @@ export function parseDeclareText(
 }
 
 function declaredText(incident: Incident, created: boolean): string {
-  const where = incident.channel_id ? `<#${incident.channel_id}>` : 'its channel (being set up)';
+  const where = incident.channel_id
+    ? `<#${incident.channel_id}>`
+    : 'its channel, which is still being set up (Slack is busy; escalation pages go to the announcement channel until it exists)';
   return created
     ? `:rotating_light: Declared incident #${incident.id} (${incident.severity}): ${where}`
     : `This declaration was already made: incident #${incident.id} in ${where}.`;

@@ -2,20 +2,21 @@
 import { z } from 'zod';
 import { formatDuration } from '../config/duration.ts';
 import { SEVERITIES, type Severity } from '../config/schema.ts';
-import { errorMessage } from '../errors.ts';
+import { UserError } from '../errors.ts';
 import {
-  claimUnprocessedDeliveries,
   countAlertIncidentsSince,
+  getDelivery,
   insertDelivery,
   linkGroupToIncident,
-  markDeliveryFailed,
   markDeliveryProcessed,
   openIncidentByAlertKey,
   openIncidentOfGroup,
-  takeDelivery,
 } from '../store/alerts.ts';
 import type { Queryable, Transaction } from '../store/db.ts';
-import { addEvent, getIncident, insertIncidentIn, type Incident } from '../store/incidents.ts';
+import { addEvent, getIncident, type Incident } from '../store/incidents.ts';
+import { enqueueWork } from '../store/work.ts';
+import { DeferWork, PermanentWorkError, type Lease } from '../work/due-work-poller.ts';
+import { workKey } from './timers.ts';
 import { LOCK_IDS } from '../store/locks.ts';
 import type { IncidentModuleDeps } from './lifecycle.ts';
 
@@ -48,15 +49,22 @@ export const alertmanagerPayloadSchema = z.object({
 export type AlertmanagerPayload = z.infer<typeof alertmanagerPayloadSchema>;
 
 const STORM_KEY = '__alert_storm__';
-const LEASE_MS = 60_000;
 
-export type AlertIntakeOptions = IncidentModuleDeps;
+export interface AlertIntakeOptions extends IncidentModuleDeps {
+  /** New work exists (an incident's timers): let the pollers look now. */
+  onWorkAdded?: () => void;
+  /** Runs a work row here and now. */
+  runWorkNow?: (key: string) => Promise<void>;
+}
 
 type Decision =
   | { kind: 'summary' }
   | { kind: 'existing'; incident: Incident }
   | { kind: 'created'; incident: Incident }
   | { kind: 'storm'; incident: Incident; created: boolean };
+
+export const ALERT_WORK = 'alert';
+const alertKey = (deliveryId: number) => `alert:${deliveryId}`;
 
 export class AlertIntake {
   readonly #o: AlertIntakeOptions;
@@ -65,87 +73,90 @@ export class AlertIntake {
     this.#o = options;
   }
 
-  /** Stores a validated delivery before it is acknowledged; returns its id. */
+  /** Stores a validated delivery, and the work of processing it, before the delivery is acknowledged; returns its id. */
   async receive(payload: AlertmanagerPayload): Promise<number> {
     const now = this.#o.clock.now();
-    return insertDelivery(this.#o.store, {
-      receivedAt: now,
-      groupKey: payload.groupKey,
-      status: payload.status,
-      body: payload,
-      leaseUntil: new Date(now.getTime() + LEASE_MS),
+    return this.#o.store.transaction(async (tx) => {
+      const id = await insertDelivery(tx, { receivedAt: now, groupKey: payload.groupKey, status: payload.status, body: payload });
+      await enqueueWork(tx, { kind: ALERT_WORK, key: alertKey(id), priority: 1, runAt: now, payload: { delivery: id } }, now);
+      return id;
     });
   }
 
-  /** Processes one delivery now (the receiving replica, right after its 200). */
+  /** Processes one delivery now, on the receiving replica; any replica's poller finishes it if this cannot. */
   async processNow(id: number): Promise<void> {
-    const delivery = await takeDelivery<AlertmanagerPayload>(this.#o.store, id);
-    if (delivery) await this.#process(delivery.id, delivery.body);
+    await this.#o.runWorkNow?.(alertKey(id));
   }
 
-  /** Picks up deliveries nobody finished (a crash after the 200, a Slack failure); returns how many. */
-  async processPending(limit = 20): Promise<number> {
-    const now = this.#o.clock.now();
-    const rows = await claimUnprocessedDeliveries<AlertmanagerPayload>(
-      this.#o.store,
-      now,
-      new Date(now.getTime() + LEASE_MS),
-      limit,
-    );
-    for (const row of rows) await this.#process(row.id, row.body);
-    return rows.length;
-  }
-
-  async #process(id: number, payload: AlertmanagerPayload): Promise<void> {
-    const { store, clock, incidents } = this.#o;
+  /** The work handler for `alert:<delivery>` rows. Decisions are idempotent: a re-run finds what the first decided. */
+  async process(lease: Lease): Promise<void> {
+    const { store, clock, incidents, config } = this.#o;
+    const id = Number(lease.claim.key.split(':')[1]);
+    const delivery = await getDelivery(store, id);
+    if (!delivery || delivery.processed_at) return;
+    const parsed = alertmanagerPayloadSchema.safeParse(delivery.body);
+    if (!parsed.success) throw new PermanentWorkError(`stored alert delivery ${id} is not a valid payload`);
+    const payload = parsed.data;
     const log = this.#o.logger.child({ delivery: id, groupKey: payload.groupKey });
-    try {
-      const decision = await store.transaction((tx) => this.#decide(tx, payload));
-      log.info({
-        event: 'alert.decided',
-        kind: decision.kind,
-        status: payload.status,
-        incidentId: 'incident' in decision ? decision.incident.id : undefined,
-      });
-      if (decision.kind === 'summary') {
-        await this.#o.slack.post(this.#o.config.file.channels.summaries, { text: alertsText(payload, this.#severity(payload)) });
-      } else {
-        let incident = decision.incident;
-        if (decision.kind === 'created' || (decision.kind === 'storm' && decision.created)) {
-          incident = (await incidents.afterInsert(incident, true, incident.declaration_key)).incident;
-        }
-        incident = await this.#withChannel(incident.id);
-        if (incident.channel_id) await this.#o.slack.post(incident.channel_id, { text: alertsText(payload, incident.severity) });
-        await addEvent(store, incident.id, clock.now(), 'alert', 'alertmanager', `${payload.status}: ${title(payload)}`, {
+    const decision = await store.transaction((tx) => this.#decide(tx, payload));
+    log.info({
+      event: 'alert.decided',
+      kind: decision.kind,
+      status: payload.status,
+      incidentId: 'incident' in decision ? decision.incident.id : undefined,
+    });
+    if (decision.kind === 'summary') {
+      await lease.hold();
+      await this.#o.slack.publish(
+        config.file.channels.summaries,
+        { text: alertsText(payload, this.#severity(payload)) },
+        { key: `alert-summary:${id}`, urgency: 'summary' },
+      );
+    } else {
+      if (decision.kind === 'created' || (decision.kind === 'storm' && decision.created)) {
+        this.#o.onWorkAdded?.();
+        await this.#o.runWorkNow?.(workKey.setup(decision.incident.id));
+      }
+      const incident = (await getIncident(store, decision.incident.id))!;
+      // The alert lands in the incident's channel: wait (without holding anything up) until it exists.
+      if (!incident.channel_id && incident.status !== 'resolved') throw new DeferWork(1_000, 'waiting for the incident channel');
+      if (incident.channel_id) {
+        await lease.hold();
+        // A storm of deliveries into one channel becomes one message, edited as they arrive.
+        await this.#o.slack.roll(
+          incident.channel_id,
+          'alerts',
+          ':bell: *Alertmanager* (newest last)',
+          alertsText(payload, incident.severity),
+          { urgency: 'update', incidentId: incident.id, lineKey: `delivery:${id}` },
+        );
+      }
+      if (
+        payload.status === 'resolved' &&
+        config.file.alertmanager.resolveIncidentOnResolved &&
+        decision.kind === 'existing' &&
+        incident.status !== 'resolved'
+      ) {
+        await incidents.resolve(incident, 'alertmanager', 'All alerts of the group resolved').catch((error: unknown) => {
+          if (!(error instanceof UserError)) throw error;
+        });
+      }
+      await store.transaction(async (tx) => {
+        await lease.hold(tx);
+        await addEvent(tx, incident.id, clock.now(), 'alert', 'alertmanager', `${payload.status}: ${title(payload)}`, {
           groupKey: payload.groupKey,
           alerts: payload.alerts.length,
         });
-        if (
-          payload.status === 'resolved' &&
-          this.#o.config.file.alertmanager.resolveIncidentOnResolved &&
-          decision.kind === 'existing' &&
-          incident.status !== 'resolved'
-        ) {
-          await incidents.resolve(incident, 'alertmanager', 'All alerts of the group resolved');
-        }
-      }
-      await markDeliveryProcessed(store, id, clock.now());
-    } catch (error) {
-      log.error({ event: 'alert.process_failed', err: error });
-      // Leave it unprocessed with a short lease: processPending retries it.
-      await markDeliveryFailed(store, id, errorMessage(error), new Date(clock.now().getTime() + 10_000)).catch(() => undefined);
+        await markDeliveryProcessed(tx, id, clock.now());
+        await lease.complete(tx);
+      });
+      return;
     }
-  }
-
-  /** The incident once its channel exists: another delivery may be setting it up right now. */
-  async #withChannel(id: number): Promise<Incident> {
-    for (let waited = 0; ; waited += 100) {
-      const incident = (await getIncident(this.#o.store, id))!;
-      if (incident.channel_id || incident.status === 'resolved') return incident;
-      // Still without a channel after a while: fail, and the delivery is retried on a later pass.
-      if (waited >= 15_000) throw new Error(`incident #${id} has no channel yet`);
-      await this.#o.clock.sleep(100);
-    }
+    await store.transaction(async (tx) => {
+      await lease.hold(tx);
+      await markDeliveryProcessed(tx, id, clock.now());
+      await lease.complete(tx);
+    });
   }
 
   async #decide(tx: Transaction, payload: AlertmanagerPayload): Promise<Decision> {
@@ -167,7 +178,7 @@ export class AlertIntake {
       let incident = await openIncidentByAlertKey(tx, STORM_KEY);
       let created = false;
       if (!incident) {
-        ({ incident } = await insertIncidentIn(
+        ({ incident } = await incidents.record(
           tx,
           incidents.newIncident(
             {
@@ -188,7 +199,7 @@ export class AlertIntake {
       await this.#link(tx, payload.groupKey, incident.id, now);
       return { kind: 'storm', incident, created };
     }
-    const { incident } = await insertIncidentIn(
+    const { incident } = await incidents.record(
       tx,
       incidents.newIncident(
         {

@@ -28,10 +28,14 @@ export class HealthWatch {
     await unlinkStreakIncident(store, service, streak.incident_id);
     const incident = await getIncident(store, streak.incident_id);
     if (incident?.channel_id && incident.status !== 'resolved') {
-      await this.#o.slack.post(incident.channel_id, {
-        text: `:large_green_circle: \`${service}\` is healthy again (${level}: ${reason}). Resolve the incident when you are satisfied.`,
-      });
-      await addEvent(store, incident.id, now, 'recovered', null, `${service} healthy again`);
+      const eventId = await addEvent(store, incident.id, now, 'recovered', null, `${service} healthy again`);
+      await this.#o.slack.publish(
+        incident.channel_id,
+        {
+          text: `:large_green_circle: \`${service}\` is healthy again (${level}: ${reason}). Resolve the incident when you are satisfied.`,
+        },
+        { key: `event:${eventId}`, urgency: 'update', incidentId: incident.id },
+      );
     }
     return 'recovered';
   }

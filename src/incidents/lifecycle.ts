@@ -1,34 +1,40 @@
-// The incident lifecycle: declare (once), set up the channel (resumable), acknowledge, change, note, resolve.
+// The incident lifecycle: declare (once), acknowledge, change, note, escalate now, resolve; each change recorded
+// with its timers in one transaction, and what it says in Slack accepted into the outgoing queue (posted once).
 import type { KnownBlock } from '@slack/types';
 import type { Clock } from '../clock.ts';
 import { formatDuration } from '../config/duration.ts';
 import type { Config, EscalationLevel, Severity } from '../config/schema.ts';
 import { UserError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { announcement, checklistBlocks, incidentCard, incidentTopic } from '../slack/incident-blocks.ts';
-import type { Store } from '../store/db.ts';
+import { announcement } from '../slack/incident-blocks.ts';
+import type { Queryable, Store } from '../store/db.ts';
 import {
   acknowledgeIncident,
   addEvent,
   escalateNow as escalateNowInStore,
-  finishSetup,
   getIncident,
-  insertIncident,
+  insertIncidentIn,
   listEvents,
   listSteps,
-  recordCard,
-  recordChannel,
   resolveIncident as resolveInStore,
   setCommander as setCommanderInStore,
   setSeverity as setSeverityInStore,
   type Incident,
   type NewIncident,
 } from '../store/incidents.ts';
-import { incidentChannelName } from './channel-name.ts';
 import { resolutionMessage } from './report.ts';
-import type { IncidentSlack } from './slack-port.ts';
+import type { IncidentSlack, SlackMessage, SlackUrgency } from './slack-port.ts';
+import {
+  escalateLevelNow,
+  refreshIncidentViews,
+  rescheduleAfterSeverityChange,
+  startIncidentTimers,
+  stopAckAlarm,
+  stopIncidentTimers,
+  workKey,
+} from './timers.ts';
 
-/** Runs the affected service's health check for the channel; undefined until health checks exist. */
+/** Runs the affected service's health check for the channel. */
 export type IncidentHealthCheck = (service: string, incident: Incident) => Promise<{ text: string; blocks?: KnownBlock[] }>;
 
 export interface IncidentServiceOptions {
@@ -38,13 +44,15 @@ export interface IncidentServiceOptions {
   clock: Clock;
   logger: Logger;
   healthCheck?: IncidentHealthCheck | undefined;
-  /** Called after anything that changes when the next timer falls due (the ticker wakes up). */
-  onTimersChanged?: () => void;
+  /** New timers or queued work exist: let the pollers (here and on other replicas) look now. */
+  onWorkAdded?: () => void;
+  /** Runs a work row here and now (the replica that declared sets the channel up without waiting for a poll). */
+  runWorkNow?: (key: string) => Promise<void>;
   /** Runs work that should not delay the caller (the first health check), tracked for shutdown. */
   background?: (work: () => Promise<unknown>) => void;
 }
 
-/** What the incident modules around the lifecycle (ticker, alert intake, health watch) are built from. */
+/** What the incident modules around the lifecycle (work handlers, alert intake, health watch) are built from. */
 export interface IncidentModuleDeps {
   store: Store;
   slack: IncidentSlack;
@@ -64,9 +72,6 @@ export interface Declaration {
   declaredBy: string;
   source?: 'slack' | 'alertmanager' | 'health';
 }
-
-const SETUP_LEASE_MS = 60_000;
-const MAX_NAME_ATTEMPTS = 50;
 
 export class IncidentService {
   readonly #o: IncidentServiceOptions;
@@ -112,115 +117,72 @@ export class IncidentService {
       declaredBy: input.declaredBy,
       declaredAt: now,
       ackDueAt: this.#ackDue(input.severity, now),
-      setupLeaseUntil: new Date(now.getTime() + SETUP_LEASE_MS),
       alertGroupKey: alertGroupKey ?? null,
       steps: this.#steps(input.severity, now),
     };
   }
 
-  /** Records the incident (once per key) and sets up its channel; a repeat returns the first incident. */
-  async declare(input: Declaration): Promise<{ incident: Incident; created: boolean }> {
-    const { incident, created } = await insertIncident(this.#o.store, this.newIncident(input, this.#o.clock.now()));
-    return this.afterInsert(incident, created, input.key);
+  /** Records the incident with its timers inside the caller's transaction (declare and alert intake both use it). */
+  async record(tx: Queryable, incident: NewIncident): Promise<{ incident: Incident; created: boolean }> {
+    const inserted = await insertIncidentIn(tx, incident);
+    if (inserted.created) await startIncidentTimers(tx, inserted.incident, incident.declaredAt);
+    return inserted;
   }
 
-  /** Sets up a newly recorded incident's channel (declare and alert intake both end here). */
-  async afterInsert(incident: Incident, created: boolean, key: string): Promise<{ incident: Incident; created: boolean }> {
+  /** Records the incident (once per key) and sets up its channel here and now; a repeat returns the first incident. */
+  async declare(input: Declaration): Promise<{ incident: Incident; created: boolean }> {
+    const now = this.#o.clock.now();
+    const { incident, created } = await this.#o.store.transaction((tx) => this.record(tx, this.newIncident(input, now)));
+    return this.afterRecord(incident, created, input.key);
+  }
+
+  /** Sets up a newly recorded incident's channel on this replica; the poller finishes it if that cannot happen now. */
+  async afterRecord(incident: Incident, created: boolean, key: string): Promise<{ incident: Incident; created: boolean }> {
     const log = this.#o.logger.child({ incidentId: incident.id });
     if (!created) {
       log.info({ event: 'incident.declare_repeat', key });
       return { incident, created };
     }
     log.info({ event: 'incident.declared', severity: incident.severity, service: incident.service, source: incident.source });
-    try {
-      return { incident: await this.setUp(incident), created };
-    } catch (error) {
-      // The lease runs out and the ticker finishes the setup; the declarer hears what happened.
-      log.error({ event: 'incident.setup_failed', err: error });
-      throw new UserError(
-        `Incident #${incident.id} is recorded, but setting up its channel failed (${errorMessage(error)}). I will keep trying in the background.`,
-        'setup_incomplete',
-      );
-    } finally {
-      this.#o.onTimersChanged?.();
-    }
+    this.#o.onWorkAdded?.();
+    await this.#o.runWorkNow?.(workKey.setup(incident.id));
+    // Without a channel yet (Slack busy or down), the poller keeps at it; pages go to the announcement channel meanwhile.
+    return { incident: (await getIncident(this.#o.store, incident.id))!, created };
   }
 
-  /** Creates the channel and everything in it; each step is skipped when already done, so a retry finishes the job. */
-  async setUp(incident: Incident): Promise<Incident> {
-    const { slack, store, config, clock } = this.#o;
-    const log = this.#o.logger.child({ incidentId: incident.id });
-    let current = incident;
-    if (!current.channel_id) {
-      const channel = await this.#createChannel(current);
-      await recordChannel(store, current.id, channel.id, channel.name);
-      await addEvent(store, current.id, clock.now(), 'channel_created', null, `Channel #${channel.name} created`);
-      current = { ...current, channel_id: channel.id, channel_name: channel.name };
-      log.info({ event: 'incident.channel_created', channel: channel.name });
-    }
-    const channel = current.channel_id!;
-    if (!current.card_ts) {
-      await slack
-        .setTopic(channel, incidentTopic(current))
-        .catch((error: unknown) => log.warn({ event: 'incident.topic_failed', err: error }));
-      const card = incidentCard(current, await listSteps(store, current.id), config.timezone);
-      const posted = await slack.post(channel, card);
-      await recordCard(store, current.id, posted.ts);
-      current = { ...current, card_ts: posted.ts };
-      await slack.pin(channel, posted.ts).catch((error: unknown) => log.warn({ event: 'incident.pin_failed', err: error }));
-      await slack.post(channel, checklistBlocks(config.file.incidents.checklist));
-      const responders = [
-        ...config.file.incidents.responders,
-        ...(current.service ? (config.file.services[current.service]?.responders ?? []) : []),
-      ];
-      const users = await slack.expand(responders);
-      if (current.source === 'slack') users.push(current.declared_by);
-      await slack.invite(channel, users).catch((error: unknown) => log.warn({ event: 'incident.invite_failed', err: error }));
-      await slack
-        .post(config.file.channels.announcements, { text: announcement(current) })
-        .catch((error: unknown) => log.warn({ event: 'incident.announce_failed', err: error }));
-    }
-    await finishSetup(store, current.id);
-    current = { ...current, setup_done: true };
-    if (current.service) {
-      const incidentForCheck = current;
-      const check = () => this.runHealthCheck(incidentForCheck, 'system');
-      if (this.#o.background) this.#o.background(check);
-      else void check();
-    }
-    return current;
-  }
-
-  async #createChannel(incident: Incident): Promise<{ id: string; name: string }> {
-    const { slack, config } = this.#o;
-    for (let attempt = 1; attempt <= MAX_NAME_ATTEMPTS; attempt += 1) {
-      const name = incidentChannelName(config.file.incidents.channelPrefix, incident.declared_at, config.timezone, attempt);
-      const result = await slack.createChannel(name);
-      if (result.ok) return result;
-    }
-    throw new Error(`every channel name up to -${MAX_NAME_ATTEMPTS} for this minute is taken`);
+  /** Runs the first health check of a new incident's service without holding up its setup. */
+  backgroundHealthCheck(incident: Incident): void {
+    const check = () => this.runHealthCheck(incident, 'system');
+    if (this.#o.background) this.#o.background(check);
+    else void check();
   }
 
   /** Posts the affected service's health check into the channel, and notes it on the timeline. */
   async runHealthCheck(incident: Incident, actor: string): Promise<void> {
-    const { slack, store, clock } = this.#o;
+    const { store, clock } = this.#o;
     const log = this.#o.logger.child({ incidentId: incident.id });
     if (!incident.channel_id) return;
+    const key = `health:${incident.id}:${clock.now().getTime()}`;
     if (!incident.service) {
-      await slack.post(incident.channel_id, {
-        text: 'This incident has no affected service set, so there is nothing to health-check.',
-      });
+      await this.#publish(
+        incident,
+        { text: 'This incident has no affected service set, so there is nothing to health-check.' },
+        key,
+      );
       return;
     }
     try {
       if (!this.#o.healthCheck) {
-        await slack.post(incident.channel_id, {
-          text: `:information_source: Health checks are not available in this version of runbook-bot yet, so \`${incident.service}\` was not checked.`,
-        });
+        await this.#publish(
+          incident,
+          {
+            text: `:information_source: Health checks are not available in this version of runbook-bot yet, so \`${incident.service}\` was not checked.`,
+          },
+          key,
+        );
         return;
       }
       const result = await this.#o.healthCheck(incident.service, incident);
-      await slack.post(incident.channel_id, result);
       await addEvent(
         store,
         incident.id,
@@ -229,145 +191,199 @@ export class IncidentService {
         actor,
         `Health check of ${incident.service}: ${result.text.split('\n')[0]}`,
       );
+      await this.#publish(incident, result, key);
     } catch (error) {
       log.error({ event: 'incident.health_failed', err: error });
-      await slack
-        .post(incident.channel_id, {
-          text: `:warning: The health check of \`${incident.service}\` failed to run: ${errorMessage(error)}`,
-        })
-        .catch(() => undefined);
+      await this.#publish(
+        incident,
+        { text: `:warning: The health check of \`${incident.service}\` failed to run: ${errorMessage(error)}` },
+        key,
+      ).catch(() => undefined);
     }
   }
 
   async acknowledge(incident: Incident, userId: string): Promise<Incident> {
     const now = this.#o.clock.now();
-    const updated = await acknowledgeIncident(this.#o.store, incident.id, userId, now);
-    if (!updated) {
-      const current = (await getIncident(this.#o.store, incident.id))!;
-      throw new UserError(
-        current.status === 'resolved'
-          ? 'This incident is already resolved.'
-          : `Already acknowledged by <@${current.acknowledged_by}>.`,
-        current.status === 'resolved' ? 'incident_resolved' : 'already_acknowledged',
+    const done = await this.#o.store.transaction(async (tx) => {
+      const updated = await acknowledgeIncident(tx, incident.id, userId, now);
+      if (!updated) return undefined;
+      await stopAckAlarm(tx, incident.id);
+      const eventId = await addEvent(
+        tx,
+        incident.id,
+        now,
+        'acknowledged',
+        userId,
+        `Acknowledged after ${this.#since(incident.declared_at, now)}`,
       );
+      await refreshIncidentViews(tx, incident.id, now, true);
+      return { updated, eventId };
+    });
+    if (!done) {
+      const current = (await getIncident(this.#o.store, incident.id))!;
+      if (current.status === 'resolved') throw new UserError('This incident is already resolved.', 'incident_resolved');
+      throw new UserError(`Already acknowledged by <@${current.acknowledged_by}>.`, 'already_acknowledged');
     }
-    await addEvent(
-      this.#o.store,
-      incident.id,
-      now,
-      'acknowledged',
-      userId,
-      `Acknowledged after ${this.#since(incident.declared_at, now)}`,
-    );
-    await this.refresh(updated);
-    await this.#say(
+    const { updated, eventId } = done;
+    await this.#refreshNow(incident.id, true);
+    await this.#publish(
       updated,
-      `:eyes: <@${userId}> acknowledged the incident after ${this.#since(incident.declared_at, now)}${updated.commander === userId ? ' and is the commander' : ''}.`,
+      {
+        text: `:eyes: <@${userId}> acknowledged the incident after ${this.#since(incident.declared_at, now)}${updated.commander === userId ? ' and is the commander' : ''}.`,
+      },
+      `event:${eventId}`,
     );
-    this.#o.onTimersChanged?.();
+    this.#o.onWorkAdded?.();
     return updated;
   }
 
   async changeSeverity(incident: Incident, severity: Severity, userId: string): Promise<Incident> {
     if (severity === incident.severity) throw new UserError(`The severity is already ${severity}.`, 'severity_unchanged');
     const now = this.#o.clock.now();
-    const updated = await setSeverityInStore(
-      this.#o.store,
-      incident.id,
-      severity,
-      this.#ackDue(severity, incident.declared_at),
-      this.#steps(severity, incident.declared_at),
-    );
-    if (!updated) throw new UserError('This incident is already resolved.', 'incident_resolved');
-    await addEvent(this.#o.store, incident.id, now, 'severity_changed', userId, `Severity ${incident.severity} → ${severity}`, {
-      from: incident.severity,
-      to: severity,
+    const done = await this.#o.store.transaction(async (tx) => {
+      const updated = await setSeverityInStore(
+        tx,
+        incident.id,
+        severity,
+        this.#ackDue(severity, incident.declared_at),
+        this.#steps(severity, incident.declared_at),
+      );
+      if (!updated) return undefined;
+      await rescheduleAfterSeverityChange(tx, updated, now);
+      const eventId = await addEvent(
+        tx,
+        incident.id,
+        now,
+        'severity_changed',
+        userId,
+        `Severity ${incident.severity} → ${severity}`,
+        {
+          from: incident.severity,
+          to: severity,
+        },
+      );
+      await refreshIncidentViews(tx, incident.id, now, true);
+      return { updated, eventId };
     });
-    await this.refresh(updated);
-    await this.#say(
-      updated,
-      `:arrows_counterclockwise: <@${userId}> changed the severity from ${incident.severity} to *${severity}*; escalation now follows the ${severity} policy.`,
+    if (!done) throw new UserError('This incident is already resolved.', 'incident_resolved');
+    await this.#refreshNow(incident.id, true);
+    await this.#publish(
+      done.updated,
+      {
+        text: `:arrows_counterclockwise: <@${userId}> changed the severity from ${incident.severity} to *${severity}*; escalation now follows the ${severity} policy.`,
+      },
+      `event:${done.eventId}`,
     );
-    this.#o.onTimersChanged?.();
-    return updated;
+    this.#o.onWorkAdded?.();
+    return done.updated;
   }
 
   async setCommander(incident: Incident, commander: string, userId: string): Promise<Incident> {
-    const updated = await setCommanderInStore(this.#o.store, incident.id, commander);
-    if (!updated) throw new UserError('This incident is already resolved.', 'incident_resolved');
-    await addEvent(this.#o.store, incident.id, this.#o.clock.now(), 'commander_changed', userId, `Commander: <@${commander}>`, {
-      commander,
+    const now = this.#o.clock.now();
+    const done = await this.#o.store.transaction(async (tx) => {
+      const updated = await setCommanderInStore(tx, incident.id, commander);
+      if (!updated) return undefined;
+      const eventId = await addEvent(tx, incident.id, now, 'commander_changed', userId, `Commander: <@${commander}>`, {
+        commander,
+      });
+      await refreshIncidentViews(tx, incident.id, now, true);
+      return { updated, eventId };
     });
-    if (incident.channel_id) await this.#o.slack.invite(incident.channel_id, [commander]).catch(() => undefined);
-    await this.refresh(updated);
-    await this.#say(updated, `:crown: <@${commander}> is now the incident commander (set by <@${userId}>).`);
-    return updated;
+    if (!done) throw new UserError('This incident is already resolved.', 'incident_resolved');
+    if (incident.channel_id)
+      await this.#o.slack.at('interactive', () => this.#o.slack.invite(incident.channel_id!, [commander])).catch(() => undefined);
+    await this.#refreshNow(incident.id, true);
+    await this.#publish(
+      done.updated,
+      { text: `:crown: <@${commander}> is now the incident commander (set by <@${userId}>).` },
+      `event:${done.eventId}`,
+    );
+    this.#o.onWorkAdded?.();
+    return done.updated;
   }
 
-  async addNote(incident: Incident, text: string, userId: string): Promise<void> {
+  /** Puts the note on the timeline and into the channel; 'queued' when Slack did not take it yet (it will). */
+  async addNote(incident: Incident, text: string, userId: string): Promise<'posted' | 'queued'> {
     if (!text.trim()) throw new UserError('Add the note text: `/incident note <text>`.', 'usage');
-    await addEvent(this.#o.store, incident.id, this.#o.clock.now(), 'note', userId, text.trim().slice(0, 3000));
-    await this.#say(incident, `:memo: Note from <@${userId}>: ${text.trim().slice(0, 3000)}`);
+    const note = text.trim().slice(0, 3000);
+    const eventId = await addEvent(this.#o.store, incident.id, this.#o.clock.now(), 'note', userId, note);
+    return this.#publish(incident, { text: `:memo: Note from <@${userId}>: ${note}` }, `event:${eventId}`);
   }
 
   async escalateNow(incident: Incident, userId: string): Promise<string> {
     if (incident.status === 'resolved') throw new UserError('This incident is already resolved.', 'incident_resolved');
-    const step = await escalateNowInStore(this.#o.store, incident.id, this.#o.clock.now());
+    const now = this.#o.clock.now();
+    const step = await this.#o.store.transaction(async (tx) => {
+      const pending = await escalateNowInStore(tx, incident.id, now);
+      if (!pending) return undefined;
+      await escalateLevelNow(tx, incident.id, pending.level, now);
+      await addEvent(tx, incident.id, now, 'escalate_requested', userId, `Escalation to ${pending.label} requested`);
+      return pending;
+    });
     if (!step) throw new UserError('Every escalation level has already been reached.', 'escalation_exhausted');
-    await addEvent(
-      this.#o.store,
-      incident.id,
-      this.#o.clock.now(),
-      'escalate_requested',
-      userId,
-      `Escalation to ${step.label} requested`,
-    );
-    this.#o.onTimersChanged?.();
+    this.#o.onWorkAdded?.();
     return step.label;
   }
 
   async resolve(incident: Incident, userId: string, summary: string): Promise<Incident> {
     const { store, clock, config } = this.#o;
     const now = clock.now();
-    const resolved = await resolveInStore(store, incident.id, userId, summary.trim(), now);
+    const resolved = await store.transaction(async (tx) => {
+      const done = await resolveInStore(tx, incident.id, userId, summary.trim(), now);
+      if (!done) return undefined;
+      await stopIncidentTimers(tx, incident.id);
+      await addEvent(tx, incident.id, now, 'resolved', userId, summary.trim() ? `Resolved: ${summary.trim()}` : 'Resolved');
+      await refreshIncidentViews(tx, incident.id, now, true);
+      return done;
+    });
     if (!resolved)
       throw new UserError(
         `This incident was already resolved${incident.resolved_by ? ` by <@${incident.resolved_by}>` : ''}.`,
         'incident_resolved',
       );
-    await addEvent(store, incident.id, now, 'resolved', userId, summary.trim() ? `Resolved: ${summary.trim()}` : 'Resolved');
-    this.#o.onTimersChanged?.();
-    await this.refresh(resolved);
+    await this.#refreshNow(incident.id, true);
     if (resolved.channel_id) {
       const [events, steps] = await Promise.all([listEvents(store, resolved.id), listSteps(store, resolved.id)]);
-      await this.#o.slack.post(resolved.channel_id, resolutionMessage(resolved, events, steps, config.timezone));
+      await this.#publish(resolved, resolutionMessage(resolved, events, steps, config.timezone), `resolution:${resolved.id}`);
     }
     await this.#o.slack
-      .post(config.file.channels.announcements, {
-        text: `:white_check_mark: Incident #${resolved.id} resolved: ${resolved.title}${resolved.channel_id ? ` (<#${resolved.channel_id}>)` : ''}`,
-      })
-      .catch(() => undefined);
+      .publish(
+        config.file.channels.announcements,
+        {
+          text: `:white_check_mark: Incident #${resolved.id} resolved: ${resolved.title}${resolved.channel_id ? ` (<#${resolved.channel_id}>)` : ''}`,
+        },
+        { key: `resolved-announcement:${resolved.id}`, urgency: 'update', incidentId: resolved.id },
+      )
+      .catch((error: unknown) => this.#o.logger.warn({ event: 'incident.announce_failed', incidentId: resolved.id, err: error }));
     return resolved;
   }
 
-  /** Re-renders the pinned card and (unless only the escalation changed) the topic from the current state. */
+  /** Re-renders the pinned card and (unless only the escalation changed) the topic from the stored state, soon. */
   async refresh(incident: Incident, options: { topic?: boolean } = {}): Promise<void> {
-    const { slack, store, config } = this.#o;
-    if (!incident.channel_id || !incident.card_ts) return;
-    const log = this.#o.logger.child({ incidentId: incident.id });
-    const steps = await listSteps(store, incident.id);
-    await slack
-      .update(incident.channel_id, incident.card_ts, incidentCard(incident, steps, config.timezone))
-      .catch((error: unknown) => log.warn({ event: 'incident.card_update_failed', err: error }));
-    if (options.topic ?? true) {
-      await slack
-        .setTopic(incident.channel_id, incidentTopic(incident))
-        .catch((error: unknown) => log.warn({ event: 'incident.topic_failed', err: error }));
-    }
+    await refreshIncidentViews(this.#o.store, incident.id, this.#o.clock.now(), options.topic ?? true);
+    await this.#refreshNow(incident.id, options.topic ?? true);
   }
 
-  async #say(incident: Incident, text: string): Promise<void> {
-    if (incident.channel_id) await this.#o.slack.post(incident.channel_id, { text });
+  /** The announcement channel's post of a new incident (setup makes it once the channel exists). */
+  announcementOf(incident: Incident): SlackMessage {
+    return { text: announcement(incident) };
+  }
+
+  /** Brings the card (and topic) up to date now on this replica; under load the rows collapse and run when Slack allows. */
+  async #refreshNow(incidentId: number, topic: boolean): Promise<void> {
+    this.#o.onWorkAdded?.();
+    await this.#o.runWorkNow?.(workKey.card(incidentId));
+    if (topic) await this.#o.runWorkNow?.(workKey.topic(incidentId));
+  }
+
+  async #publish(
+    incident: Incident,
+    message: SlackMessage,
+    key: string,
+    urgency: SlackUrgency = 'update',
+  ): Promise<'posted' | 'queued'> {
+    if (!incident.channel_id) return 'queued';
+    return this.#o.slack.publish(incident.channel_id, message, { key, urgency, incidentId: incident.id });
   }
 
   #since(from: Date, to: Date): string {

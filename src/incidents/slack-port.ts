@@ -1,25 +1,68 @@
-// The little of Slack the incident domain needs; app.ts supplies the implementation.
+// The little of Slack the incident domain needs; app.ts supplies the implementation (src/clients/incident-slack.ts).
 import type { KnownBlock } from '@slack/types';
 
 export interface SlackMessage {
   text: string;
   blocks?: KnownBlock[];
-  /** Slack message metadata, used to find a post again after a crash (escalations). */
+  /** Slack message metadata; keyed posts carry their key here so they can be found again after a crash. */
   metadata?: { event_type: string; event_payload: Record<string, string | number | boolean> };
 }
 
+/** How urgent a call is: pages first, then setup, then updates, then summaries (the Slack budget serves them in order). */
+export type SlackUrgency = 'page' | 'interactive' | 'setup' | 'update' | 'summary';
+
+export type CreateChannelResult = { ok: true; id: string; name: string } | { ok: false; error: 'name_taken' };
+
 export interface IncidentSlack {
-  /** Creates a public channel; `name_taken` when any channel (archived ones too) has the name. */
-  createChannel(name: string): Promise<{ ok: true; id: string; name: string } | { ok: false; error: 'name_taken' }>;
+  /**
+   * Creates a public channel; `name_taken` when any channel (archived ones too) has the name. Throws
+   * OutcomeUnknown when Slack's answer was lost (the channel may exist).
+   */
+  createChannel(name: string): Promise<CreateChannelResult>;
+  /** A channel with this name among the bot's own channels (one it created), if any. */
+  findOwnChannel(name: string): Promise<{ id: string; name: string } | undefined>;
   setTopic(channel: string, topic: string): Promise<void>;
-  post(channel: string, message: SlackMessage): Promise<{ channel: string; ts: string }>;
+  /**
+   * Posts once under `key`: with `lookFirst` (an earlier attempt's outcome is unknown), a post with the same key
+   * found in the channel is returned instead of posting again. Throws OutcomeUnknown when this attempt's is.
+   */
+  postOnce(
+    channel: string,
+    message: SlackMessage,
+    options: { key: string; lookFirst: boolean; since: Date },
+  ): Promise<{ channel: string; ts: string }>;
+  /** Accepts a post that must reach Slack exactly once, eventually; 'queued' when Slack did not take it yet. */
+  publish(
+    channel: string,
+    message: SlackMessage,
+    options: { key: string; urgency: SlackUrgency; incidentId?: number | null },
+  ): Promise<'posted' | 'queued'>;
+  /**
+   * Adds an entry to a rolling message in the channel: bursts (an alert storm) become one message edited as entries
+   * arrive, not a message each. `lineKey` makes adding the same entry again a no-op.
+   */
+  roll(
+    channel: string,
+    topic: string,
+    title: string,
+    line: string,
+    options: { urgency: SlackUrgency; incidentId?: number | null; lineKey: string },
+  ): Promise<void>;
   update(channel: string, ts: string, message: SlackMessage): Promise<void>;
   pin(channel: string, ts: string): Promise<void>;
   /** Invites users (never fails on ones already there). */
   invite(channel: string, userIds: string[]): Promise<void>;
   /** User ids for a list of users and user groups. */
   expand(principals: string[]): Promise<string[]>;
-  /** The ts of a message in the channel since `sinceTs` whose metadata matches, if any. */
-  findPosted(channel: string, eventType: string, key: string, since: Date): Promise<string | undefined>;
   ephemeral(channel: string, user: string, text: string): Promise<void>;
+  /** Runs fn with its Slack calls at this urgency. */
+  at<T>(urgency: SlackUrgency, fn: () => Promise<T>): Promise<T>;
+}
+
+/** Slack's answer was lost: the effect may or may not have happened; look before acting again. */
+export class OutcomeUnknown extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'OutcomeUnknown';
+  }
 }

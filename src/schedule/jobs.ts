@@ -1,5 +1,6 @@
 // The scheduled jobs of the config (daily health, backups, privacy budget, weekly report, monthly restore test).
-import type { WebClient } from '@slack/web-api';
+import type { GatedWebClient } from '../clients/slack.ts';
+import type { SlackOutbox } from '../clients/slack-outbox.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
@@ -24,7 +25,8 @@ export type JobWork = Partial<Record<ScheduleName, (context: JobContext) => Prom
 export interface JobDeps {
   config: Config;
   store: Store;
-  slack: WebClient;
+  slack: GatedWebClient;
+  outbox: SlackOutbox;
   clock: Clock;
   logger: Logger;
 }
@@ -92,8 +94,10 @@ export function buildJobs(deps: JobDeps, work: JobWork): ScheduledJob[] {
               : post.blocks;
           await postToChannel(
             deps.slack,
+            deps.outbox,
             channel,
             { ...post, text: `${post.text}${note}`, ...(blocks ? { blocks } : {}) },
+            `schedule:${name}:${context.key}`,
             context.log,
           );
         }

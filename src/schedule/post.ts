@@ -1,7 +1,9 @@
-// Posting scheduled results to Slack: the message, and a chart uploaded beside it when there is one.
+// Posting scheduled results to Slack: the message through the outgoing queue (once, when Slack allows), and a chart
+// uploaded under it when there is one and the message is already there.
 import type { KnownBlock } from '@slack/types';
-import type { WebClient } from '@slack/web-api';
-import { slackErrorCode } from '../clients/slack.ts';
+import type { GatedWebClient } from '../clients/slack.ts';
+import { slackErrorCode, withSlackPriority } from '../clients/slack.ts';
+import type { SlackOutbox } from '../clients/slack-outbox.ts';
 import type { Logger } from '../log.ts';
 
 export interface SlackPost {
@@ -12,31 +14,36 @@ export interface SlackPost {
 }
 
 export async function postToChannel(
-  slack: WebClient,
+  slack: GatedWebClient,
+  outbox: SlackOutbox,
   channel: string,
   post: SlackPost,
+  key: string,
   logger: Logger,
-): Promise<{ channel: string; ts: string }> {
-  const posted = await slack.chat.postMessage({
+): Promise<void> {
+  const published = await outbox.publishAt(
     channel,
-    text: post.text,
-    ...(post.blocks ? { blocks: post.blocks } : {}),
-    unfurl_links: false,
-  });
-  const where = { channel: posted.channel!, ts: posted.ts! };
-  if (post.image) {
+    { text: post.text, ...(post.blocks ? { blocks: post.blocks } : {}) },
+    { key, priority: 'summary' },
+  );
+  if (published.outcome === 'queued') {
+    logger.warn({ event: 'schedule.post_queued', message: 'Slack did not take the post yet; it is queued and will be posted' });
+    return;
+  }
+  if (post.image && published.channel && published.ts) {
     try {
-      await slack.filesUploadV2({
-        channel_id: where.channel,
-        thread_ts: where.ts,
-        file: post.image.bytes,
-        filename: post.image.filename,
-        title: post.image.title,
-      });
+      await withSlackPriority('summary', () =>
+        slack.filesUploadV2({
+          channel_id: published.channel!,
+          thread_ts: published.ts!,
+          file: post.image!.bytes,
+          filename: post.image!.filename,
+          title: post.image!.title,
+        }),
+      );
     } catch (error) {
       // The numbers are in the message already; a missing picture is worth a warning, not a failed report.
       logger.warn({ event: 'report.chart_upload_failed', code: slackErrorCode(error) });
     }
   }
-  return where;
 }

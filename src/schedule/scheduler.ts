@@ -1,6 +1,5 @@
 // Runs the configured jobs on their cron schedules: node-cron wakes each replica, the store lets one of them run each firing.
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
+import { REPLICA_ID } from '../replica.ts';
 import { createTask, type ScheduledTask } from 'node-cron';
 import type { Clock } from '../clock.ts';
 import { formatDuration } from '../config/duration.ts';
@@ -13,6 +12,8 @@ import { CronSchedule } from './cron-times.ts';
 
 export interface JobContext {
   scheduledAt: Date;
+  /** The firing's wall-clock key ("2026-11-22T02:00"), unique per job. */
+  key: string;
   /** True when the firing runs well after its time (caught up at start-up). */
   late: boolean;
   log: Logger;
@@ -44,7 +45,7 @@ export interface SchedulerOptions {
 }
 
 export class Scheduler {
-  readonly replica = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  readonly replica = REPLICA_ID;
   readonly #o: SchedulerOptions;
   readonly #schedules: Map<string, CronSchedule>;
   readonly #checkedUntil = new Map<string, Date>();
@@ -119,15 +120,20 @@ export class Scheduler {
       log.info({ event: 'schedule.started', late, lateBy: late ? formatDuration(lateByMs) : undefined });
       let result: JobOutcome;
       try {
-        result = await job.run({ scheduledAt, late, log });
+        result = await job.run({ scheduledAt, key, late, log });
       } catch (error) {
         log.error({ event: 'schedule.failed', err: error });
         result = { outcome: 'failed', summary: errorMessage(error) };
       }
       const duration = clock.now().getTime() - started;
-      await finishFiring(store, job.name, key, result.outcome, result.summary, clock.now(), duration).catch((error: unknown) =>
-        log.error({ event: 'schedule.record_failed', err: error }),
-      );
+      await finishFiring(
+        store,
+        { job: job.name, key, replica: this.replica },
+        result.outcome,
+        result.summary,
+        clock.now(),
+        duration,
+      ).catch((error: unknown) => log.error({ event: 'schedule.record_failed', err: error }));
       this.#o.metrics?.taskDuration.observe({ task: job.name, outcome: result.outcome }, duration / 1000);
       log.info({ event: 'schedule.finished', outcome: result.outcome, ms: duration });
     })();

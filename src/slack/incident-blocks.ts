@@ -135,7 +135,7 @@ export function incidentCard(
   timezone: string,
 ): { text: string; blocks: KnownBlock[] } {
   const reached = steps.filter((step) => step.state === 'posted').map((step) => step.label);
-  const next = steps.find((step) => step.state === 'pending' || step.state === 'claimed');
+  const next = steps.find((step) => step.state === 'pending');
   const fields = [
     `*Severity*\n${SEVERITY_ICON[incident.severity]} ${incident.severity}`,
     `*Status*\n${STATUS_WORDS[incident.status]}`,
@@ -274,4 +274,19 @@ export function formatWhen(at: Date, timezone: string): string {
     timeZoneName: 'short',
   }).format(at);
   return text;
+}
+
+/** In the incident channel: a level that was paged in the announcement channel before this channel existed. */
+export function escalationCopyPost(
+  incident: Incident,
+  step: EscalationStep,
+  timezone: string,
+): { text: string; blocks: KnownBlock[] } {
+  const when = step.posted_at ? formatWhen(step.posted_at, timezone) : 'earlier';
+  const who = step.notify.length > 0 ? step.notify.map(mention).join(' ') : '_(no one is configured for this level)_';
+  const text = `:rotating_light: *Escalation level ${step.level}: ${step.label}* ${who} was paged ${when} in the announcement channel, while this channel was being set up.`;
+  return {
+    text: `Escalation level ${step.level} (${step.label}) for incident #${incident.id} was paged before this channel existed`,
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }],
+  };
 }

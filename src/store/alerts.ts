@@ -2,60 +2,32 @@
 import type { Incident } from './incidents.ts';
 import type { Queryable } from './db.ts';
 
-export interface PendingDelivery<Body> {
-  id: number;
-  body: Body;
-  attempts: number;
-}
-
-/** Stores a validated delivery with a lease for the receiving replica; returns its id. */
+/** Stores a validated delivery; returns its id. */
 export async function insertDelivery(
   db: Queryable,
-  delivery: { receivedAt: Date; groupKey: string; status: string; body: unknown; leaseUntil: Date },
+  delivery: { receivedAt: Date; groupKey: string; status: string; body: unknown },
 ): Promise<number> {
   const { rows } = await db.query<{ id: number }>(
-    `INSERT INTO alert_deliveries (received_at, group_key, status, body, lease_until) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
-    [delivery.receivedAt, delivery.groupKey, delivery.status, JSON.stringify(delivery.body), delivery.leaseUntil],
+    `INSERT INTO alert_deliveries (received_at, group_key, status, body) VALUES ($1, $2, $3, $4) RETURNING id`,
+    [delivery.receivedAt, delivery.groupKey, delivery.status, JSON.stringify(delivery.body)],
   );
   return rows[0]!.id;
 }
 
-/** Takes one unprocessed delivery for processing now; undefined when it was already processed. */
-export async function takeDelivery<Body>(db: Queryable, id: number): Promise<PendingDelivery<Body> | undefined> {
-  const { rows } = await db.query<PendingDelivery<Body>>(
-    `UPDATE alert_deliveries SET attempts = attempts + 1 WHERE id = $1 AND processed_at IS NULL RETURNING id, body, attempts`,
-    [id],
-  );
-  return rows[0];
+export interface StoredDelivery {
+  id: number;
+  body: unknown;
+  processed_at: Date | null;
 }
 
-/** Claims deliveries nobody finished whose lease ran out (a crash after the 200, a Slack failure). */
-export async function claimUnprocessedDeliveries<Body>(
-  db: Queryable,
-  now: Date,
-  leaseUntil: Date,
-  limit: number,
-): Promise<Array<PendingDelivery<Body>>> {
-  const { rows } = await db.query<PendingDelivery<Body>>(
-    `UPDATE alert_deliveries SET lease_until = $2, attempts = attempts + 1
-     WHERE id IN (SELECT id FROM alert_deliveries WHERE processed_at IS NULL AND (lease_until IS NULL OR lease_until <= $1)
-                  ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-     RETURNING id, body, attempts`,
-    [now, leaseUntil, limit],
-  );
-  return rows;
+export async function getDelivery(db: Queryable, id: number): Promise<StoredDelivery | undefined> {
+  return (await db.query<StoredDelivery>('SELECT id, body, processed_at FROM alert_deliveries WHERE id = $1', [id])).rows[0];
 }
 
 export async function markDeliveryProcessed(db: Queryable, id: number, at: Date): Promise<void> {
-  await db.query('UPDATE alert_deliveries SET processed_at = $2, last_error = NULL WHERE id = $1', [id, at]);
-}
-
-/** Leaves a delivery unprocessed with a short lease, so a later pass retries it. */
-export async function markDeliveryFailed(db: Queryable, id: number, error: string, retryAt: Date): Promise<void> {
-  await db.query('UPDATE alert_deliveries SET last_error = $2, lease_until = $3 WHERE id = $1', [
+  await db.query('UPDATE alert_deliveries SET processed_at = $2, last_error = NULL, attempts = attempts + 1 WHERE id = $1', [
     id,
-    error.slice(0, 500),
-    retryAt,
+    at,
   ]);
 }
 

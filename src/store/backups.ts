@@ -1,5 +1,6 @@
-// The backup manifest in the store (one row per verified object) and the per-service lock that keeps backups from overlapping across replicas.
+// The backup manifest in the store (one row per verified object) and the per-service lock (a durable-work row) that keeps backups from overlapping across replicas.
 import type { Queryable } from './db.ts';
+import { acquireWork, releaseHeld, renewHeld } from './work.ts';
 
 export interface BackupRecord {
   service: string;
@@ -97,7 +98,9 @@ export async function listBackups(db: Queryable, service: string, limit = 50): P
 
 export type LockClaim = { acquired: true } | { acquired: false; holder: string; since: Date };
 
-/** Takes the named lock when it is free or its lease ran out (one statement, so two replicas cannot both win). */
+const lockKey = (name: string) => `lock:${name}`;
+
+/** Takes the named lock when it is free or its lease ran out: a lock is a durable-work row held with a lease. */
 export async function claimBackupLock(
   db: Queryable,
   name: string,
@@ -105,33 +108,21 @@ export async function claimBackupLock(
   now: Date,
   leaseMs: number,
 ): Promise<LockClaim> {
-  const expires = new Date(now.getTime() + leaseMs);
-  const { rowCount } = await db.query(
-    `INSERT INTO backup_locks (name, holder, acquired_at, expires_at) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, acquired_at = EXCLUDED.acquired_at, expires_at = EXCLUDED.expires_at
-     WHERE backup_locks.expires_at < $3`,
-    [name, holder, now, expires],
+  const taken = await acquireWork(
+    db,
+    { kind: 'lock', key: lockKey(name), priority: 9, runAt: now },
+    holder,
+    now,
+    new Date(now.getTime() + leaseMs),
   );
-  if (rowCount > 0) return { acquired: true };
-  const { rows } = await db.query<{ holder: string; acquired_at: Date }>(
-    'SELECT holder, acquired_at FROM backup_locks WHERE name = $1',
-    [name],
-  );
-  // Released between the two statements: try once more.
-  if (!rows[0]) return claimBackupLock(db, name, holder, now, leaseMs);
-  return { acquired: false, holder: rows[0].holder, since: new Date(rows[0].acquired_at) };
+  return 'claim' in taken ? { acquired: true } : { acquired: false, holder: taken.heldBy, since: taken.since };
 }
 
 /** Extends the lease; false when the lock is no longer ours (it ran out and another replica took it). */
 export async function renewBackupLock(db: Queryable, name: string, holder: string, now: Date, leaseMs: number): Promise<boolean> {
-  const { rowCount } = await db.query('UPDATE backup_locks SET expires_at = $3 WHERE name = $1 AND holder = $2', [
-    name,
-    holder,
-    new Date(now.getTime() + leaseMs),
-  ]);
-  return rowCount > 0;
+  return renewHeld(db, lockKey(name), holder, new Date(now.getTime() + leaseMs));
 }
 
 export async function releaseBackupLock(db: Queryable, name: string, holder: string): Promise<void> {
-  await db.query('DELETE FROM backup_locks WHERE name = $1 AND holder = $2', [name, holder]);
+  await releaseHeld(db, lockKey(name), holder, new Date());
 }

@@ -1,4 +1,4 @@
-// Incidents, their timeline and escalation steps: every state change is one SQL statement, so replicas cannot race.
+// Incidents, their timeline, escalation steps and reserved channel names: every state change is one SQL statement, so replicas cannot race.
 import type { Severity } from '../config/schema.ts';
 import type { Queryable, Store } from './db.ts';
 
@@ -27,9 +27,12 @@ export interface Incident {
   ack_due_at: Date | null;
   ack_alarm_sent_at: Date | null;
   setup_done: boolean;
-  setup_lease_until: Date | null;
+  /** The setup steps already done (topic, card, pin, checklist, invited, announced), so a resumed setup skips them. */
+  setup_progress: Partial<Record<SetupStep, true>>;
   alert_group_key: string | null;
 }
+
+export type SetupStep = 'topic' | 'card' | 'pin' | 'checklist' | 'invited' | 'announced' | 'pages_copied';
 
 export interface IncidentEvent {
   id: number;
@@ -47,12 +50,10 @@ export interface EscalationStep {
   label: string;
   notify: string[];
   due_at: Date;
-  state: 'pending' | 'claimed' | 'posted' | 'cancelled';
-  claimed_by: string | null;
-  claim_expires_at: Date | null;
-  attempts: number;
-  retry_at: Date | null;
+  state: 'pending' | 'posted' | 'cancelled';
   posted_at: Date | null;
+  /** Where the page went: the incident channel, or the announcement channel when the incident had none yet. */
+  posted_in: string | null;
   message_ts: string | null;
   late: boolean | null;
 }
@@ -67,7 +68,6 @@ export interface NewIncident {
   declaredBy: string;
   declaredAt: Date;
   ackDueAt: Date | null;
-  setupLeaseUntil: Date;
   alertGroupKey?: string | null;
   steps: Array<{ level: number; label: string; notify: string[]; dueAt: Date }>;
 }
@@ -80,8 +80,8 @@ export async function insertIncident(store: Store, input: NewIncident): Promise<
 /** insertIncident inside a transaction the caller holds (alert intake decides and inserts under one lock). */
 export async function insertIncidentIn(tx: Queryable, input: NewIncident): Promise<{ incident: Incident; created: boolean }> {
   const inserted = await tx.query<Incident>(
-    `INSERT INTO incidents (declaration_key, title, severity, service, summary, source, declared_by, declared_at, ack_due_at, setup_lease_until, alert_group_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    `INSERT INTO incidents (declaration_key, title, severity, service, summary, source, declared_by, declared_at, ack_due_at, alert_group_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
      ON CONFLICT (declaration_key) DO NOTHING RETURNING *`,
     [
       input.declarationKey,
@@ -93,7 +93,6 @@ export async function insertIncidentIn(tx: Queryable, input: NewIncident): Promi
       input.declaredBy,
       input.declaredAt,
       input.ackDueAt,
-      input.setupLeaseUntil,
       input.alertGroupKey ?? null,
     ],
   );
@@ -127,15 +126,12 @@ export async function addEvent(
   actor: string | null,
   text: string,
   data: Record<string, unknown> = {},
-): Promise<void> {
-  await db.query('INSERT INTO incident_events (incident_id, at, kind, actor, text, data) VALUES ($1, $2, $3, $4, $5, $6)', [
-    incidentId,
-    at,
-    kind,
-    actor,
-    text,
-    JSON.stringify(data),
-  ]);
+): Promise<number> {
+  const { rows } = await db.query<{ id: number }>(
+    'INSERT INTO incident_events (incident_id, at, kind, actor, text, data) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id',
+    [incidentId, at, kind, actor, text, JSON.stringify(data)],
+  );
+  return rows[0]!.id;
 }
 
 export async function getIncident(db: Queryable, id: number): Promise<Incident | undefined> {
@@ -162,19 +158,6 @@ export async function listSteps(db: Queryable, incidentId: number): Promise<Esca
     .rows;
 }
 
-/** Takes the setup lease for an incident whose setup is unfinished and whose lease ran out (or is this caller's first). */
-export async function claimSetup(db: Queryable, now: Date, leaseUntil: Date, limit: number): Promise<Incident[]> {
-  return (
-    await db.query<Incident>(
-      `UPDATE incidents SET setup_lease_until = $2
-       WHERE id IN (SELECT id FROM incidents WHERE setup_done = false AND setup_lease_until <= $1 AND status <> 'resolved'
-                    ORDER BY declared_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-       RETURNING *`,
-      [now, leaseUntil, limit],
-    )
-  ).rows;
-}
-
 export async function recordChannel(db: Queryable, id: number, channelId: string, channelName: string): Promise<void> {
   await db.query('UPDATE incidents SET channel_id = $2, channel_name = $3 WHERE id = $1', [id, channelId, channelName]);
 }
@@ -184,7 +167,16 @@ export async function recordCard(db: Queryable, id: number, cardTs: string): Pro
 }
 
 export async function finishSetup(db: Queryable, id: number): Promise<void> {
-  await db.query('UPDATE incidents SET setup_done = true, setup_lease_until = NULL WHERE id = $1', [id]);
+  await db.query('UPDATE incidents SET setup_done = true WHERE id = $1', [id]);
+}
+
+/** Records that one setup step is done (in the caller's fenced transaction). */
+export async function recordSetupStep(db: Queryable, id: number, step: SetupStep): Promise<void> {
+  const merged =
+    db.dialect === 'postgres'
+      ? `setup_progress || jsonb_build_object($2::text, true)`
+      : `json_set(setup_progress, '$.' || $2, json('true'))`;
+  await db.query(`UPDATE incidents SET setup_progress = ${merged} WHERE id = $1`, [id, step]);
 }
 
 /** open → acknowledged; undefined when it was already acknowledged or resolved. */
@@ -199,62 +191,57 @@ export async function acknowledgeIncident(db: Queryable, id: number, userId: str
   ).rows[0];
 }
 
-/** Resolves and cancels every pending timer in one transaction; undefined when already resolved. */
+/** open|acknowledged → resolved, and every pending level cancelled; undefined when already resolved. Run it in a transaction. */
 export async function resolveIncident(
-  store: Store,
+  tx: Queryable,
   id: number,
   userId: string,
   resolution: string,
   now: Date,
 ): Promise<Incident | undefined> {
-  return store.transaction(async (tx) => {
-    const resolved = (
-      await tx.query<Incident>(
-        `UPDATE incidents SET status = 'resolved', resolved_by = $2, resolved_at = $3, resolution = $4,
-           acknowledged_at = COALESCE(acknowledged_at, $3), acknowledged_by = COALESCE(acknowledged_by, $2)
-         WHERE id = $1 AND status <> 'resolved' RETURNING *`,
-        [id, userId, now, resolution],
-      )
-    ).rows[0];
-    if (!resolved) return undefined;
-    await tx.query(`UPDATE escalation_steps SET state = 'cancelled' WHERE incident_id = $1 AND state IN ('pending', 'claimed')`, [
-      id,
-    ]);
-    return resolved;
-  });
+  const resolved = (
+    await tx.query<Incident>(
+      `UPDATE incidents SET status = 'resolved', resolved_by = $2, resolved_at = $3, resolution = $4,
+         acknowledged_at = COALESCE(acknowledged_at, $3), acknowledged_by = COALESCE(acknowledged_by, $2)
+       WHERE id = $1 AND status <> 'resolved' RETURNING *`,
+      [id, userId, now, resolution],
+    )
+  ).rows[0];
+  if (!resolved) return undefined;
+  await tx.query(`UPDATE escalation_steps SET state = 'cancelled' WHERE incident_id = $1 AND state = 'pending'`, [id]);
+  return resolved;
 }
 
+/** A new severity with its ack target; the levels not yet posted are replaced by the new policy's. Run it in a transaction. */
 export async function setSeverity(
-  store: Store,
+  tx: Queryable,
   id: number,
   severity: Severity,
   ackDueAt: Date | null,
   steps: NewIncident['steps'],
 ): Promise<Incident | undefined> {
-  return store.transaction(async (tx) => {
-    const updated = (
-      await tx.query<Incident>(
-        `UPDATE incidents SET severity = $2,
-           ack_due_at = CASE WHEN status = 'open' AND ack_alarm_sent_at IS NULL THEN $3::timestamptz ELSE ack_due_at END
-         WHERE id = $1 AND status <> 'resolved' RETURNING *`,
-        [id, severity, ackDueAt],
-      )
-    ).rows[0];
-    if (!updated) return undefined;
-    // Levels already posted stay; the rest follow the new severity's policy.
-    const posted = await tx.query<{ level: number }>(
-      `SELECT level FROM escalation_steps WHERE incident_id = $1 AND state IN ('posted', 'claimed')`,
-      [id],
-    );
-    const reached = Math.max(0, ...posted.rows.map((row) => row.level));
-    await tx.query(`DELETE FROM escalation_steps WHERE incident_id = $1 AND state = 'pending'`, [id]);
-    await insertSteps(
-      tx,
-      id,
-      steps.filter((step) => step.level > reached),
-    );
-    return updated;
-  });
+  const updated = (
+    await tx.query<Incident>(
+      `UPDATE incidents SET severity = $2,
+         ack_due_at = CASE WHEN status = 'open' AND ack_alarm_sent_at IS NULL THEN $3::timestamptz ELSE ack_due_at END
+       WHERE id = $1 AND status <> 'resolved' RETURNING *`,
+      [id, severity, ackDueAt],
+    )
+  ).rows[0];
+  if (!updated) return undefined;
+  // Levels already posted stay; the rest follow the new severity's policy.
+  const posted = await tx.query<{ level: number }>(
+    `SELECT level FROM escalation_steps WHERE incident_id = $1 AND state = 'posted'`,
+    [id],
+  );
+  const reached = Math.max(0, ...posted.rows.map((row) => row.level));
+  await tx.query(`DELETE FROM escalation_steps WHERE incident_id = $1 AND state = 'pending'`, [id]);
+  await insertSteps(
+    tx,
+    id,
+    steps.filter((step) => step.level > reached),
+  );
+  return updated;
 }
 
 export async function setCommander(db: Queryable, id: number, userId: string): Promise<Incident | undefined> {
@@ -278,87 +265,91 @@ export async function escalateNow(db: Queryable, id: number, now: Date): Promise
   ).rows[0];
 }
 
-/**
- * Claims due escalation steps: each the lowest unposted level of an unresolved incident, pending or with an
- * expired claim. One statement with SKIP LOCKED, so concurrent replicas never claim the same step.
- */
-export async function claimDueEscalations(
+/** Marks a level posted (where and when); false when it was not pending (posted already, or cancelled by a resolve). */
+export async function markStepPosted(
   db: Queryable,
-  owner: string,
-  now: Date,
-  leaseMs: number,
-  limit: number,
-): Promise<EscalationStep[]> {
-  return (
-    await db.query<EscalationStep>(
-      `UPDATE escalation_steps
-         SET state = 'claimed', claimed_by = $1, claim_expires_at = $3, attempts = attempts + 1
-       WHERE (incident_id, level) IN (
-         SELECT e.incident_id, e.level FROM escalation_steps e
-         JOIN incidents i ON i.id = e.incident_id AND i.status <> 'resolved' AND i.setup_done
-         WHERE e.due_at <= $2 AND (e.retry_at IS NULL OR e.retry_at <= $2)
-           AND (e.state = 'pending' OR (e.state = 'claimed' AND e.claim_expires_at <= $2))
-           AND NOT EXISTS (SELECT 1 FROM escalation_steps p
-                           WHERE p.incident_id = e.incident_id AND p.level < e.level AND p.state IN ('pending', 'claimed'))
-         ORDER BY e.due_at
-         LIMIT $4
-         FOR UPDATE OF e SKIP LOCKED
-       )
-       RETURNING *`,
-      [owner, now, new Date(now.getTime() + leaseMs), limit],
-    )
-  ).rows;
-}
-
-/** Marks a claimed step posted; false when this owner lost the claim (resolved meanwhile, or the lease was taken over). */
-export async function markEscalationPosted(
-  db: Queryable,
-  step: EscalationStep,
-  owner: string,
-  postedAt: Date,
-  messageTs: string | null,
-  late: boolean,
+  incidentId: number,
+  level: number,
+  posted: { at: Date; in: string; ts: string | null; late: boolean },
 ): Promise<boolean> {
   const { rowCount } = await db.query(
-    `UPDATE escalation_steps SET state = 'posted', posted_at = $4, message_ts = $5, late = $6
-     WHERE incident_id = $1 AND level = $2 AND state = 'claimed' AND claimed_by = $3`,
-    [step.incident_id, step.level, owner, postedAt, messageTs, late],
+    `UPDATE escalation_steps SET state = 'posted', posted_at = $3, posted_in = $4, message_ts = $5, late = $6
+     WHERE incident_id = $1 AND level = $2 AND state = 'pending'`,
+    [incidentId, level, posted.at, posted.in, posted.ts, posted.late],
   );
   return rowCount > 0;
 }
 
-/** Gives a claim back (posting failed), to be retried after `retryAt`. */
-export async function releaseEscalation(db: Queryable, step: EscalationStep, owner: string, retryAt: Date): Promise<void> {
-  await db.query(
-    `UPDATE escalation_steps SET state = 'pending', claimed_by = NULL, claim_expires_at = NULL, retry_at = $4
-     WHERE incident_id = $1 AND level = $2 AND state = 'claimed' AND claimed_by = $3`,
-    [step.incident_id, step.level, owner, retryAt],
-  );
-}
-
-/** The earliest time anything becomes due (escalation, ack alarm, unfinished setup), to sleep until then. */
-export async function nextDueAt(db: Queryable): Promise<Date | undefined> {
-  const { rows } = await db.query<{ step_at: Date | null; claim_at: Date | null; alarm_at: Date | null; setup_at: Date | null }>(
-    `SELECT
-       (SELECT min(CASE WHEN e.retry_at > e.due_at THEN e.retry_at ELSE e.due_at END) FROM escalation_steps e
-        WHERE e.state = 'pending') AS step_at,
-       (SELECT min(e.claim_expires_at) FROM escalation_steps e WHERE e.state = 'claimed') AS claim_at,
-       (SELECT min(ack_due_at) FROM incidents WHERE ack_alarm_sent_at IS NULL AND status = 'open') AS alarm_at,
-       (SELECT min(setup_lease_until) FROM incidents WHERE setup_done = false AND status <> 'resolved') AS setup_at`,
-  );
-  const times = Object.values(rows[0] ?? {}).filter((at): at is Date => at instanceof Date);
-  return times.length ? new Date(Math.min(...times.map((at) => at.getTime()))) : undefined;
-}
-
-/** Claims unacknowledged incidents past their target; each alarm is sent at most once. */
-export async function claimAckAlarms(db: Queryable, now: Date, limit: number): Promise<Incident[]> {
+export async function getStep(db: Queryable, incidentId: number, level: number): Promise<EscalationStep | undefined> {
   return (
-    await db.query<Incident>(
-      `UPDATE incidents SET ack_alarm_sent_at = $1
-       WHERE id IN (SELECT id FROM incidents WHERE status = 'open' AND ack_alarm_sent_at IS NULL AND ack_due_at <= $1 AND setup_done
-                    ORDER BY ack_due_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-       RETURNING *`,
-      [now, limit],
+    await db.query<EscalationStep>('SELECT * FROM escalation_steps WHERE incident_id = $1 AND level = $2', [incidentId, level])
+  ).rows[0];
+}
+
+/** The lowest level not yet posted, if any (the one whose work row should exist). */
+export async function nextPendingStep(db: Queryable, incidentId: number): Promise<EscalationStep | undefined> {
+  return (
+    await db.query<EscalationStep>(
+      `SELECT * FROM escalation_steps WHERE incident_id = $1 AND state = 'pending' ORDER BY level LIMIT 1`,
+      [incidentId],
     )
-  ).rows;
+  ).rows[0];
+}
+
+/** Records that the acknowledgement alarm went out; false when it already had (or the incident was acknowledged). */
+export async function markAckAlarmSent(db: Queryable, id: number, at: Date): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE incidents SET ack_alarm_sent_at = $2 WHERE id = $1 AND ack_alarm_sent_at IS NULL AND status = 'open'`,
+    [id, at],
+  );
+  return rowCount > 0;
+}
+
+// --- channel names ---
+
+export interface ChannelName {
+  name: string;
+  incident_id: number | null;
+  state: 'reserved' | 'created' | 'taken';
+  channel_id: string | null;
+}
+
+/** The name this incident has reserved or created, if any. */
+export async function reservedChannelName(db: Queryable, incidentId: number): Promise<ChannelName | undefined> {
+  return (
+    await db.query<ChannelName>(
+      `SELECT name, incident_id, state, channel_id FROM channel_names WHERE incident_id = $1 AND state <> 'taken'
+       ORDER BY reserved_at DESC LIMIT 1`,
+      [incidentId],
+    )
+  ).rows[0];
+}
+
+/** Reserves the first of `candidates` nobody holds (caller holds the channel-names lock); undefined when all are held. */
+export async function reserveChannelName(
+  db: Queryable,
+  incidentId: number,
+  candidates: readonly string[],
+  at: Date,
+): Promise<string | undefined> {
+  const list = candidates.map((_, i) => `$${i + 1}`).join(', ');
+  const { rows } = await db.query<{ name: string }>(`SELECT name FROM channel_names WHERE name IN (${list})`, [...candidates]);
+  const held = new Set(rows.map((row) => row.name));
+  const free = candidates.find((name) => !held.has(name));
+  if (!free) return undefined;
+  await db.query(`INSERT INTO channel_names (name, incident_id, state, reserved_at) VALUES ($1, $2, 'reserved', $3)`, [
+    free,
+    incidentId,
+    at,
+  ]);
+  return free;
+}
+
+/** The name turned out to belong to someone else (or an archived channel): never offer it again. */
+export async function markChannelNameTaken(db: Queryable, name: string): Promise<void> {
+  await db.query(`UPDATE channel_names SET state = 'taken', incident_id = NULL WHERE name = $1`, [name]);
+}
+
+export async function markChannelNameCreated(db: Queryable, name: string, channelId: string): Promise<void> {
+  await db.query(`UPDATE channel_names SET state = 'created', channel_id = $2 WHERE name = $1`, [name, channelId]);
 }

@@ -9,6 +9,8 @@ export const LOCK_IDS = {
   alerts: 7_246_117_007,
   /** Reserving incident channel names: same-minute incidents get -2, -3… without asking Slack. */
   channelNames: 7_246_117_008,
+  /** Appending an entry to a rolling Slack message (a read-modify-write of its queued payload). */
+  rollingPosts: 7_246_117_009,
 } as const;
 
 export type LockId = (typeof LOCK_IDS)[keyof typeof LOCK_IDS];

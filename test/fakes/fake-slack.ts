@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { FakeFaults, FakeRateLimits, type FaultKind, type FaultOptions, type RateLimitOptions } from './slack-limits.ts';
 
 export type Args = Record<string, unknown>;
 
@@ -33,6 +34,8 @@ export interface RecordedCall {
   status: number;
   /** Slack's error code when the answer was not ok. */
   error?: string | undefined;
+  /** The network fault this call met, if any (see injectFaults). */
+  fault?: FaultKind | undefined;
 }
 
 export interface FakeUser {
@@ -227,6 +230,9 @@ export class FakeSlack {
   #waiters = new Set<Waiter>();
   #failures = new Map<string, { error: string; retryAfterSeconds: number }[]>();
   #delays = new Map<string, number>();
+  #limits: FakeRateLimits | undefined;
+  readonly #faults = new FakeFaults();
+  readonly #hung = new Set<ServerResponse>();
 
   constructor(options: FakeSlackOptions = {}) {
     this.#options = options;
@@ -264,6 +270,8 @@ export class FakeSlack {
   }
 
   async close(): Promise<void> {
+    for (const res of this.#hung) res.destroy();
+    this.#hung.clear();
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
@@ -283,6 +291,8 @@ export class FakeSlack {
     this.#calls = [];
     this.#failures.clear();
     this.#delays.clear();
+    this.#limits = undefined;
+    this.#faults.reset();
     this.#seed();
   }
 
@@ -426,6 +436,21 @@ export class FakeSlack {
     this.#failures.set(method, queue);
   }
 
+  /** From now on, enforce Slack's rate limits: a call past its method's (or channel's) budget gets 429 + Retry-After. */
+  enforceRateLimits(options: RateLimitOptions = {}): void {
+    this.#limits = new FakeRateLimits(options);
+  }
+
+  /** From now on, a share of calls meets a network fault (500 or a dropped connection, before or after the effect, or no answer). */
+  injectFaults(options: FaultOptions | undefined): void {
+    this.#faults.configure(options);
+  }
+
+  /** The next call(s) of `method` meet this fault. */
+  faultNext(method: string, kind: FaultKind, times = 1): void {
+    this.#faults.queue(method, kind, times);
+  }
+
   /** Every later call of `method` ('*' for all) waits `ms` before it is processed and answered; 0 removes the delay. */
   delay(method: string, ms: number): void {
     if (ms > 0) this.#delays.set(method, ms);
@@ -460,12 +485,23 @@ export class FakeSlack {
     const headers: Record<string, string> = {};
     const handler = Object.hasOwn(this.#handlers, method) ? this.#handlers[method] : undefined;
     const failure = this.#failures.get(method)?.shift();
+    const retryAfter = this.#limits?.take(method, typeof args.channel === 'string' ? args.channel : undefined) ?? 0;
+    // A rate-limited call is refused before anything else: Slack did not process it.
+    const fault = retryAfter > 0 ? undefined : this.#faults.next(method);
+    call.fault = fault;
+    if (fault === 'drop_before' || fault === 'http500_before') {
+      call.status = fault === 'http500_before' ? 500 : 0;
+      this.#record(call);
+      if (fault === 'drop_before') res.socket?.destroy();
+      else res.writeHead(500, { 'content-type': 'text/html' }).end('<html><body>500 Internal Server Error</body></html>');
+      return;
+    }
     try {
       if (!handler) throw new SlackApiError('unknown_method');
       if (method !== 'api.test') this.#authenticate(token);
-      if (failure?.error === 'ratelimited') {
+      if (retryAfter > 0 || failure?.error === 'ratelimited') {
         status = 429;
-        headers['retry-after'] = String(failure.retryAfterSeconds);
+        headers['retry-after'] = String(retryAfter || failure!.retryAfterSeconds);
         throw new SlackApiError('ratelimited');
       }
       if (failure) throw new SlackApiError(failure.error);
@@ -477,6 +513,19 @@ export class FakeSlack {
     call.status = status;
     if (body.ok !== true) call.error = String(body.error);
     this.#record(call);
+    // Faults after the effect: the call was processed (a message stored, a channel created), but the answer is lost.
+    if (fault === 'drop_after') return void res.socket?.destroy();
+    if (fault === 'http500_after') {
+      call.status = 500;
+      res.writeHead(500, { 'content-type': 'text/html' }).end('<html><body>500 Internal Server Error</body></html>');
+      return;
+    }
+    if (fault === 'no_answer_after') {
+      call.status = 0;
+      this.#hung.add(res);
+      res.once('close', () => this.#hung.delete(res));
+      return;
+    }
     writeJson(res, status, body, headers);
   }
 
@@ -877,6 +926,18 @@ export class FakeSlack {
         const users = str(args, 'users').split(',').filter(Boolean);
         if (users.length !== 1) throw new SlackApiError(users.length ? 'not_implemented_in_fake' : 'users_list_not_supplied');
         return { channel: { id: this.#dm(this.#user(users[0]!).id).id } };
+      },
+      'users.conversations': (args) => {
+        const types = new Set((str(args, 'types') || 'public_channel').split(','));
+        const mine = [...this.#channels.values()].filter(
+          (c) =>
+            c.members.includes(ws.botUserId) &&
+            !c.isIm &&
+            (c.isPrivate ? types.has('private_channel') : types.has('public_channel')) &&
+            !(bool(args.exclude_archived) && c.isArchived),
+        );
+        const { items, nextCursor } = page(mine, args, 100);
+        return { channels: items.map((c) => this.#channelJson(c)), response_metadata: { next_cursor: nextCursor } };
       },
       'conversations.history': (args) => {
         const channel = this.#channelById(args);

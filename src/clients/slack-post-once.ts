@@ -1,0 +1,116 @@
+// Exactly once at the boundary: every post the bot must not double carries its key in message metadata, and after
+// an uncertain outcome the bot looks for that key in the conversation before it posts again.
+import type { WebClient } from '@slack/web-api';
+import type { SlackMessage } from '../incidents/slack-port.ts';
+import type { Metrics } from '../metrics.ts';
+
+/** The metadata event type of every keyed post; its payload's `key` names the post. */
+export const POST_EVENT_TYPE = 'runbook_bot_post';
+
+export interface PostOnceOptions {
+  /** Unique for this post, stable across attempts: "escalation:42:2", "announce:42". */
+  key: string;
+  /** A previous attempt may have posted it: look first. */
+  lookFirst: boolean;
+  /** The earliest time an earlier attempt could have posted it. */
+  since: Date;
+  /** Labels the re-sends-avoided metric. */
+  kind: string;
+}
+
+export interface Posted {
+  channel: string;
+  ts: string;
+  /** The post was already there (an earlier attempt's), so nothing was sent. */
+  found: boolean;
+}
+
+type HistoryMessage = { ts?: string; metadata?: { event_type?: string; event_payload?: Record<string, unknown> } };
+
+/** Finds where the bot posts in one conversation and whether it already posted there, by key. */
+export class PostOnce {
+  readonly #slack: WebClient;
+  readonly #metrics: Metrics;
+  // Channel names ("#incidents") and user ids (direct messages) resolve to conversation ids once.
+  readonly #conversationIds = new Map<string, string>();
+
+  constructor(slack: WebClient, metrics: Metrics) {
+    this.#slack = slack;
+    this.#metrics = metrics;
+  }
+
+  async post(target: string, message: SlackMessage, options: PostOnceOptions): Promise<Posted> {
+    if (options.lookFirst) {
+      const earlier = await this.find(target, options.key, options.since);
+      if (earlier) {
+        this.#metrics.slackResendsAvoided.inc({ kind: options.kind });
+        return { ...earlier, found: true };
+      }
+    }
+    const result = await this.#slack.chat.postMessage({
+      channel: target,
+      text: message.text,
+      ...(message.blocks ? { blocks: message.blocks } : {}),
+      metadata: {
+        event_type: POST_EVENT_TYPE,
+        event_payload: { ...message.metadata?.event_payload, key: options.key },
+      },
+      unfurl_links: false,
+      unfurl_media: false,
+    });
+    if (result.channel) this.#conversationIds.set(target, result.channel);
+    return { channel: result.channel!, ts: result.ts!, found: false };
+  }
+
+  /** The bot's post with this key in the conversation since `since`, if any. */
+  async find(target: string, key: string, since: Date): Promise<{ channel: string; ts: string } | undefined> {
+    const channel = await this.conversationId(target);
+    if (!channel) return undefined;
+    let cursor: string | undefined;
+    for (let page = 0; page < 5; page += 1) {
+      const result = await this.#slack.conversations.history({
+        channel,
+        oldest: String(Math.floor(since.getTime() / 1000) - 60),
+        include_all_metadata: true,
+        limit: 200,
+        ...(cursor ? { cursor } : {}),
+      });
+      const found = ((result.messages ?? []) as HistoryMessage[]).find(
+        (message) => message.metadata?.event_type === POST_EVENT_TYPE && message.metadata.event_payload?.key === key,
+      );
+      if (found?.ts) return { channel, ts: found.ts };
+      cursor = result.response_metadata?.next_cursor || undefined;
+      if (!cursor) break;
+    }
+    return undefined;
+  }
+
+  /** A conversation id for a channel id, a "#name" or a user id (their direct messages with the bot). */
+  async conversationId(target: string): Promise<string | undefined> {
+    if (/^[CGD][A-Z0-9]+$/.test(target)) return target;
+    const known = this.#conversationIds.get(target);
+    if (known) return known;
+    if (/^[UW][A-Z0-9]+$/.test(target)) {
+      const opened = await this.#slack.conversations.open({ users: target });
+      const id = opened.channel?.id;
+      if (id) this.#conversationIds.set(target, id);
+      return id;
+    }
+    const name = target.replace(/^#/, '');
+    // Only the bot's own conversations: it can read the history of no others anyway.
+    let cursor: string | undefined;
+    do {
+      const result = await this.#slack.users.conversations({
+        types: 'public_channel,private_channel',
+        exclude_archived: true,
+        limit: 1000,
+        ...(cursor ? { cursor } : {}),
+      });
+      for (const channel of result.channels ?? []) {
+        if (channel.id && channel.name) this.#conversationIds.set(`#${channel.name}`, channel.id);
+      }
+      cursor = result.response_metadata?.next_cursor || undefined;
+    } while (cursor && !this.#conversationIds.has(`#${name}`));
+    return this.#conversationIds.get(`#${name}`);
+  }
+}
