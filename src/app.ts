@@ -4,9 +4,9 @@ import { App, HTTPReceiver, SocketModeReceiver, type Receiver } from '@slack/bol
 import type { Redis } from 'ioredis';
 import { createRedisClient } from './clients/redis.ts';
 import { createWakeSignals, type WakeSignals } from './clients/wake-signals.ts';
-import { createSlackClient, slackErrorCode, type GatedWebClient } from './clients/slack.ts';
+import { createSlackClient, slackErrorCode, withSlackPriority, type GatedWebClient } from './clients/slack.ts';
 import { memoryBudget, redisBudget, resilientBudget } from './clients/slack-limits.ts';
-import { SlackOutbox } from './clients/slack-outbox.ts';
+import { SlackOutbox, workErrorFor } from './clients/slack-outbox.ts';
 import { PostOnce } from './clients/slack-post-once.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/schema.ts';
@@ -40,6 +40,9 @@ import { healthJobWork } from './schedule/health-jobs.ts';
 import { backupJobWork } from './schedule/backup-jobs.ts';
 import { Scheduler } from './schedule/scheduler.ts';
 import { AuditWriter } from './store/audit.ts';
+
+/** How long work run at once for a request may wait for Slack's rate-limit budget before the poller takes it over. */
+const RUN_NOW_MAX_WAIT_MS = 5_000;
 
 export interface BotOptions {
   config: Config;
@@ -177,6 +180,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       metrics,
       leaseMs: options.escalation?.leaseMs ?? timers.lease,
       maxSleepMs: options.escalation?.maxSleepMs ?? timers.pollEvery,
+      classify: workErrorFor,
     });
     const signals: WakeSignals | undefined = redis ? await createWakeSignals(redis, () => poller.wake(), logger) : undefined;
     if (signals) cleanups.unshift(() => signals.close());
@@ -184,7 +188,8 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       poller.wake();
       signals?.publish();
     };
-    const runWorkNow = (key: string) => poller.runNow(key);
+    // Work run at once for a request (a declaration's setup) waits only briefly for Slack's budget, then is left to the poller.
+    const runWorkNow = (key: string) => withSlackPriority('interactive', () => poller.runNow(key), RUN_NOW_MAX_WAIT_MS);
     const postOnce = new PostOnce(slack, metrics);
     const outbox = new SlackOutbox({ store, clock, slack, postOnce });
     outbox.attach(poller);

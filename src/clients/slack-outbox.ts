@@ -241,7 +241,10 @@ async function deliver<T>(priority: SlackPriority, send: () => Promise<T>): Prom
 
 /** Uncertain → look first next time; busy → later, not a failure; a permanent refusal → give up and log. */
 export function workErrorFor(error: unknown): unknown {
-  if (error instanceof UncertainOutcomeError) return new UncertainWorkError(error.message, { cause: error });
+  // The incident domain's port wraps the client's uncertainty (OutcomeUnknown, cause UncertainOutcomeError).
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  if (error instanceof UncertainOutcomeError || cause instanceof UncertainOutcomeError)
+    return new UncertainWorkError(error instanceof Error ? error.message : String(error), { cause: error });
   if (error instanceof SlackBusyError) return new DeferWork(error.availableInMs, error.message);
   if (error instanceof WebAPIPlatformError && PERMANENT_ERRORS.has(error.data.error))
     return new PermanentWorkError(`Slack refused: ${error.data.error}`, { cause: error });

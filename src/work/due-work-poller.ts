@@ -126,13 +126,16 @@ export interface DueWorkPollerOptions {
   /** Longest sleep between looks, so work created on other replicas is seen promptly. */
   maxSleepMs?: number;
   owner?: string;
+  /** Turns a failure from outside (a Slack client's) into DeferWork / UncertainWorkError / PermanentWorkError. */
+  classify?: (error: unknown) => unknown;
 }
 
 const RETRY_DELAYS_MS = [2_000, 5_000, 10_000, 30_000, 60_000];
 
 export class DueWorkPoller {
   readonly owner: string;
-  readonly #o: Required<Omit<DueWorkPollerOptions, 'metrics' | 'owner'>> & Pick<DueWorkPollerOptions, 'metrics'>;
+  readonly #o: Required<Omit<DueWorkPollerOptions, 'metrics' | 'owner' | 'classify'>> &
+    Pick<DueWorkPollerOptions, 'metrics' | 'classify'>;
   readonly #lanes: Lane[] = [];
   readonly #handlers = new Map<string, WorkHandler>();
   readonly #running = new Map<string, Set<Promise<void>>>();
@@ -256,7 +259,8 @@ export class DueWorkPoller {
         lease.end();
         await this.runNow(claim.key);
       }
-    } catch (error) {
+    } catch (thrown) {
+      const error = this.#o.classify?.(thrown) ?? thrown;
       if (lease.signal.aborted) {
         log.warn({ event: 'work.lease_lost' });
         return;
