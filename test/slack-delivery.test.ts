@@ -6,7 +6,6 @@ import { listSteps } from '../src/store/incidents.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { startTestBot, type TestBot } from './support/bot.ts';
 import { ManualClock, minutes } from './support/clock.ts';
-import { settled } from './support/settled.ts';
 import { sendSlashCommand } from './support/slack-requests.ts';
 
 const START = '2026-11-22T15:34:20Z';
