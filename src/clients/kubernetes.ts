@@ -124,9 +124,18 @@ const USER_AGENT = 'runbook-bot';
  */
 function deadlineHttpLibrary(limitMs: number): HttpLibrary {
   const fetchLibrary = new IsomorphicFetchHttpLibrary();
+  // KubeConfig makes a new connection pool (undici Agent) for every request, so nothing is reused: every list page
+  // would open its own connection (and TLS handshake). Its TLS settings are the same for every request of one
+  // kubeconfig, so the first pool serves them all; the others are dropped unused.
+  let pool: ReturnType<RequestContext['getDispatcher']>;
   return wrapHttpLibrary({
-    send: (request: RequestContext) =>
-      withDeadline(
+    send: (request: RequestContext) => {
+      const fresh = request.getDispatcher();
+      if (fresh) {
+        pool ??= fresh;
+        request.setDispatcher(pool);
+      }
+      return withDeadline(
         {
           dependency: 'Kubernetes',
           doing: `${request.getHttpMethod()} ${new URL(request.getUrl()).pathname}`,
@@ -144,7 +153,8 @@ function deadlineHttpLibrary(limitMs: number): HttpLibrary {
             stream: () => null,
           });
         },
-      ),
+      );
+    },
   });
 }
 
@@ -314,13 +324,17 @@ export async function listPages(
   options: ListOptions,
 ): Promise<number> {
   const limit = options.pageSize ?? LIST_PAGE_SIZE;
-  let token: string | undefined;
   let requests = 0;
-  do {
+  const fetchPage = (token: string | undefined) => {
+    requests += 1;
+    return getJson(k8s, path, { ...options.query, limit, continue: token }, options.signal);
+  };
+  let token: string | undefined;
+  let next = fetchPage(undefined);
+  for (;;) {
     let answer: unknown;
     try {
-      requests += 1;
-      answer = await getJson(k8s, path, { ...options.query, limit, continue: token }, options.signal);
+      answer = await next;
     } catch (error) {
       if (token === undefined || kubernetesStatusCode(error) !== 410) throw error;
       options.onRestart();
@@ -329,10 +343,12 @@ export async function listPages(
       return requests;
     }
     const page = parseListPage(answer, path);
-    options.onPage(page.items ?? []);
     token = page.metadata?.continue || undefined;
-  } while (token);
-  return requests;
+    // The next page is on its way while this one is handled, so handling costs no round trip.
+    if (token) next = fetchPage(token);
+    options.onPage(page.items ?? []);
+    if (!token) return requests;
+  }
 }
 
 function parseListPage(answer: unknown, path: string): z.infer<typeof listPageSchema> {

@@ -1,8 +1,8 @@
 // The fake Kubernetes API server on loopback: get/list (paged)/watch/patch/put/post/delete over the object store, and the
 // ways a real one says no (RBAC 403 per resource, injected statuses, a peer that accepts and never answers, latency).
 //
-// Deliberate simplifications: no authentication or admission; one global resourceVersion counter; a paged list serves
-// later pages from the current state rather than the first page's snapshot; strategic merge patch merges the
+// Deliberate simplifications: no authentication or admission; one global resourceVersion counter; a paged list's
+// snapshot is kept for the last 32 lists in progress (older ones continue from the current state); strategic merge patch merges the
 // well-known keyed lists and otherwise acts as a merge patch; server-side apply is refused (415); the deployment
 // controller creates no Pod objects (tests put them); EndpointSlices are brought up to date when they are read.
 import { randomUUID } from 'node:crypto';
@@ -116,6 +116,8 @@ interface ContinueToken {
   rv: number;
   /** The sort key of the last item handed out. */
   after: string;
+  /** Where the next page starts in the list's snapshot. */
+  next?: number;
 }
 
 export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): Promise<FakeKubernetes> {
@@ -131,6 +133,8 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
   const requests: RecordedRequest[] = [];
   /** Continue tokens of lists started at or before this resourceVersion have expired. */
   let tokensExpireAt = 0;
+  /** The objects of paged lists in progress, by list and resourceVersion, so later pages are cut from the same snapshot. */
+  const snapshots = new Map<string, KubeObject[]>();
   /** Namespaces whose Services or Pods changed since their EndpointSlices were last brought up to date. */
   const endpointsDirty = new Set<string>();
   const { controller, seedDeployment } = createDeploymentController(store, time);
@@ -350,11 +354,15 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
     fieldSelector: FieldRequirement[],
     query: Record<string, string>,
   ): [number, unknown] {
-    const stored = store
-      .sorted(type)
-      .filter((o) => namespace === undefined || o.metadata.namespace === namespace)
-      .map((o) => (type.view ? type.view.fromStored(clone(o)) : o))
-      .filter((o) => matches(o, labelSelector, fieldSelector));
+    const current = () =>
+      store
+        .sorted(type)
+        .filter((o) => namespace === undefined || o.metadata.namespace === namespace)
+        .map((o) => (type.view ? type.view.fromStored(clone(o)) : o))
+        .filter((o) => matches(o, labelSelector, fieldSelector));
+    const snapshotKey = (rv: number) =>
+      `${type.apiVersion}|${type.plural}|${namespace ?? ''}|${query.labelSelector ?? ''}|${query.fieldSelector ?? ''}|${rv}`;
+    let stored: KubeObject[] | undefined;
     let listRv = store.resourceVersion;
     let start = 0;
     if (query.continue) {
@@ -374,16 +382,28 @@ export async function startFakeKubernetes(options: FakeKubernetesOptions = {}): 
           ),
         ];
       listRv = token.rv;
-      start = stored.findIndex((o) => sortKey(o) > token.after);
+      // As the API server: later pages come from the snapshot the first page was cut from (objects are replaced, never
+      // changed in place, by writes), so a paged list is consistent.
+      stored = snapshots.get(snapshotKey(listRv)) ?? current();
+      const after = token.after;
+      // The token remembers where the next page starts; in a snapshot that changed since, find it by key.
+      const previous = token.next !== undefined ? stored[token.next - 1] : undefined;
+      start = previous && sortKey(previous) === after ? token.next! : stored.findIndex((o) => sortKey(o) > after);
       if (start < 0) start = stored.length;
     }
+    stored ??= current();
     const limit = Number(query.limit ?? 0);
     const items = limit > 0 ? stored.slice(start, start + limit) : stored.slice(start);
     const more = start + items.length < stored.length;
+    if (more) {
+      snapshots.set(snapshotKey(listRv), stored);
+      // A few lists in progress at a time are plenty for tests and benchmarks.
+      while (snapshots.size > 32) snapshots.delete(snapshots.keys().next().value!);
+    } else snapshots.delete(snapshotKey(listRv));
     const metadata: KubeObject = { resourceVersion: String(listRv) };
     if (more) {
       metadata.continue = Buffer.from(
-        JSON.stringify({ rv: listRv, after: sortKey(items.at(-1)!) } satisfies ContinueToken),
+        JSON.stringify({ rv: listRv, after: sortKey(items.at(-1)!), next: start + items.length } satisfies ContinueToken),
       ).toString('base64url');
       // As the API server: only when no selector filters the list.
       if (labelSelector.length === 0 && fieldSelector.length === 0)

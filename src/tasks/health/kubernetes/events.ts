@@ -6,23 +6,10 @@ import type { Scope } from './scope.ts';
 
 export function eventFindings(events: WarningEvent[] | undefined, scope: Scope, withinMs: number, now: Date): Finding[] {
   if (!events) return [];
-  const grouped = new Map<string, WarningEvent>();
-  for (const event of events) {
-    if (!scope.event(event.kind, event.name)) continue;
-    const key = `${event.kind}\u0000${event.name}\u0000${event.reason}`;
-    const seen = grouped.get(key);
-    if (!seen) grouped.set(key, { ...event });
-    else {
-      seen.count += event.count;
-      if (event.last > seen.last) {
-        seen.last = event.last;
-        seen.message = event.message;
-      }
-    }
-  }
-  if (grouped.size === 0) return [{ status: 'ok', text: `no Warning events in the last ${span(withinMs)}` }];
+  const about = events.filter((event) => scope.event(event.kind, event.name));
+  if (about.length === 0) return [{ status: 'ok', text: `no Warning events in the last ${span(withinMs)}` }];
   // Newest first, as `kubectl get events --sort-by=.lastTimestamp` read from the bottom.
-  return [...grouped.values()]
+  return about
     .sort((a, b) => b.last.getTime() - a.last.getTime())
     .map((event) =>
       objectFinding({

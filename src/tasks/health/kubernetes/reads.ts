@@ -73,7 +73,7 @@ export interface Snapshot {
   ingresses?: z.infer<typeof ingressSchema>[];
   pvcs?: PersistentVolumeClaim[];
   pvs?: PersistentVolume[];
-  /** Warning events within the window, either API. */
+  /** Warning events within the window, either API, one per object and reason (counts summed, the latest message). */
   events?: WarningEvent[];
   /** undefined when refused; 'absent' when cert-manager is not installed (its group answers 404). */
   certificates?: Certificate[] | 'absent';
@@ -115,6 +115,8 @@ export async function readNamespace(k8s: Client, plan: ReadPlan): Promise<Snapsh
       query?: Record<string, string>;
       keep?: (item: z.infer<S>) => T | undefined;
       raw?: (item: unknown) => boolean;
+      /** Forget what `keep` gathered elsewhere (the list starts again). */
+      reset?: () => void;
     } = {},
   ): Promise<T[]> => {
     const read = READS[id];
@@ -122,7 +124,10 @@ export async function readNamespace(k8s: Client, plan: ReadPlan): Promise<Snapsh
     snapshot.requests += await listPages(k8s, collectionPath(read, namespace), {
       query: options.query,
       signal,
-      onRestart: () => void items.splice(0),
+      onRestart: () => {
+        items.splice(0);
+        options.reset?.();
+      },
       onPage: (page) => {
         for (const raw of page) {
           if (options.raw && !options.raw(raw)) continue;
@@ -149,7 +154,10 @@ export async function readNamespace(k8s: Client, plan: ReadPlan): Promise<Snapsh
 
   const since = plan.eventsSince.getTime();
   const isWarning = (raw: unknown) => (raw as { type?: unknown } | null)?.type === 'Warning';
-  const fromCore = (event: CoreEvent): WarningEvent | undefined => {
+  // Events are folded as they arrive, one entry per object and reason, as `kubectl get events` groups repeats into a
+  // count: 20,000 events of 2,000 pods are not all held at once.
+  const tally = new Map<string, WarningEvent>();
+  const fromCore = (event: CoreEvent): undefined => {
     const last = lastSeen(
       event.series?.lastObservedTime,
       event.lastTimestamp,
@@ -158,15 +166,23 @@ export async function readNamespace(k8s: Client, plan: ReadPlan): Promise<Snapsh
       event.metadata.creationTimestamp,
     );
     if (last.getTime() < since) return undefined;
-    return {
-      kind: event.involvedObject.kind ?? 'Object',
-      name: event.involvedObject.name ?? '?',
-      reason: event.reason ?? 'Unknown',
-      message: event.message ?? '',
-      count: event.series?.count ?? event.count ?? 1,
-      last,
-    };
+    const kind = event.involvedObject.kind ?? 'Object';
+    const name = event.involvedObject.name ?? '?';
+    const reason = event.reason ?? 'Unknown';
+    const count = event.series?.count ?? event.count ?? 1;
+    const key = `${kind}\u0000${name}\u0000${reason}`;
+    const seen = tally.get(key);
+    if (!seen) tally.set(key, { kind, name, reason, message: event.message ?? '', count, last });
+    else {
+      seen.count += count;
+      if (last > seen.last) {
+        seen.last = last;
+        seen.message = event.message ?? '';
+      }
+    }
+    return undefined;
   };
+  const reset = () => tally.clear();
 
   await Promise.all([
     (async () => {
@@ -206,20 +222,21 @@ export async function readNamespace(k8s: Client, plan: ReadPlan): Promise<Snapsh
     // events.k8s.io/v1 when core events are refused. One store behind both, so one of them is enough.
     (async () => {
       try {
-        snapshot.events = await list('events', coreEventSchema, {
+        await list('events', coreEventSchema, {
           query: { fieldSelector: 'type=Warning' },
           raw: isWarning,
           keep: fromCore,
+          reset,
         });
+        snapshot.events = [...tally.values()];
         return;
       } catch (error) {
         const status = kubernetesStatusCode(error);
         if (status !== 403 && status !== 404) return void gap(READS.events, error);
         try {
-          snapshot.events = await list('events.k8s.io', eventsV1Schema, {
-            raw: isWarning,
-            keep: (event) => fromCore(asCoreEvent(event)),
-          });
+          reset();
+          await list('events.k8s.io', eventsV1Schema, { raw: isWarning, keep: (event) => fromCore(asCoreEvent(event)), reset });
+          snapshot.events = [...tally.values()];
         } catch {
           // Both refused (or not served): one gap, named after the read `kubectl get events` makes.
           gap(READS.events, error);

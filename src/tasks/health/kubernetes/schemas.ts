@@ -183,11 +183,13 @@ export const pvSchema = z.object({
 });
 
 const objectReference = z.object({ kind: z.string().optional(), name: z.string().optional() });
+// Events are the most numerous objects read: only the two metadata fields a finding uses are kept.
+const eventMetadata = z.object({ name: z.string(), creationTimestamp: time });
 const series = z.object({ count: z.number().optional(), lastObservedTime: time }).nullable().optional();
 
 /** A core/v1 Event (what `kubectl get events` reads); events.k8s.io/v1-written ones come with eventTime and series only. */
 export const coreEventSchema = z.object({
-  metadata,
+  metadata: eventMetadata,
   involvedObject: objectReference,
   reason: z.string().optional(),
   message: z.string().optional(),
@@ -201,7 +203,7 @@ export const coreEventSchema = z.object({
 
 /** An events.k8s.io/v1 Event; core/v1-written ones come with the deprecated* fields. */
 export const eventsV1Schema = z.object({
-  metadata,
+  metadata: eventMetadata,
   regarding: objectReference.nullable().optional(),
   reason: z.string().optional(),
   note: z.string().optional(),
