@@ -2,7 +2,7 @@
 import type { Server } from 'node:http';
 import { App, HTTPReceiver, SocketModeReceiver, type Receiver } from '@slack/bolt';
 import type { Redis } from 'ioredis';
-import { createRedisClient } from './clients/redis.ts';
+import { connectRedis, createRedisClient } from './clients/redis.ts';
 import { createWakeSignals, type WakeSignals } from './clients/wake-signals.ts';
 import { createSlackClient, slackErrorCode, withSlackPriority, type GatedWebClient } from './clients/slack.ts';
 import { memoryBudget, redisBudget, resilientBudget } from './clients/slack-limits.ts';
@@ -112,10 +112,11 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       schemaVersion: migration.latest,
     });
 
-    const redis: Redis | undefined = env.REDIS_URL ? createRedisClient(env.REDIS_URL, logger) : undefined;
+    const redisLimitMs = config.file.timeouts.redis;
+    const redis: Redis | undefined = env.REDIS_URL ? createRedisClient(env.REDIS_URL, logger, redisLimitMs) : undefined;
     if (redis) {
       cleanups.unshift(() => redis.quit().catch(() => redis.disconnect()));
-      await redis.connect().catch((error: unknown) => logger.warn({ event: 'redis.unreachable_at_start', err: error }));
+      await connectRedis(redis, logger, redisLimitMs);
     }
 
     // One way out to Slack: every call waits for its method's budget, shared by the replicas through Redis when there is one.
@@ -281,7 +282,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     registerHandlers(app, deps);
 
     const routes: Route[] = [
-      ...opsRoutes({ store, redis, metrics, isDraining: () => inflight.closed }),
+      ...opsRoutes({ store, redis, redisLimitMs, metrics, isDraining: () => inflight.closed }),
       alertmanagerRoute({ token: env.ALERTMANAGER_TOKEN, intake: alerts, inflight, logger }),
     ];
     if (mode === 'http') {

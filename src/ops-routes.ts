@@ -1,5 +1,6 @@
 // /healthz (the process answers), /readyz (it can do its work), /metrics (Prometheus).
 import type { Redis } from 'ioredis';
+import { pingRedis } from './clients/redis.ts';
 import { errorMessage } from './errors.ts';
 import { sendJson, type Route } from './http-server.ts';
 import type { Metrics } from './metrics.ts';
@@ -12,6 +13,8 @@ export interface OpsRouteDeps {
   metrics: Metrics;
   isDraining: () => boolean;
   readinessTimeoutMs?: number;
+  /** timeouts.redis: the PING's deadline, named in the answer when it passes. */
+  redisLimitMs: number;
 }
 
 export function opsRoutes(deps: OpsRouteDeps): Route[] {
@@ -48,7 +51,7 @@ async function readiness(deps: OpsRouteDeps): Promise<Record<string, string>> {
       (error: unknown) => `unreachable: ${errorMessage(error)}`,
     ),
     deps.redis
-      ? withTimeout(deps.redis.ping(), timeoutMs).then(
+      ? pingRedis(deps.redis, deps.redisLimitMs).then(
           () => 'ok',
           (error: unknown) => `unreachable: ${errorMessage(error)}`,
         )

@@ -10,7 +10,10 @@ import { systemClock } from '../src/clock.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { healthRunOptions, healthTargets, runHealthChecks } from '../src/tasks/health/run.ts';
 import { startBlackHole } from './fakes/fake-services.ts';
+import { startFakeSlack } from './fakes/fake-slack.ts';
+import { startTestBot } from './support/bot.ts';
 import { createTestDatabase } from './support/databases.ts';
+import { sendSlashCommand } from './support/slack-requests.ts';
 
 let hole: Awaited<ReturnType<typeof startBlackHole>>;
 beforeAll(async () => {
@@ -116,6 +119,51 @@ describe('the privacy budget API never answering', () => {
       expect(performance.now() - started).toBeLessThan(5_000);
     } finally {
       await database.drop();
+    }
+  });
+});
+
+describe('a coordination Redis (REDIS_URL) that accepts and never answers', () => {
+  it('holds neither start-up, nor /readyz, nor a command that changes timers, nor the stop', async () => {
+    const slack = await startFakeSlack();
+    slack.addChannel({ name: 'incidents' });
+    let started = performance.now();
+    const t = await startTestBot({
+      slack,
+      env: { REDIS_URL: hole.url('redis') },
+      file: { timeouts: { redis: '300ms' } },
+      extra: { schedules: { autoStart: false } },
+    });
+    try {
+      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(t.logs()).toContain('"event":"redis.unreachable_at_start"');
+
+      started = performance.now();
+      const ready = await fetch(`${t.baseUrl}/readyz`);
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(ready.status).toBe(503);
+      expect(((await ready.json()) as { checks: Record<string, string> }).checks.redis).toBe(
+        'unreachable: Redis: PING (REDIS_URL): no answer within 300ms (the limit is timeouts.redis in the config file)',
+      );
+
+      // Declaring changes timers, which tells the other replicas through Redis: the declaration does not wait for it.
+      const responseUrl = slack.newResponseUrl();
+      started = performance.now();
+      const ack = await sendSlashCommand(t.baseUrl, t.secret, {
+        command: '/incident',
+        text: 'declare P2 Queue backlog growing',
+        responseUrl,
+      });
+      expect(ack.status).toBe(200);
+      await t.bot.idle();
+      expect(performance.now() - started).toBeLessThan(5_000);
+      const { rows } = await t.bot.store.query<{ title: string }>('SELECT title FROM incidents');
+      expect(rows).toEqual([{ title: 'Queue backlog growing' }]);
+    } finally {
+      started = performance.now();
+      await t.stop();
+      expect(performance.now() - started).toBeLessThan(5_000);
+      await slack.close();
     }
   });
 });
