@@ -7,7 +7,7 @@ import { download, generateKeyPair, gpgDecrypt, seedServiceDatabase, type TestKe
 import { startTestBot, type TestBot } from './support/bot.ts';
 import { createTestDatabase, type TestDatabase } from './support/databases.ts';
 import { startTestS3, type TestS3 } from './support/s3.ts';
-import { sendBlockAction, sendSlashCommand } from './support/slack-requests.ts';
+import { commandAnswer, sendBlockAction, sendSlashCommand } from './support/slack-requests.ts';
 
 const BUCKET = 'rlhf-backups';
 
@@ -68,10 +68,11 @@ describe('/backup through the bot', () => {
     const ack = await sendSlashCommand(t.baseUrl, t.secret, { command: '/backup', text, userId, channelId, responseUrl });
     expect(ack.status).toBe(200);
     await t.bot.idle();
-    return {
-      ack: ack.body as { text: string; response_type: string },
-      responses: slack.responses(responseUrl).map((r) => r.body),
-    };
+    const { answer, later } = commandAnswer(
+      ack.body,
+      slack.responses(responseUrl).map((r) => r.body),
+    );
+    return { ack: answer as { text: string; response_type: string }, responses: later };
   }
 
   it('asks first, saying what, where and how big; the Confirm click backs up into S3 and posts the outcome', async () => {

@@ -12,7 +12,7 @@ import { pqcRoutes, rlhfRoutes, startBlackHole, startFakeService, type FakeServi
 import { startTestBot, type TestBot } from './support/bot.ts';
 import { ManualClock } from './support/clock.ts';
 import { createTestDatabase, redisUrlForTest, type TestDatabase } from './support/databases.ts';
-import { sendSlashCommand } from './support/slack-requests.ts';
+import { commandAnswer, sendSlashCommand } from './support/slack-requests.ts';
 
 let dir: string;
 let rlhf: FakeService;
@@ -114,11 +114,11 @@ describe('/health through the bot', () => {
     const ack = await sendSlashCommand(t.baseUrl, t.secret, { command: '/health', text, userId, responseUrl });
     const ackMs = performance.now() - started;
     await t.bot.idle();
-    return {
-      ack: ack.body as { text: string; response_type: string },
-      ackMs,
-      responses: slack.responses(responseUrl).map((r) => r.body),
-    };
+    const { answer, later } = commandAnswer(
+      ack.body,
+      slack.responses(responseUrl).map((r) => r.body),
+    );
+    return { ack: answer as { text: string; response_type: string }, ackMs, responses: later };
   }
 
   it('acks at once, then posts every check of the service with durations', async () => {

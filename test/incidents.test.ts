@@ -4,7 +4,7 @@ import { getIncidentByChannel, listEvents, listSteps } from '../src/store/incide
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { startTestBot, type TestBot } from './support/bot.ts';
 import { ManualClock, minutes } from './support/clock.ts';
-import { sendBlockAction, sendShortcut, sendSlashCommand, sendViewSubmission } from './support/slack-requests.ts';
+import { commandAnswer, sendBlockAction, sendShortcut, sendSlashCommand, sendViewSubmission } from './support/slack-requests.ts';
 
 const START = '2026-11-22T15:34:20Z';
 const file = {
@@ -217,17 +217,22 @@ describe('working an incident', () => {
     await t.slack.close();
   });
 
-  /** Sends the command and waits for the work it starts after its ack. */
-  const command = async (text: string, userId = 'U0ALICE') => {
+  /** Sends the command, waits for the work it starts after its ack, and returns what it answered (ack or message). */
+  const command = async (text: string, userId = 'U0ALICE', inChannel = channelId) => {
+    const responseUrl = t.slack.newResponseUrl();
     const response = await sendSlashCommand(t.baseUrl, t.secret, {
       command: '/incident',
       text,
-      channelId,
+      channelId: inChannel,
       userId,
-      responseUrl: t.slack.newResponseUrl(),
+      responseUrl,
     });
     await t.bot.idle();
-    return response;
+    // In-channel subcommands ack at once and answer through the response URL: the ack is empty then.
+    const messages = t.slack.responses(responseUrl).map((r) => r.body as { text: string });
+    const acked = response.body as { text?: string } | string;
+    const answer = typeof acked === 'object' && acked?.text ? commandAnswer(acked, messages).answer : messages[0];
+    return { status: response.status, text: String(answer?.text ?? '') };
   };
   const incident = async () => (await getIncidentByChannel(t.bot.store, channelId))!;
 
@@ -246,7 +251,7 @@ describe('working an incident', () => {
     const kinds = (await listEvents(t.bot.store, incidentId)).map((event) => event.kind);
     expect(kinds).toEqual(expect.arrayContaining(['acknowledged', 'severity_changed', 'commander_changed', 'note']));
     const status = await command('status');
-    expect((status.body as { text: string }).text).toContain('Severity P1 · acknowledged');
+    expect(status.text).toContain('Severity P1 · acknowledged');
     const responseUrl = t.slack.newResponseUrl();
     await sendSlashCommand(t.baseUrl, t.secret, { command: '/incident', text: 'list', channelId: 'C0GENERAL', responseUrl });
     await t.bot.idle();
@@ -256,16 +261,15 @@ describe('working an incident', () => {
   });
 
   it('answers in-channel subcommands outside an incident channel with the open incidents', async () => {
-    const response = await sendSlashCommand(t.baseUrl, t.secret, { command: '/incident', text: 'ack', channelId: 'C0GENERAL' });
-    const text = (response.body as { text: string }).text;
+    const { text } = await command('ack', 'U0ALICE', 'C0GENERAL');
     expect(text).toContain('works inside an incident channel');
     expect(text).toContain(`#${incidentId} P2 Audit API returns 500s: open in <#${channelId}>`);
   });
 
   it('lets only the permitted group resolve, then posts durations and the report', async () => {
     const denied = await command('resolve', 'U0MALLORY');
-    expect((denied.body as { text: string }).text).toContain('You are not allowed to resolve incidents');
-    expect((denied.body as { text: string }).text).toContain('<!subteam^S0ONCALL>');
+    expect(denied.text).toContain('You are not allowed to resolve incidents');
+    expect(denied.text).toContain('<!subteam^S0ONCALL>');
     expect((await incident()).status).toBe('open');
 
     clock.advance(minutes(5));
@@ -290,7 +294,7 @@ describe('working an incident', () => {
       expect(text).toContain(section);
     expect((await listSteps(t.bot.store, incidentId)).every((step) => step.state === 'cancelled')).toBe(true);
     const again = await command('resolve');
-    expect((again.body as { text: string }).text).toContain('already resolved');
+    expect(again.text).toContain('already resolved');
   });
 
   it('settles an acknowledge and a resolve clicked at the same moment', async () => {

@@ -13,7 +13,7 @@ import { rlhfRoutes, startFakeService, type FakeService } from './fakes/fake-ser
 import { startTestBot, type TestBot } from './support/bot.ts';
 import { ManualClock } from './support/clock.ts';
 import { createTestDatabase } from './support/databases.ts';
-import { sendBlockAction, sendSlashCommand } from './support/slack-requests.ts';
+import { commandAnswer, sendBlockAction, sendSlashCommand } from './support/slack-requests.ts';
 
 const DAY = 86_400_000;
 const NOW = new Date('2026-11-22T10:00:00Z');
@@ -137,10 +137,11 @@ describe('/privacy-budget through the bot', () => {
     const channelId = slack.channelByName('privacy')!.id;
     const ack = await sendSlashCommand(t.baseUrl, t.secret, { command: '/privacy-budget', text, userId, responseUrl, channelId });
     await t.bot.idle();
-    return {
-      ack: ack.body as { text: string; response_type: string; blocks?: unknown[] },
-      posted: slack.responses(responseUrl).map((r) => r.body as { text: string; blocks: unknown[]; response_type: string }),
-    };
+    const { answer, later } = commandAnswer(
+      ack.body as { text: string; response_type: string; blocks?: unknown[] },
+      slack.responses(responseUrl).map((r) => r.body as { text: string; blocks: unknown[]; response_type: string }),
+    );
+    return { ack: answer, posted: later };
   }
 
   const snapshots = async () =>
@@ -230,10 +231,16 @@ describe('/privacy-budget through the bot', () => {
       'You are not allowed to reset the privacy budget for `rlhf-audit-trail`. Only <!subteam^S0PRIVACY> may',
     );
 
+    // The ack comes first; the confirmation is stored after it, and its question takes the ack's place.
     const asked = await command('reset rlhf-audit-trail');
     expect(resets).toBe(0);
-    const question = JSON.stringify(asked.ack.blocks);
-    expect(asked.ack.text).toBe('Reset the privacy budget of rlhf-audit-trail: confirm or cancel');
+    expect(asked.ack.text).toContain('Preparing the confirmation to reset the privacy budget of `rlhf-audit-trail`');
+    const [replaced] = asked.posted as Array<{ text: string; blocks: unknown[]; replace_original?: boolean }>;
+    expect(replaced).toMatchObject({
+      replace_original: true,
+      text: 'Reset the privacy budget of rlhf-audit-trail: confirm or cancel',
+    });
+    const question = JSON.stringify(replaced!.blocks);
     expect(question).toContain(`POST \`${budget.url}/api/v1/privacy/budget/reset\``);
     const id = /"value":"([^"]+)"/.exec(question)![1]!;
 

@@ -1,10 +1,11 @@
 // One way through every request: commands, buttons, forms and shortcuts each get a child logger, an outcome metric,
 // a safe error reply with a reference id, and one audit row, written the same way.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeService, type FakeService } from './fakes/fake-services.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { startTestBot, type TestBot } from './support/bot.ts';
 import { ManualClock } from './support/clock.ts';
-import { sendBlockAction, sendShortcut, sendSlashCommand, sendViewSubmission } from './support/slack-requests.ts';
+import { CHECKING_ACK, sendBlockAction, sendShortcut, sendSlashCommand, sendViewSubmission } from './support/slack-requests.ts';
 
 describe('the request middleware', () => {
   let slack: FakeSlack;
@@ -114,5 +115,94 @@ describe('the request middleware', () => {
       { response_type: 'ephemeral', replace_original: false, text: 'This incident no longer exists.' },
     ]);
     expect((await requestRows()).at(-1)).toMatchObject({ action: 'button', target: 'incident:resolve', result: 'user_error' });
+  });
+});
+
+describe('nothing waits before the ack', () => {
+  let slack: FakeSlack;
+  let service: FakeService;
+  let t: TestBot;
+
+  beforeAll(async () => {
+    slack = await startFakeSlack();
+    for (const id of ['U0ALICE', 'U0MALLORY']) slack.addUser({ id });
+    slack.addUsergroup({ id: 'S0ONCALL', users: ['U0ALICE'] });
+    slack.addChannel({ name: 'incidents' });
+    service = await startFakeService({ '/health': { body: { status: 'ok' }, delayMs: 700 } });
+    t = await startTestBot({
+      slack,
+      file: {
+        permissions: { incident: ['S0ONCALL'] },
+        queue: { concurrency: 1, waiting: 1, kinds: { incident: 4 } },
+        reads: { freshFor: '0s' },
+        services: { svc: { health: { http: [{ name: 'api', url: `${service.url}/health`, latencyWarn: '30s' }] } } },
+      },
+      extra: { escalation: { autoStart: false }, schedules: { autoStart: false } },
+    });
+  });
+  afterAll(async () => {
+    await t.stop();
+    await slack.close();
+    await service.close();
+  });
+
+  it('a user group to look up: Slack gets "Checking…" first, then the answer replaces it', async () => {
+    slack.delay('usergroups.users.list', 1_500);
+    try {
+      const allowedAt = slack.newResponseUrl();
+      const deniedAt = slack.newResponseUrl();
+      const started = performance.now();
+      const [allowed, denied] = await Promise.all([
+        sendSlashCommand(t.baseUrl, t.secret, {
+          command: '/incident',
+          text: 'declare P3 Disk filling up',
+          responseUrl: allowedAt,
+        }),
+        sendSlashCommand(t.baseUrl, t.secret, {
+          command: '/incident',
+          text: 'declare P3 Not mine to declare',
+          userId: 'U0MALLORY',
+          responseUrl: deniedAt,
+        }),
+      ]);
+      // Both acks came before the group lookup could have answered.
+      expect(performance.now() - started).toBeLessThan(1_500);
+      expect([allowed.body, denied.body]).toEqual([
+        { response_type: 'ephemeral', text: CHECKING_ACK },
+        { response_type: 'ephemeral', text: CHECKING_ACK },
+      ]);
+      await t.bot.idle();
+      const [declaring] = slack.responses(allowedAt).map((r) => r.body);
+      expect(declaring).toMatchObject({ replace_original: true, text: 'Declaring P3 incident "Disk filling up"…' });
+      const [refusal] = slack.responses(deniedAt).map((r) => String(r.body.text));
+      expect(refusal).toContain('You are not allowed to declare incidents');
+      const { rows } = await t.bot.store.query<{ title: string }>('SELECT title FROM incidents');
+      expect(rows).toEqual([{ title: 'Disk filling up' }]);
+    } finally {
+      slack.delay('usergroups.users.list', 0);
+    }
+  });
+
+  it('work past the kind’s concurrency waits in line, and says where; one more than the line holds is refused', async () => {
+    const urls = [slack.newResponseUrl(), slack.newResponseUrl(), slack.newResponseUrl()];
+    const acks: string[] = [];
+    // One after the other: each ack is back long before the first check (700 ms) is done.
+    for (const responseUrl of urls) {
+      const ack = await sendSlashCommand(t.baseUrl, t.secret, { command: '/health', text: 'svc', responseUrl });
+      acks.push(String((ack.body as { text: string }).text));
+    }
+    expect(acks[0]).toBe(':hourglass_flowing_sand: Checking `svc`…');
+    expect(acks[1]).toBe(
+      ':hourglass: Queued: position 1 in line for `health` work, so it starts as soon as one ahead of it finishes.\n:hourglass_flowing_sand: Checking `svc`…',
+    );
+    expect(acks[2]).toContain(
+      'The bot already has 1 `health` requests waiting, so it did not take this one. Try again in a minute.',
+    );
+    await t.bot.idle();
+    expect(urls.map((url) => slack.responses(url).length)).toEqual([1, 1, 0]);
+    const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    expect(metrics).toContain('runbook_bot_queue_refused_total{kind="health"} 1');
+    expect(metrics).toContain('runbook_bot_queue_jobs{kind="health",state="waiting"} 0');
+    expect(metrics).toMatch(/runbook_bot_nodejs_eventloop_lag_p99_seconds \d/);
   });
 });

@@ -18,7 +18,7 @@ import { followRollout, type RolloutStatus } from '../src/tasks/rollback/status.
 import { listEvents } from '../src/store/incidents.ts';
 import { startFakeSlack } from './fakes/fake-slack.ts';
 import { startTestBot } from './support/bot.ts';
-import { sendBlockAction, sendSlashCommand } from './support/slack-requests.ts';
+import { commandAnswer, sendBlockAction, sendSlashCommand } from './support/slack-requests.ts';
 import {
   CHANGE_CAUSE_ANNOTATION,
   REVISION_ANNOTATION,
@@ -381,14 +381,21 @@ describe('/rollback through the bot', () => {
       });
       const channelId = incident.channel_id!;
 
-      // Someone outside the rollback group is refused before anything is read.
+      // Someone outside the rollback group is refused before anything is read (after the ack: the group is looked up).
+      const refusedAt = slack.newResponseUrl();
       const denied = await sendSlashCommand(t.baseUrl, t.secret, {
         command: '/rollback',
         text: 'rlhf-audit-trail',
         userId: 'U0MALLORY',
         channelId,
+        responseUrl: refusedAt,
       });
-      expect((denied.body as { text: string }).text).toContain('<!subteam^S0SRE>');
+      await t.bot.idle();
+      const refusal = commandAnswer(
+        denied.body as { text: string },
+        slack.responses(refusedAt.split('/').pop()).map((r) => r.body as { text: string }),
+      ).answer;
+      expect(refusal.text).toContain('<!subteam^S0SRE>');
       expect(fake.requests).toEqual([]);
 
       const asked = slack.newResponseUrl();

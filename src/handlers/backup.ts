@@ -67,7 +67,7 @@ export const handleBackupCommand: CommandHandler = async ({ command, ack, respon
     throw new UserError(`\`${kind}\` is not a backup kind: use database, config or full.\n${BACKUP_USAGE}`, 'usage');
   }
   const [name, service] = requireService(deps.config, serviceName, BACKUP_USAGE);
-  await deps.permissions.require(verify ? 'restore' : 'backup', name, command.user_id);
+  await context.authorize(verify ? 'restore' : 'backup', name);
   const settings = requireBackupSettings(name, service, verify ? 'database' : (kind as BackupRequestKind));
 
   if (verify) {

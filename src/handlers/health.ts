@@ -36,7 +36,7 @@ export const handleHealthCommand: CommandHandler = async ({ command, ack, respon
     throw new UserError(HEALTH_USAGE, 'usage');
   const target = words[0] ?? 'all';
   if (target !== 'all') requireService(deps.config, target, HEALTH_USAGE);
-  await deps.permissions.require('health', target === 'all' ? undefined : target, command.user_id);
+  await context.authorize('health', target === 'all' ? undefined : target);
   const { services } = healthTargets(deps.config, target);
   if (services.length === 0)
     throw new UserError(

@@ -10,7 +10,7 @@ import type {
 } from '@slack/bolt';
 import { z } from 'zod';
 import { severitySchema, SEVERITIES, type Severity } from '../config/schema.ts';
-import { UserError } from '../errors.ts';
+import { NotPermittedError, UserError } from '../errors.ts';
 import type { IncidentService } from '../incidents/lifecycle.ts';
 import { slackErrorCode } from '../clients/slack.ts';
 import { operationsReportPost } from '../schedule/jobs.ts';
@@ -40,7 +40,7 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
     const { config } = deps;
 
     if (sub === undefined) {
-      await deps.permissions.require('incident', undefined, command.user_id);
+      await context.authorize('incident');
       // The modal must open within Slack's 3 s trigger window: not behind other work in the queue.
       context.runsAtOnce();
       await ack();
@@ -61,7 +61,7 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
         Object.keys(config.file.services),
         config.file.incidents.defaultSeverity,
       );
-      await deps.permissions.require('incident', parsed.service, command.user_id);
+      await context.authorize('incident', parsed.service);
       await ack({ response_type: 'ephemeral', text: `Declaring ${parsed.severity} incident "${parsed.title}"…` });
       const { incident, created } = await incidents.declare({
         key: `command:${command.trigger_id}`,
@@ -103,6 +103,22 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
     if (!IN_CHANNEL_SUBCOMMANDS.includes(sub))
       throw new UserError(`\`${words[0]}\` is not an /incident subcommand.\n${INCIDENT_USAGE}`, 'usage');
 
+    // What the words say is checked before the ack; the incident is read after it, so the ack never waits for the store.
+    let severity: Severity | undefined;
+    let commander: string | undefined;
+    const rest = restAfterFirstWord(command.text);
+    if (sub === 'severity') {
+      const parsed = severitySchema.safeParse(words[1]?.toUpperCase());
+      if (!parsed.success) throw new UserError(`Give a severity: \`/incident severity <${SEVERITIES.join('|')}>\`.`, 'usage');
+      severity = parsed.data;
+    }
+    if (sub === 'commander') {
+      commander = words[1] === 'me' ? command.user_id : parseUserMention(words[1] ?? '');
+      if (!commander) throw new UserError('Mention the new commander: `/incident commander @user` (or `me`).', 'usage');
+    }
+    if (sub === 'note' && !rest) throw new UserError('Add the note text: `/incident note <text>`.', 'usage');
+    await ack();
+
     const incident = await getIncidentByChannel(deps.store, command.channel_id);
     if (!incident) {
       throw new UserError(
@@ -110,45 +126,32 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
         'not_incident_channel',
       );
     }
+    context.auditParams.incident = incident.id;
     const log = context.log.child({ incidentId: incident.id });
     switch (sub) {
       case 'status':
-        await ack({ response_type: 'ephemeral', text: await statusText(incident, deps) });
+        await respond({ response_type: 'ephemeral', text: await statusText(incident, deps) });
         return;
       case 'ack':
-        await ack();
         await incidents.acknowledge(incident, command.user_id);
         return;
-      case 'severity': {
-        const severity = severitySchema.safeParse(words[1]?.toUpperCase());
-        if (!severity.success) throw new UserError(`Give a severity: \`/incident severity <${SEVERITIES.join('|')}>\`.`, 'usage');
-        await ack();
-        await incidents.changeSeverity(incident, severity.data, command.user_id);
+      case 'severity':
+        await incidents.changeSeverity(incident, severity!, command.user_id);
         return;
-      }
-      case 'commander': {
-        const commander = words[1] === 'me' ? command.user_id : parseUserMention(words[1] ?? '');
-        if (!commander) throw new UserError('Mention the new commander: `/incident commander @user` (or `me`).', 'usage');
-        await ack();
-        await incidents.setCommander(incident, commander, command.user_id);
+      case 'commander':
+        await incidents.setCommander(incident, commander!, command.user_id);
         return;
-      }
-      case 'note': {
-        const text = restAfterFirstWord(command.text);
-        if (!text) throw new UserError('Add the note text: `/incident note <text>`.', 'usage');
-        await ack();
-        if ((await incidents.addNote(incident, text, command.user_id)) === 'queued')
+      case 'note':
+        if ((await incidents.addNote(incident, rest, command.user_id)) === 'queued')
           await respond({
             response_type: 'ephemeral',
             text: ':hourglass: Your note is on the timeline. Slack is not taking messages right now, so it will appear in this channel as soon as Slack accepts it.',
           });
         return;
-      }
       case 'resolve': {
-        await deps.permissions.require('resolve', incident.service ?? undefined, command.user_id);
+        await context.authorize('resolve', incident.service ?? undefined);
         if (incident.status === 'resolved') throw new UserError('This incident is already resolved.', 'incident_resolved');
-        await ack();
-        await incidents.resolve(incident, command.user_id, restAfterFirstWord(command.text));
+        await incidents.resolve(incident, command.user_id, rest);
         log.info({ event: 'incident.resolved' });
         return;
       }
@@ -251,8 +254,13 @@ export function onDeclareSubmission(deps: IncidentDeps) {
       await ack({ response_action: 'errors', errors: { service: 'That service is no longer configured.' } });
       return;
     }
-    const decision = await deps.permissions.check('incident', parsed.data.service, body.user.id);
-    if (!decision.allowed) {
+    // Decided in the form when that needs no Slack call; a group that has to be looked up is checked after the ack,
+    // and a refusal then comes as a private message where the form was opened.
+    let allowedNow: boolean;
+    try {
+      allowedNow = deps.permissions.requireNow('incident', parsed.data.service, body.user.id);
+    } catch (error) {
+      if (!(error instanceof NotPermittedError)) throw error;
       scope.outcome = 'denied';
       await ack({
         response_action: 'errors',
@@ -264,6 +272,7 @@ export function onDeclareSubmission(deps: IncidentDeps) {
     scope.replyChannel = origin.channel;
     Object.assign(scope.auditParams, { title: parsed.data.title, severity: parsed.data.severity, service: parsed.data.service });
     await ack();
+    if (!allowedNow) await deps.permissions.require('incident', parsed.data.service, body.user.id);
     // The view id is the same however often Slack delivers this submission: one incident, one channel.
     const { incident, created } = await deps.incidents.declare({
       key: `view:${view.id}`,

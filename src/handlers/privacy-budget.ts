@@ -38,9 +38,14 @@ export const handlePrivacyBudgetCommand: CommandHandler = async ({ command, ack,
     const name = words[1];
     if (!name) throw new UserError(`Which service's budget should be reset?\n${PRIVACY_BUDGET_USAGE}`, 'service_missing');
     const [target] = privacyBudgetTargets(deps.config, name);
-    await deps.permissions.require('privacyReset', name, command.user_id);
+    await context.authorize('privacyReset', name);
     const resetUrl = target!.budget.resetUrl;
     if (!resetUrl) throw new UserError(resetNotConfigured(name), 'reset_not_configured');
+    // The confirmation is stored (and audited) after the ack; its question then takes the ack's place.
+    await ack({
+      response_type: 'ephemeral',
+      text: `:hourglass_flowing_sand: Preparing the confirmation to reset the privacy budget of \`${name}\`…`,
+    });
     const question = await deps.confirmations.request({
       action: PRIVACY_RESET_ACTION,
       service: name,
@@ -54,7 +59,7 @@ export const handlePrivacyBudgetCommand: CommandHandler = async ({ command, ack,
       channelId: command.channel_id,
       responseUrl: command.response_url,
     });
-    await ack({ response_type: 'ephemeral', ...question });
+    await respond({ response_type: 'ephemeral', replace_original: true, ...question });
     return;
   }
 

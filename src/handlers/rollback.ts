@@ -42,7 +42,7 @@ export const handleRollbackCommand: CommandHandler = async ({ command, ack, resp
   if (args.length === 0 || args[0] === 'help') throw new UserError(ROLLBACK_USAGE, 'usage');
   const [serviceName, service] = requireService(deps.config, args[0], ROLLBACK_USAGE);
   const options = undoOptions(serviceName, service, args.slice(1), ROLLBACK_USAGE, force);
-  await deps.permissions.require('rollback', serviceName, command.user_id);
+  await context.authorize('rollback', serviceName);
   await ack({
     response_type: 'ephemeral',
     text: `:mag: Reading the revision history of \`${options.namespace}/${options.deployment}\`…`,

@@ -387,3 +387,18 @@ function parseBody(text: string, contentType: string | null): unknown {
   }
   return text;
 }
+
+// ---- answers ----------------------------------------------------------------------------------
+
+/** The bot's ack while it looks up a user group before deciding (src/handlers/request-scope.ts). */
+export const CHECKING_ACK = ':hourglass_flowing_sand: Checking…';
+
+/**
+ * What a command answered, as the user ends up seeing it: the ack, or, when the ack only said "Checking…" while the
+ * bot looked up a user group, the message that came next through the response URL. `later` are the responses after it.
+ */
+export function commandAnswer<T extends { text?: unknown }>(ack: unknown, responses: T[]): { answer: T; later: T[] } {
+  const first = ack as T;
+  if (first?.text === CHECKING_ACK && responses.length > 0) return { answer: responses[0]!, later: responses.slice(1) };
+  return { answer: first, later: responses };
+}
