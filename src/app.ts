@@ -183,7 +183,9 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       maxSleepMs: options.escalation?.maxSleepMs ?? timers.pollEvery,
       classify: workErrorFor,
     });
-    const signals: WakeSignals | undefined = redis ? await createWakeSignals(redis, () => poller.wake(), logger) : undefined;
+    const signals: WakeSignals | undefined = redis
+      ? await createWakeSignals(redis, () => poller.wake(), logger, redisLimitMs)
+      : undefined;
     if (signals) cleanups.unshift(() => signals.close());
     const workAdded = () => {
       poller.wake();

@@ -131,10 +131,14 @@ export async function startBlackHole(): Promise<{
   url: (scheme: 'postgres' | 'redis' | 'http') => string;
   /** Connections the other side has not closed yet: a caller that gave up must not leave one open. */
   readonly openConnections: number;
+  /** Connections accepted so far: how often the dependency was tried. */
+  readonly accepted: number;
   close(): Promise<void>;
 }> {
   const sockets = new Set<Socket>();
+  let accepted = 0;
   const server = createTcpServer((socket) => {
+    accepted += 1;
     sockets.add(socket);
     // Read and drop what arrives, so the other side closing is noticed (a paused socket never sees the end).
     socket.resume();
@@ -147,6 +151,9 @@ export async function startBlackHole(): Promise<{
     port,
     get openConnections() {
       return sockets.size;
+    },
+    get accepted() {
+      return accepted;
     },
     url: (scheme) =>
       scheme === 'postgres'
