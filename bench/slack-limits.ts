@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { openStore } from '../src/store/db.ts';
-import { startFakeSlack, type FakeSlack, type RecordedCall } from '../test/fakes/fake-slack.ts';
+import { startFakeSlack, type FakeSlack } from '../test/fakes/fake-slack.ts';
 import { startBotProcess, type BotProcess } from '../test/support/bot-process.ts';
 import { sendSlashCommand } from '../test/support/slack-requests.ts';
 import { startThrowawayRedis } from '../test/support/throwaway-redis.ts';
@@ -36,8 +36,12 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
-const keyOf = (call: RecordedCall): string | undefined =>
-  (call.args.metadata as { event_payload?: { key?: string } } | undefined)?.event_payload?.key;
+/** The keys a post carries: one, or several for posts combined into one message. */
+function keysOf(metadata: unknown): string[] {
+  const payload = (metadata as { event_payload?: { key?: string; keys?: string } } | undefined)?.event_payload;
+  if (!payload?.key) return [];
+  return payload.keys ? payload.keys.split(' ') : [payload.key];
+}
 
 interface RoundResult {
   name: string;
@@ -91,7 +95,8 @@ async function round(name: string, faultRate: number): Promise<RoundResult> {
     DATABASE_URL: database.url,
     REDIS_URL: process.env.REDIS_URL ?? redis!.url,
     RUNBOOK_BOT_CONFIG: configPath,
-    LOG_LEVEL: 'warn',
+    // startBotProcess waits for the bot.started line.
+    LOG_LEVEL: 'info',
   };
   const replicas: BotProcess[] = [];
   for (let i = 0; i < REPLICAS; i += 1) replicas.push(await startBotProcess(env));
@@ -135,35 +140,39 @@ async function round(name: string, faultRate: number): Promise<RoundResult> {
       'SELECT incident_id, level, due_at FROM escalation_steps',
     )
   ).rows;
+  const unfinished = (
+    await store.query<{ key: string; state: string; attempts: number; last_error: string | null }>(
+      `SELECT key, state, attempts, last_error FROM work WHERE state IN ('pending', 'running') AND kind <> 'lock' ORDER BY key`,
+    )
+  ).rows;
+  if (unfinished.length > 0)
+    console.log(`unfinished work at the end: ${unfinished.length}, e.g. ${JSON.stringify(unfinished.slice(0, 5))}`);
   await store.close();
 
   // What Slack stored, by key: every keyed post the bot made, wherever it landed.
   const stored = new Map<string, number>();
-  for (const message of slack.messages()) {
-    const key = (message.metadata as { event_payload?: { key?: string } } | undefined)?.event_payload?.key;
-    if (key) stored.set(`${message.channel}|${key}`, (stored.get(`${message.channel}|${key}`) ?? 0) + 1);
-  }
+  for (const message of slack.messages())
+    for (const key of keysOf(message.metadata))
+      stored.set(`${message.channel}|${key}`, (stored.get(`${message.channel}|${key}`) ?? 0) + 1);
   const duplicates = [...stored.values()].reduce((sum, n) => sum + Math.max(0, n - 1), 0);
 
   // When each post first reached Slack's store (the calls that did, faults after the effect included).
   const firstAt = new Map<string, { at: number; channel: string }>();
   for (const call of slack.calls('chat.postMessage')) {
-    const key = keyOf(call);
     const effective =
       call.status === 200 || call.fault === 'http500_after' || call.fault === 'drop_after' || call.fault === 'no_answer_after';
-    if (!key || !effective || call.error) continue;
-    if (!firstAt.has(key)) firstAt.set(key, { at: call.at, channel: String(call.args.channel) });
+    if (!effective || call.error) continue;
+    for (const key of keysOf(call.args.metadata))
+      if (!firstAt.has(key)) firstAt.set(key, { at: call.at, channel: String(call.args.channel) });
   }
   const channelOf = new Map(incidents.map((incident) => [incident.id, incident.channel_id]));
   const inChannel: number[] = [];
   const elsewhere: number[] = [];
   let misses = 0;
   for (const step of steps) {
-    const key = `post:escalation:${step.incident_id}:${step.level}`;
     const direct = firstAt.get(`escalation:${step.incident_id}:${step.level}`);
     const announced = firstAt.get(`escalation:${step.incident_id}:${step.level}:announcements`);
     const first = direct ?? announced;
-    void key;
     if (!first) {
       misses += 1;
       continue;

@@ -181,6 +181,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       metrics,
       leaseMs: options.escalation?.leaseMs ?? timers.lease,
       maxSleepMs: options.escalation?.maxSleepMs ?? timers.pollEvery,
+      retryAfterMs: timers.retryAfter,
       classify: workErrorFor,
     });
     const signals: WakeSignals | undefined = redis
@@ -221,7 +222,8 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     const pager = new Pager({ ...incidentModule, lateAfterMs: options.escalation?.lateAfterMs ?? timers.lateAfter });
     const setup = new ChannelSetup(incidentModule);
     const views = new IncidentViews(incidentModule);
-    // Lanes: pages never queue behind setups, setups never behind alert deliveries or card updates.
+    // Lanes: pages never queue behind setups, setups never behind alert deliveries or card updates. Setups mostly wait
+    // for Slack's budgets, so many run at once: channels then get created as fast as Tier 2 allows.
     poller.addLane({
       name: 'pages',
       concurrency: 16,
@@ -230,7 +232,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
         [INCIDENT_WORK.ackAlarm]: (lease) => pager.raiseAckAlarm(lease),
       },
     });
-    poller.addLane({ name: 'setups', concurrency: 4, kinds: { [INCIDENT_WORK.setup]: (lease) => setup.run(lease) } });
+    poller.addLane({ name: 'setups', concurrency: 16, kinds: { [INCIDENT_WORK.setup]: (lease) => setup.run(lease) } });
     poller.addLane({ name: 'alerts', concurrency: 4, kinds: { [ALERT_WORK]: (lease) => alerts.process(lease) } });
     poller.addLane({
       name: 'slack',

@@ -4,7 +4,16 @@ import { OutcomeUnknown } from '../incidents/slack-port.ts';
 import type { Logger } from '../log.ts';
 import type { SlackOutbox } from './slack-outbox.ts';
 import type { PostOnce } from './slack-post-once.ts';
-import { slackErrorCode, UncertainOutcomeError, withSlackPriority, type GatedWebClient } from './slack.ts';
+import {
+  slackErrorCode,
+  UncertainOutcomeError,
+  withSlackPriority,
+  withSlackPriorityLimit,
+  type GatedWebClient,
+} from './slack.ts';
+
+/** How long the members of a user group are taken as known. */
+const GROUP_CACHE_MS = 60_000;
 
 // Errors that mean "nothing to do" for an invite: the user is there already, or cannot be invited.
 const HARMLESS_INVITE_ERRORS = new Set([
@@ -23,6 +32,7 @@ export function createIncidentSlack(
   logger: Logger,
 ): IncidentSlack {
   let botUserId: Promise<string> | undefined;
+  const groupMembers = new Map<string, { users: string[]; at: number }>();
   const known = <T>(call: () => Promise<T>): Promise<T> =>
     call().catch((error: unknown) => {
       if (error instanceof UncertainOutcomeError) throw new OutcomeUnknown(error.message, { cause: error });
@@ -77,6 +87,7 @@ export function createIncidentSlack(
         priority: options.urgency,
         incidentId: options.incidentId ?? null,
         lineKey: options.lineKey,
+        ...(options.order === undefined ? {} : { order: options.order }),
       });
     },
     async update(channel, ts, message) {
@@ -89,26 +100,30 @@ export function createIncidentSlack(
         if (slackErrorCode(error) !== 'already_pinned') throw error;
       }
     },
-    async invite(channel, userIds) {
+    async invite(channel, userIds, options = {}) {
       const unique = [...new Set(userIds)];
-      // conversations.invite takes up to 100 users and fails the whole call for one bad user, so go one by one on failure.
-      for (let i = 0; i < unique.length; i += 100) {
-        const batch = unique.slice(i, i + 100);
-        try {
-          await slack.conversations.invite({ channel, users: batch.join(','), force: true });
-        } catch (error) {
-          if (batch.length === 1) {
-            if (!HARMLESS_INVITE_ERRORS.has(slackErrorCode(error))) throw error;
-            continue;
-          }
-          for (const user of batch) {
-            await slack.conversations.invite({ channel, users: user }).catch((inner: unknown) => {
-              if (!HARMLESS_INVITE_ERRORS.has(slackErrorCode(inner)))
-                logger.warn({ event: 'incident.invite_failed', user, code: slackErrorCode(inner) });
-            });
+      if (unique.length === 0) return;
+      const invite = async () => {
+        // conversations.invite takes up to 100 users and fails the whole call for one bad user, so go one by one on failure.
+        for (let i = 0; i < unique.length; i += 100) {
+          const batch = unique.slice(i, i + 100);
+          try {
+            await slack.conversations.invite({ channel, users: batch.join(','), force: true });
+          } catch (error) {
+            if (batch.length === 1) {
+              if (!HARMLESS_INVITE_ERRORS.has(slackErrorCode(error))) throw error;
+              continue;
+            }
+            for (const user of batch) {
+              await slack.conversations.invite({ channel, users: user }).catch((inner: unknown) => {
+                if (!HARMLESS_INVITE_ERRORS.has(slackErrorCode(inner)))
+                  logger.warn({ event: 'incident.invite_failed', user, code: slackErrorCode(inner) });
+              });
+            }
           }
         }
-      }
+      };
+      await (options.maxWaitMs === undefined ? invite() : withSlackPriorityLimit(options.maxWaitMs, invite));
     },
     async expand(principals) {
       const users = new Set<string>();
@@ -117,11 +132,19 @@ export function createIncidentSlack(
           users.add(principal);
           continue;
         }
+        // Group members change rarely; usergroups.users.list is Tier 2, too slow a budget to ask on every page.
+        const cached = groupMembers.get(principal);
+        if (cached && Date.now() - cached.at < GROUP_CACHE_MS) {
+          for (const user of cached.users) users.add(user);
+          continue;
+        }
         try {
           const result = await slack.usergroups.users.list({ usergroup: principal });
+          groupMembers.set(principal, { users: result.users ?? [], at: Date.now() });
           for (const user of result.users ?? []) users.add(user);
         } catch (error) {
           logger.warn({ event: 'incident.group_expand_failed', group: principal, code: slackErrorCode(error) });
+          for (const user of cached?.users ?? []) users.add(user);
         }
       }
       return [...users];

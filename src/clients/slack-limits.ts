@@ -103,8 +103,8 @@ export function memoryBudget(now: () => number = Date.now): SlackBudget {
     },
     async block(bucket, ms) {
       blockedUntil.set(bucket, Math.max(blockedUntil.get(bucket) ?? 0, now() + ms));
-      // A closed bucket starts again from nothing, so the first calls after Retry-After do not burst.
-      tokens.set(bucket, { tokens: 0, at: now() + ms });
+      // A closed bucket opens with one call after Retry-After, then its rate: no burst into a limit just hit.
+      tokens.set(bucket, { tokens: 1, at: now() + ms });
     },
   };
 }

@@ -55,7 +55,7 @@ type PostPayload = z.infer<typeof postPayloadSchema>;
 const rollingPayloadSchema = z.object({
   channel: z.string().min(1),
   title: z.string(),
-  entries: z.array(z.object({ key: z.string(), text: z.string() })),
+  entries: z.array(z.object({ key: z.string(), text: z.string(), order: z.number().optional() })),
   priority: prioritySchema,
 });
 type RollingPayload = z.infer<typeof rollingPayloadSchema>;
@@ -133,7 +133,7 @@ export class SlackOutbox {
     topic: string,
     title: string,
     text: string,
-    options: { priority: SlackPriority; incidentId?: number | null; lineKey: string },
+    options: { priority: SlackPriority; incidentId?: number | null; lineKey: string; order?: number },
   ): Promise<PublishOutcome> {
     const now = this.#o.clock.now();
     const window = Math.floor(now.getTime() / ROLLING_WINDOW_MS);
@@ -150,7 +150,15 @@ export class SlackOutbox {
         const payload: RollingPayload = {
           channel,
           title,
-          entries: [...entries, { key: options.lineKey, text: text.slice(0, ROLLING_MAX_CHARS) }],
+          // In the order of their sources (alert deliveries processed side by side finish in any order).
+          entries: [
+            ...entries,
+            {
+              key: options.lineKey,
+              text: text.slice(0, ROLLING_MAX_CHARS),
+              ...(options.order === undefined ? {} : { order: options.order }),
+            },
+          ].sort((a, b) => (a.order ?? 0) - (b.order ?? 0)),
           priority: options.priority,
         };
         // The version bump makes a row that is running now go round again with every entry.

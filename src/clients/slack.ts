@@ -26,6 +26,7 @@ import {
   DEFAULT_POSTS_PER_MINUTE,
   memoryBudget,
   PRIORITY_RANK,
+  type BucketSpec,
   type SlackBudget,
   type SlackPriority,
 } from './slack-limits.ts';
@@ -56,6 +57,12 @@ export function withSlackPriority<T>(priority: SlackPriority, fn: () => Promise<
   // An enclosing limit on waiting (a post tried at once) still holds inside.
   const limit = maxWaitMs ?? callContext.getStore()?.maxWaitMs;
   return callContext.run({ priority, ...(limit === undefined ? {} : { maxWaitMs: limit }) }, fn);
+}
+
+/** Runs fn at the current priority, giving up (SlackBusyError) on any call that would wait longer than maxWaitMs. */
+export function withSlackPriorityLimit<T>(maxWaitMs: number, fn: () => Promise<T>): Promise<T> {
+  const current = callContext.getStore() ?? { priority: 'interactive' as const };
+  return callContext.run({ ...current, maxWaitMs }, fn);
 }
 
 /** The call may or may not have taken effect at Slack; look for its result before trying again. */
@@ -111,7 +118,11 @@ interface Waiter {
   resolve: (turn: Turn) => void;
 }
 
-/** Waiting calls per bucket set, each served in priority order, then first come first served. */
+/**
+ * Waiting calls per budget, each served in priority order, then first come first served. A call that needs two
+ * budgets (a post: its channel's, then the workspace's) waits in each queue in turn, so a page outranks a summary
+ * for the shared workspace budget even when they go to different channels.
+ */
 class BudgetQueue {
   readonly #queues = new Map<string, Waiter[]>();
   readonly #budget: SlackBudget;
@@ -124,12 +135,20 @@ class BudgetQueue {
   }
 
   /** Resolves when the call may go, when a newer update of the same message took its place, or when it would wait too long. */
-  turn(method: string, channel: string | undefined, context: CallContext, supersedeKey: string | undefined): Promise<Turn> {
+  async turn(method: string, channel: string | undefined, context: CallContext, supersedeKey: string | undefined): Promise<Turn> {
+    const since = Date.now();
     const buckets = bucketsFor(method, channel, this.#postsPerMinute);
-    const key = buckets.map((bucket) => bucket.key).join('+');
-    let queue = this.#queues.get(key);
+    for (const [i, bucket] of buckets.entries()) {
+      const turn = await this.#turnFor(bucket, context, since, i === 0 ? supersedeKey : undefined);
+      if (turn.kind !== 'go') return turn;
+    }
+    return { kind: 'go' };
+  }
+
+  #turnFor(bucket: BucketSpec, context: CallContext, since: number, supersedeKey: string | undefined): Promise<Turn> {
+    let queue = this.#queues.get(bucket.key);
     const idle = !queue;
-    if (!queue) this.#queues.set(key, (queue = []));
+    if (!queue) this.#queues.set(bucket.key, (queue = []));
     if (supersedeKey) {
       for (const waiting of queue.filter((w) => w.supersedeKey === supersedeKey)) {
         queue.splice(queue.indexOf(waiting), 1);
@@ -140,29 +159,29 @@ class BudgetQueue {
       queue.push({
         rank: PRIORITY_RANK[context.priority],
         seq: (this.#seq += 1),
-        since: Date.now(),
+        since,
         priority: context.priority,
         maxWaitMs: context.maxWaitMs,
         supersedeKey,
         resolve,
       });
       queue.sort((a, b) => a.rank - b.rank || a.seq - b.seq);
-      if (idle) void this.#serve(key, buckets, queue);
+      if (idle) void this.#serve(bucket, queue);
     });
   }
 
-  /** One server per bucket set: asks the budget for the head of the queue until the queue is empty. */
-  async #serve(key: string, buckets: ReturnType<typeof bucketsFor>, queue: Waiter[]): Promise<void> {
+  /** One server per budget: asks it for the head of the queue until the queue is empty. */
+  async #serve(bucket: BucketSpec, queue: Waiter[]): Promise<void> {
     while (queue.length > 0) {
       const head = queue[0]!;
       let waitMs: number;
       try {
-        waitMs = await this.#budget.take(buckets);
+        waitMs = await this.#budget.take([bucket]);
       } catch {
         waitMs = 0;
       }
       if (queue[0] !== head) {
-        // A more urgent call arrived, or this one was superseded, while asking: give back nothing, serve the new head.
+        // A more urgent call arrived, or this one was superseded, while asking: the token goes to the new head.
         if (waitMs === 0 && queue.length > 0) queue.shift()!.resolve({ kind: 'go' });
         continue;
       }
@@ -178,7 +197,7 @@ class BudgetQueue {
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs, 1_000)));
     }
-    this.#queues.delete(key);
+    this.#queues.delete(bucket.key);
   }
 
   /** Waiting calls by priority, and how long the oldest of each has waited (for /metrics). */

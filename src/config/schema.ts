@@ -345,17 +345,17 @@ export const fileSchema = z.strictObject({
       P3: escalationPolicySchema.optional(),
     })
     .prefault({}),
-  /** The durable timers (escalations, acknowledgement alarms): how replicas share and pace them. */
+  /** Durable work (escalations, alarms, channel setups, alert deliveries, queued Slack posts): how replicas share and pace it. */
   timers: z
     .strictObject({
-      /** How long a replica's claim on a due escalation is exclusive; a replica that dies delays that post by at most this. */
+      /** How long a replica's claim on due work is exclusive without renewal; a replica that dies delays that work by at most this. */
       lease: durationSchema.default(30_000),
-      /** Longest pause between looks at the timers table, so work created on other replicas is seen promptly. */
+      /** Longest pause between looks at the work table, so work created on other replicas is seen promptly. */
       pollEvery: durationSchema.default(500),
-      /** A post later than this after its due time is marked late. */
+      /** A page posted later than this after its due time is marked late. */
       lateAfter: durationSchema.default(30_000),
-      /** Wait before retrying a post Slack refused. */
-      retryAfter: durationSchema.default(10_000),
+      /** Wait before the first retry of work that failed (Slack refused, an answer was lost); doubling up to 1 min. */
+      retryAfter: durationSchema.default(2_000),
     })
     .prefault({}),
   permissions: permissionsSchema.prefault({}),

@@ -128,7 +128,7 @@ export class AlertIntake {
           'alerts',
           ':bell: *Alertmanager* (newest last)',
           alertsText(payload, incident.severity),
-          { urgency: 'update', incidentId: incident.id, lineKey: `delivery:${id}` },
+          { urgency: 'update', incidentId: incident.id, lineKey: `delivery:${id}`, order: id },
         );
       }
       if (

@@ -57,18 +57,30 @@ export class Pager {
         await this.#copyEarlierPages(incident, level, lease);
         const users = await slack.expand(step.notify);
         await lease.hold();
-        await slack
-          .invite(incident.channel_id, users)
-          .catch((error: unknown) => log.warn({ event: 'escalation.invite_failed', err: error }));
+        // Invited first, so the mention reaches them; but the page does not wait for a busy invite budget.
+        const invited = await slack
+          .invite(incident.channel_id, users, { maxWaitMs: 1_500 })
+          .then(() => true)
+          .catch((error: unknown) => {
+            log.warn({ event: 'escalation.invite_deferred', err: error });
+            return false;
+          });
         await lease.hold();
-        return slack.postOnce(incident.channel_id, message, { key: lease.claim.key, lookFirst, since: step.due_at });
+        const page = await slack.postOnce(incident.channel_id, message, { key: lease.claim.key, lookFirst, since: step.due_at });
+        if (!invited)
+          await slack
+            .invite(incident.channel_id, users)
+            .catch((error: unknown) => log.warn({ event: 'escalation.invite_failed', err: error }));
+        return page;
       }
       log.info({ event: 'escalation.paged_before_channel' });
       await lease.hold();
+      // Many incidents may page the one announcement channel at once: combined, they arrive on time.
       return slack.postOnce(config.file.channels.announcements, message, {
         key: `${lease.claim.key}:announcements`,
         lookFirst,
         since: step.due_at,
+        combine: true,
       });
     });
     await store.transaction(async (tx) => {
@@ -131,7 +143,7 @@ export class Pager {
       await slack.postOnce(
         config.file.channels.announcements,
         { text },
-        { key: `${lease.claim.key}:announcements`, lookFirst, since: dueAt },
+        { key: `${lease.claim.key}:announcements`, lookFirst, since: dueAt, combine: true },
       );
     });
     await store.transaction(async (tx) => {

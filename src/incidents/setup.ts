@@ -109,7 +109,10 @@ export class ChannelSetup {
     throw new Error(`every channel name up to -${MAX_NAME_ATTEMPTS} for this minute is taken`);
   }
 
-  /** Topic, pinned card, checklist, responders, announcement, and the pages posted before the channel existed. */
+  /**
+   * The pages posted before the channel existed, the card, the responders and the announcement first (what people need
+   * to join and act), then the checklist, the topic and the pin.
+   */
   async #fillChannel(incident: Incident, lease: Lease, lookFirst: boolean): Promise<Incident> {
     const { store, slack, config } = this.#o;
     const log = this.#o.logger.child({ incidentId: incident.id });
@@ -142,11 +145,6 @@ export class ChannelSetup {
         });
       }
     });
-    await step('topic', () =>
-      slack
-        .setTopic(channel, incidentTopic(current))
-        .catch((error: unknown) => log.warn({ event: 'incident.topic_failed', err: error })),
-    );
     let cardTs = current.card_ts;
     await step(
       'card',
@@ -157,16 +155,6 @@ export class ChannelSetup {
       (tx) => recordCard(tx, current.id, cardTs!),
     );
     current = { ...current, card_ts: cardTs };
-    await step('pin', () =>
-      slack.pin(channel, cardTs!).catch((error: unknown) => log.warn({ event: 'incident.pin_failed', err: error })),
-    );
-    await step('checklist', async () => {
-      await slack.postOnce(channel, checklistBlocks(config.file.incidents.checklist), {
-        key: `checklist:${current.id}`,
-        lookFirst,
-        since,
-      });
-    });
     await step('invited', async () => {
       const responders = [
         ...config.file.incidents.responders,
@@ -183,6 +171,21 @@ export class ChannelSetup {
         since,
       });
     });
+    await step('checklist', async () => {
+      await slack.postOnce(channel, checklistBlocks(config.file.incidents.checklist), {
+        key: `checklist:${current.id}`,
+        lookFirst,
+        since,
+      });
+    });
+    await step('topic', () =>
+      slack
+        .setTopic(channel, incidentTopic(current))
+        .catch((error: unknown) => log.warn({ event: 'incident.topic_failed', err: error })),
+    );
+    await step('pin', () =>
+      slack.pin(channel, cardTs!).catch((error: unknown) => log.warn({ event: 'incident.pin_failed', err: error })),
+    );
     return (await getIncident(store, current.id)) ?? current;
   }
 }

@@ -25,11 +25,12 @@ export interface IncidentSlack {
   /**
    * Posts once under `key`: with `lookFirst` (an earlier attempt's outcome is unknown), a post with the same key
    * found in the channel is returned instead of posting again. Throws OutcomeUnknown when this attempt's is.
+   * With `combine`, posts waiting for the same channel's budget go out together as one message (each keyed).
    */
   postOnce(
     channel: string,
     message: SlackMessage,
-    options: { key: string; lookFirst: boolean; since: Date },
+    options: { key: string; lookFirst: boolean; since: Date; combine?: boolean },
   ): Promise<{ channel: string; ts: string }>;
   /** Accepts a post that must reach Slack exactly once, eventually; 'queued' when Slack did not take it yet. */
   publish(
@@ -46,12 +47,12 @@ export interface IncidentSlack {
     topic: string,
     title: string,
     line: string,
-    options: { urgency: SlackUrgency; incidentId?: number | null; lineKey: string },
+    options: { urgency: SlackUrgency; incidentId?: number | null; lineKey: string; order?: number },
   ): Promise<void>;
   update(channel: string, ts: string, message: SlackMessage): Promise<void>;
   pin(channel: string, ts: string): Promise<void>;
-  /** Invites users (never fails on ones already there). */
-  invite(channel: string, userIds: string[]): Promise<void>;
+  /** Invites users (never fails on ones already there); with maxWaitMs, fails rather than wait longer for Slack's budget. */
+  invite(channel: string, userIds: string[], options?: { maxWaitMs?: number }): Promise<void>;
   /** User ids for a list of users and user groups. */
   expand(principals: string[]): Promise<string[]>;
   ephemeral(channel: string, user: string, text: string): Promise<void>;

@@ -126,11 +126,13 @@ export interface DueWorkPollerOptions {
   /** Longest sleep between looks, so work created on other replicas is seen promptly. */
   maxSleepMs?: number;
   owner?: string;
+  /** The wait before the first retry of failed work; each further retry waits twice as long, up to a minute. */
+  retryAfterMs?: number;
   /** Turns a failure from outside (a Slack client's) into DeferWork / UncertainWorkError / PermanentWorkError. */
   classify?: (error: unknown) => unknown;
 }
 
-const RETRY_DELAYS_MS = [2_000, 5_000, 10_000, 30_000, 60_000];
+const MAX_RETRY_DELAY_MS = 60_000;
 
 export class DueWorkPoller {
   readonly owner: string;
@@ -145,7 +147,7 @@ export class DueWorkPoller {
 
   constructor(options: DueWorkPollerOptions) {
     this.owner = options.owner ?? REPLICA_ID;
-    this.#o = { leaseMs: 30_000, maxSleepMs: 500, ...options };
+    this.#o = { leaseMs: 30_000, maxSleepMs: 500, retryAfterMs: 2_000, ...options };
     options.metrics?.onCollect(async () => {
       const backlog = await workBacklog(this.#o.store, this.#o.clock.now()).catch(() => []);
       options.metrics!.workDue.reset();
@@ -276,7 +278,7 @@ export class DueWorkPoller {
         return;
       }
       const uncertain = error instanceof UncertainWorkError;
-      const delay = RETRY_DELAYS_MS[Math.min(claim.attempts - 1, RETRY_DELAYS_MS.length - 1)]!;
+      const delay = Math.min(MAX_RETRY_DELAY_MS, this.#o.retryAfterMs * 2 ** Math.min(10, claim.attempts - 1));
       log.warn({ event: 'work.retry', uncertain, inMs: delay, err: error });
       await retryWork(store, claim, new Date(now + delay), errorMessage(error), uncertain).catch(() => undefined);
     } finally {

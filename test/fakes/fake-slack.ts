@@ -228,6 +228,7 @@ export class FakeSlack {
   #responses: FakeResponse[] = [];
   #calls: RecordedCall[] = [];
   #waiters = new Set<Waiter>();
+  #arrivals = new Set<Waiter>();
   #failures = new Map<string, { error: string; retryAfterSeconds: number }[]>();
   #delays = new Map<string, number>();
   #limits: FakeRateLimits | undefined;
@@ -427,6 +428,26 @@ export class FakeSlack {
     });
   }
 
+  /** Resolves when a matching call arrives, before any delay and before it is processed (waitFor resolves after). */
+  waitForArrival(match: string | ((call: RecordedCall) => boolean), timeoutMs = 5_000): Promise<RecordedCall> {
+    const predicate = typeof match === 'string' ? (call: RecordedCall) => call.method === match : match;
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        predicate,
+        resolve: (call) => {
+          clearTimeout(timer);
+          this.#arrivals.delete(waiter);
+          resolve(call);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#arrivals.delete(waiter);
+        reject(new Error(`no matching call arrived within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#arrivals.add(waiter);
+    });
+  }
+
   // ---- fault injection -----------------------------------------------------------------------
 
   /** The next call(s) of `method` fail: 'ratelimited' answers HTTP 429 with Retry-After, any other error `{ ok: false, error }`. */
@@ -476,6 +497,7 @@ export class FakeSlack {
     const token = bearer ?? (typeof args.token === 'string' ? args.token : undefined);
     delete args.token;
     const call: RecordedCall = { seq: ++this.#seq, method, args, at, token, status: 200 };
+    for (const waiter of [...this.#arrivals]) if (waiter.predicate(call)) waiter.resolve(call);
 
     const wait = this.#delays.get(method) ?? this.#delays.get('*');
     if (wait) await sleep(wait);
