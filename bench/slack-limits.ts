@@ -129,6 +129,12 @@ async function round(name: string, faultRate: number): Promise<RoundResult> {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
   await new Promise((resolve) => setTimeout(resolve, 5_000)); // room for a late duplicate to show
   await Promise.all(replicas.map((replica) => replica.kill('SIGTERM')));
+  // What the replicas had to say about the run, by event (retries, lost leases, failures).
+  const events = new Map<string, number>();
+  for (const line of replicas.flatMap((replica) => replica.logs()))
+    if (Number(line.level) >= 40 || ['warn', 'error'].includes(String(line.level)))
+      events.set(String(line.event), (events.get(String(line.event)) ?? 0) + 1);
+  if (events.size > 0) console.log(`replica warnings and errors by event: ${JSON.stringify(Object.fromEntries(events))}`);
 
   const incidents = (
     await store.query<{ id: number; declared_at: Date; channel_id: string | null }>(
