@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../src/config/load.ts';
-import { formatDuration, parseDuration } from '../src/config/duration.ts';
 import { ConfigError } from '../src/errors.ts';
 
 const slackEnv = { SLACK_BOT_TOKEN: 'xoxb-1-2-3', SLACK_SIGNING_SECRET: 'signing-secret-123' };
@@ -132,17 +131,5 @@ describe('configuration', () => {
         parseConfig(slackEnv, { services: { a: { health: { http: [{ name: 'x', url: 'http://a', assert: ['>= 3'] }] } } } }),
       ).message,
     ).toContain('is not an assertion like "integrity_score >= 0.95"');
-  });
-});
-
-describe('durations', () => {
-  it('reads and writes the units people use', () => {
-    expect(parseDuration('90s')).toBe(90_000);
-    expect(parseDuration('1h30m')).toBe(5_400_000);
-    expect(parseDuration('0')).toBe(0);
-    expect(parseDuration('15 minutes')).toBeUndefined();
-    expect(formatDuration(5_400_000)).toBe('1h 30m');
-    expect(formatDuration(45_000)).toBe('45s');
-    expect(formatDuration(90_061_000)).toBe('1d 1h');
   });
 });

@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { incidentChannelName } from '../src/incidents/channel-name.ts';
 import { getIncidentByChannel, listEvents, listSteps } from '../src/store/incidents.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { startTestBot, type TestBot } from './support/bot.ts';
@@ -61,20 +60,6 @@ async function untilSetUp(t: TestBot, name: string) {
   }
   throw new Error(`incident channel ${name} was not set up`);
 }
-
-describe('incident channels', () => {
-  it('follow the name pattern in the configured time zone, within Slack rules', () => {
-    const at = new Date('2026-11-22T15:34:20Z');
-    expect(incidentChannelName('incident', at, 'UTC')).toBe('incident-2026-11-22-1534');
-    expect(incidentChannelName('incident', at, 'UTC', 2)).toBe('incident-2026-11-22-1534-2');
-    expect(incidentChannelName('incident', at, 'America/New_York')).toBe('incident-2026-11-22-1034');
-    expect(incidentChannelName('incident', at, 'Asia/Kolkata')).toBe('incident-2026-11-22-2104');
-    expect(incidentChannelName('inc', new Date('2026-12-31T23:59:00Z'), 'Europe/Berlin')).toBe('inc-2027-01-01-0059');
-    const long = incidentChannelName('a'.repeat(41), at, 'UTC', 12);
-    expect(long.length).toBeLessThanOrEqual(80);
-    expect(long).toMatch(/^[a-z0-9_-]+$/);
-  });
-});
 
 describe('declaring an incident', () => {
   let t: TestBot;

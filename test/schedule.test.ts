@@ -1,5 +1,4 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CronSchedule } from '../src/schedule/cron-times.ts';
 import type { JobWork } from '../src/schedule/jobs.ts';
 import { listRuns } from '../src/store/schedule-runs.ts';
 import { appendAudit } from '../src/store/audit.ts';
@@ -9,31 +8,6 @@ import type { StoreKind } from './support/stores.ts';
 import { startTestBot, type TestBot } from './support/bot.ts';
 import { ManualClock, minutes } from './support/clock.ts';
 import { sendSlashCommand } from './support/slack-requests.ts';
-
-describe('cron times', () => {
-  it('fire at wall-clock time in a non-UTC zone, once on the day clocks go back, and at the jump on the day they go forward', () => {
-    const nightly = new CronSchedule('30 1 * * *', 'America/New_York');
-    // 2026-11-01: 01:30 EDT (05:30Z) and 01:30 EST (06:30Z) both happen; one run.
-    expect(nightly.firingsBetween(new Date('2026-11-01T00:00:00Z'), new Date('2026-11-01T12:00:00Z'))).toEqual([
-      { at: new Date('2026-11-01T05:30:00Z'), key: '2026-11-01T01:30' },
-    ]);
-    const early = new CronSchedule('30 2 * * *', 'America/New_York');
-    // 2026-03-08: 02:30 never happens (02:00 EST -> 03:00 EDT); it runs at the jump, 07:00Z.
-    expect(early.firingsBetween(new Date('2026-03-08T00:00:00Z'), new Date('2026-03-08T12:00:00Z'))).toEqual([
-      { at: new Date('2026-03-08T07:00:00Z'), key: '2026-03-08T02:30' },
-    ]);
-    const berlin = new CronSchedule('0 6 * * *', 'Europe/Berlin');
-    // 2026-10-25: Berlin goes from CEST (UTC+2) to CET (UTC+1): 06:00 is 04:00Z the day before, 05:00Z after.
-    expect(
-      berlin.firingsBetween(new Date('2026-10-24T00:00:00Z'), new Date('2026-10-26T00:00:00Z')).map((f) => f.at.toISOString()),
-    ).toEqual(['2026-10-24T04:00:00.000Z', '2026-10-25T05:00:00.000Z']);
-    const weekly = new CronSchedule('0 9 * * 1', 'UTC');
-    expect(weekly.firingsBetween(new Date('2026-11-16T00:00:00Z'), new Date('2026-11-30T00:00:00Z')).map((f) => f.key)).toEqual([
-      '2026-11-16T09:00',
-      '2026-11-23T09:00',
-    ]);
-  });
-});
 
 describe('scheduled jobs', () => {
   let slack: FakeSlack;
