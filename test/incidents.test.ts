@@ -1,65 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getIncidentByChannel, listEvents, listSteps } from '../src/store/incidents.ts';
-import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
+import { startFakeSlack } from './fakes/fake-slack.ts';
 import { startTestBot, type TestBot } from './support/bot.ts';
 import { ManualClock, minutes } from './support/clock.ts';
-import { commandAnswer, sendBlockAction, sendShortcut, sendSlashCommand, sendViewSubmission } from './support/slack-requests.ts';
-
-const START = '2026-11-22T15:34:20Z';
-const file = {
-  channels: { announcements: '#incidents', summaries: '#ops' },
-  incidents: { responders: ['S0ONCALL'] },
-  escalation: {
-    default: [
-      { after: '15m', label: 'Engineering lead', notify: ['S0LEADS'] },
-      { after: '30m', label: 'Incident commander', notify: ['U0IC'] },
-      { after: '1h', label: 'Executive team', notify: ['U0EXEC'] },
-    ],
-  },
-  permissions: { resolve: ['S0ONCALL'] },
-  services: { 'rlhf-audit-trail': {} },
-};
-
-function seedWorkspace(slack: FakeSlack) {
-  for (const id of ['U0ALICE', 'U0BOB', 'U0CAROL', 'U0IC', 'U0EXEC', 'U0MALLORY']) slack.addUser({ id });
-  slack.addUsergroup({ id: 'S0ONCALL', users: ['U0ALICE', 'U0BOB'] });
-  slack.addUsergroup({ id: 'S0LEADS', users: ['U0CAROL'] });
-  slack.addChannel({ name: 'incidents' });
-}
-
-async function declareByModal(
-  t: TestBot,
-  options: { viewId?: string; title?: string; severity?: string; service?: string; retryNum?: number } = {},
-) {
-  return sendViewSubmission(
-    t.baseUrl,
-    t.secret,
-    {
-      callbackId: 'incident:declare',
-      viewId: options.viewId ?? `V${Math.random().toString(36).slice(2, 10).toUpperCase()}`,
-      values: {
-        title: { value: options.title ?? 'Audit API returns 500s' },
-        severity: { value: { selected: options.severity ?? 'P1' } },
-        service: { value: options.service ? { selected: options.service } : { selected: null } },
-        summary: { value: 'Writes to /api/v1/audit fail since 15:30' },
-      },
-      privateMetadata: JSON.stringify({ channel: 'C0GENERAL' }),
-    },
-    options.retryNum === undefined ? {} : { retryNum: options.retryNum },
-  );
-}
-
-/** Waits until the named channel exists and its incident's setup is finished. */
-async function untilSetUp(t: TestBot, name: string) {
-  for (let i = 0; i < 250; i += 1) {
-    await t.bot.idle();
-    const channel = t.slack.channelByName(name);
-    const incident = channel ? await getIncidentByChannel(t.bot.store, channel.id) : undefined;
-    if (channel && incident?.setup_done) return { channel, incident };
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error(`incident channel ${name} was not set up`);
-}
+import {
+  declareByModal,
+  incidentCommand,
+  incidentFile as file,
+  seedWorkspace,
+  START,
+  untilSetUp,
+} from './support/incident-fixture.ts';
+import { sendBlockAction, sendShortcut, sendSlashCommand, sendViewSubmission } from './support/slack-requests.ts';
 
 describe('declaring an incident', () => {
   let t: TestBot;
@@ -202,23 +154,7 @@ describe('working an incident', () => {
     await t.slack.close();
   });
 
-  /** Sends the command, waits for the work it starts after its ack, and returns what it answered (ack or message). */
-  const command = async (text: string, userId = 'U0ALICE', inChannel = channelId) => {
-    const responseUrl = t.slack.newResponseUrl();
-    const response = await sendSlashCommand(t.baseUrl, t.secret, {
-      command: '/incident',
-      text,
-      channelId: inChannel,
-      userId,
-      responseUrl,
-    });
-    await t.bot.idle();
-    // In-channel subcommands ack at once and answer through the response URL: the ack is empty then.
-    const messages = t.slack.responses(responseUrl).map((r) => r.body as { text: string });
-    const acked = response.body as { text?: string } | string;
-    const answer = typeof acked === 'object' && acked?.text ? commandAnswer(acked, messages).answer : messages[0];
-    return { status: response.status, text: String(answer?.text ?? '') };
-  };
+  const command = (text: string, userId = 'U0ALICE', inChannel = channelId) => incidentCommand(t, text, userId, inChannel);
   const incident = async () => (await getIncidentByChannel(t.bot.store, channelId))!;
 
   it('acks, changes severity and commander, takes notes, and keeps the card and topic current', async () => {

@@ -133,6 +133,34 @@ const escalationPolicySchema = z.array(escalationLevelSchema).superRefine((level
   }
 });
 
+// Roles people take in an incident besides the responders; the commander is always one of them.
+const roleSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,23}$/, 'must be a short lower-case word (letters, digits, -), as typed in `/incident role`'),
+  label: z.string().min(1).max(40),
+});
+export type IncidentRole = z.infer<typeof roleSchema>;
+
+const DEFAULT_ROLES: IncidentRole[] = [
+  { name: 'commander', label: 'Incident commander' },
+  { name: 'comms', label: 'Communications lead' },
+  { name: 'scribe', label: 'Scribe' },
+];
+
+const rolesSchema = z
+  .array(roleSchema)
+  .max(5, 'at most 5 roles (each is a picker on the incident card)')
+  .superRefine((roles, ctx) => {
+    const names = roles.map((role) => role.name);
+    if (!names.includes('commander'))
+      ctx.addIssue({ code: 'custom', message: 'must include the `commander` role (the incident commander)' });
+    names.forEach((name, i) => {
+      if (names.indexOf(name) !== i)
+        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `role \`${name}\` is listed twice` });
+    });
+  });
+
 const DEFAULT_ESCALATION = [
   { after: 15 * 60_000, label: 'Engineering lead', notify: [] },
   { after: 30 * 60_000, label: 'Incident commander', notify: [] },
@@ -334,6 +362,8 @@ export const fileSchema = z.strictObject({
         })
         .prefault({}),
       checklist: z.array(z.string().min(1)).default(DEFAULT_CHECKLIST),
+      /** The roles of `/incident role @user <role>` and the card's pickers. */
+      roles: rolesSchema.default(DEFAULT_ROLES),
     })
     .prefault({}),
   escalation: z

@@ -2,6 +2,7 @@
 import type {
   AllMiddlewareArgs,
   BlockButtonAction,
+  BlockUsersSelectAction,
   MessageShortcut,
   SlackActionMiddlewareArgs,
   SlackShortcutMiddlewareArgs,
@@ -14,7 +15,8 @@ import { NotPermittedError, UserError } from '../errors.ts';
 import type { IncidentService } from '../incidents/lifecycle.ts';
 import { slackErrorCode } from '../clients/slack.ts';
 import { operationsReportPost } from '../schedule/jobs.ts';
-import { declareModal, formatWhen, INCIDENT_ACTIONS } from '../slack/incident-blocks.ts';
+import { rolesOf } from '../incidents/roles.ts';
+import { declareModal, formatWhen, INCIDENT_ACTIONS, ROLE_ACTION_PREFIX, rolesLine } from '../slack/incident-blocks.ts';
 import { getIncident, getIncidentByChannel, listOpenIncidents, type Incident } from '../store/incidents.ts';
 import { parseUserMention, restAfterFirstWord, splitWords } from './command-text.ts';
 import type { CommandHandler, HandlerDeps } from './listener.ts';
@@ -24,11 +26,11 @@ export const INCIDENT_USAGE = [
   'Usage:',
   '• `/incident`: declare an incident (opens a form)',
   '• `/incident declare [P0-P3] <title>`: declare straight away',
-  '• in an incident channel: `/incident ack`, `/incident severity <P0-P3>`, `/incident commander @user`, `/incident note <text>`, `/incident status`, `/incident resolve [summary]`',
+  '• in an incident channel: `/incident ack`, `/incident severity <P0-P3>`, `/incident commander @user`, `/incident role @user <role>`, `/incident note <text>`, `/incident status`, `/incident resolve [summary]`',
   '• `/incident list`: open incidents',
 ].join('\n');
 
-const IN_CHANNEL_SUBCOMMANDS = ['ack', 'severity', 'commander', 'note', 'status', 'resolve'];
+const IN_CHANNEL_SUBCOMMANDS = ['ack', 'severity', 'commander', 'role', 'note', 'status', 'resolve'];
 
 export type IncidentDeps = HandlerDeps & { incidents: IncidentService };
 
@@ -106,6 +108,7 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
     // What the words say is checked before the ack; the incident is read after it, so the ack never waits for the store.
     let severity: Severity | undefined;
     let commander: string | undefined;
+    let role: { user: string; role: string } | undefined;
     const rest = restAfterFirstWord(command.text);
     if (sub === 'severity') {
       const parsed = severitySchema.safeParse(words[1]?.toUpperCase());
@@ -116,6 +119,12 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
       commander = words[1] === 'me' ? command.user_id : parseUserMention(words[1] ?? '');
       if (!commander) throw new UserError('Mention the new commander: `/incident commander @user` (or `me`).', 'usage');
     }
+    if (sub === 'role')
+      role = parseRoleText(
+        words.slice(1),
+        command.user_id,
+        config.file.incidents.roles.map((r) => r.name),
+      );
     if (sub === 'note' && !rest) throw new UserError('Add the note text: `/incident note <text>`.', 'usage');
     await ack();
 
@@ -141,6 +150,9 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
       case 'commander':
         await incidents.setCommander(incident, commander!, command.user_id);
         return;
+      case 'role':
+        await incidents.assignRole(incident, role!.role, role!.user, command.user_id);
+        return;
       case 'note':
         if ((await incidents.addNote(incident, rest, command.user_id)) === 'queued')
           await respond({
@@ -157,6 +169,25 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
       }
     }
   };
+}
+
+/** `@user <role>` (or `<role> @user`; `me` for oneself) → who gets which configured role. */
+export function parseRoleText(words: string[], self: string, roles: string[]): { user: string; role: string } {
+  const usage = `Give a person and a role: \`/incident role @user <role>\`, with a role among ${roles.map((r) => `\`${r}\``).join(', ')}.`;
+  const userOf = (word: string | undefined) => (word?.toLowerCase() === 'me' ? self : parseUserMention(word ?? ''));
+  const [first, second] = words;
+  const mentionFirst = userOf(first) !== undefined;
+  const parsed = z
+    .object({
+      user: z.string({ error: usage }),
+      role: z.enum(roles as [string, ...string[]], { error: usage }),
+    })
+    .safeParse({
+      user: mentionFirst ? userOf(first) : userOf(second),
+      role: (mentionFirst ? second : first)?.toLowerCase(),
+    });
+  if (!parsed.success || words.length !== 2) throw new UserError(usage, 'usage');
+  return parsed.data;
 }
 
 /** `[P0-P3] [service] <title>` → declaration fields. */
@@ -213,6 +244,7 @@ async function statusText(incident: Incident, deps: HandlerDeps): Promise<string
     `*Incident #${incident.id}: ${incident.title}*`,
     `Severity ${incident.severity} · ${incident.status} · declared ${formatWhen(incident.declared_at, tz)}`,
     `Commander: ${incident.commander ? `<@${incident.commander}>` : 'none yet'} · Service: ${incident.service ?? 'not set'}`,
+    rolesLine((await rolesOf(deps.store, deps.config, incident)).filter((role) => role.name !== 'commander')),
     incident.acknowledged_at
       ? `Acknowledged ${formatWhen(incident.acknowledged_at, tz)} by <@${incident.acknowledged_by}>`
       : 'Not acknowledged yet',
@@ -347,5 +379,30 @@ export function onIncidentButton(deps: IncidentDeps) {
       default:
         throw new Error(`unknown incident action ${action.action_id}`);
     }
+  };
+}
+
+type RoleSelectArgs = SlackActionMiddlewareArgs<BlockUsersSelectAction> & AllMiddlewareArgs;
+
+/** The card's role pickers: choosing a person gives them the role, as `/incident role` does. */
+export function onRolePicked(deps: IncidentDeps) {
+  return async ({ action, body, context }: RoleSelectArgs): Promise<void> => {
+    await scopeOf(context).ack();
+    const parsed = z
+      .object({
+        incidentId: z.coerce.number().int().positive(),
+        role: z.string().min(1),
+        user: z.string().regex(/^[UW][A-Z0-9]+$/),
+      })
+      .safeParse({
+        incidentId: /^roles:(\d+)$/.exec(action.block_id)?.[1],
+        role: action.action_id.slice(ROLE_ACTION_PREFIX.length),
+        user: action.selected_user,
+      });
+    if (!parsed.success) throw new UserError('Pick a person for the role.', 'usage');
+    const incident = await getIncident(deps.store, parsed.data.incidentId);
+    if (!incident) throw new UserError('This incident no longer exists.', 'not_found');
+    scopeOf(context).auditParams.incident = incident.id;
+    await deps.incidents.assignRole(incident, parsed.data.role, parsed.data.user, body.user.id);
   };
 }

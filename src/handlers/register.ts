@@ -1,14 +1,15 @@
 // The one place that attaches handlers to the Bolt app.
-import type { App, BlockButtonAction, MessageShortcut, ViewSubmitAction } from '@slack/bolt';
+import type { App, BlockButtonAction, BlockUsersSelectAction, MessageShortcut, ViewSubmitAction } from '@slack/bolt';
 import { CANCEL_ACTION_ID, CONFIRM_ACTION_ID } from '../slack/confirmation-blocks.ts';
 import { backupAction, handleBackupCommand } from './backup.ts';
 import { handleHealthCommand } from './health.ts';
-import { DECLARE_CALLBACK_ID, INCIDENT_ACTIONS } from '../slack/incident-blocks.ts';
+import { DECLARE_CALLBACK_ID, INCIDENT_ACTIONS, ROLE_ACTION_PREFIX } from '../slack/incident-blocks.ts';
 import {
   handleIncidentCommand,
   onDeclareShortcut,
   onDeclareSubmission,
   onIncidentButton,
+  onRolePicked,
   type IncidentDeps,
 } from './incident.ts';
 import { commandListener } from './listener.ts';
@@ -26,6 +27,8 @@ export function registerHandlers(app: App, deps: IncidentDeps): void {
   app.view<ViewSubmitAction>(DECLARE_CALLBACK_ID, onDeclareSubmission(deps));
   app.shortcut<MessageShortcut>(DECLARE_SHORTCUT_ID, onDeclareShortcut(deps));
   for (const actionId of Object.values(INCIDENT_ACTIONS)) app.action<BlockButtonAction>(actionId, onIncidentButton(deps));
+  for (const role of deps.config.file.incidents.roles)
+    app.action<BlockUsersSelectAction>(`${ROLE_ACTION_PREFIX}${role.name}`, onRolePicked(deps));
   app.command('/health', commandListener(deps, handleHealthCommand));
   app.command('/backup', commandListener(deps, handleBackupCommand));
   deps.confirmations.register(backupAction(deps));

@@ -6,6 +6,7 @@ import { incidentCard, incidentTopic } from '../slack/incident-blocks.ts';
 import { getIncident, listSteps } from '../store/incidents.ts';
 import type { Lease } from '../work/due-work-poller.ts';
 import type { IncidentModuleDeps } from './lifecycle.ts';
+import { rolesOf } from './roles.ts';
 import { incidentIdOfKey } from './timers.ts';
 
 export class IncidentViews {
@@ -20,17 +21,19 @@ export class IncidentViews {
     const { store, slack, config } = this.#o;
     const incident = await getIncident(store, incidentIdOfKey(lease.claim.key));
     if (!incident?.channel_id || !incident.card_ts) return;
-    const card = incidentCard(incident, await listSteps(store, incident.id), config.timezone);
+    const roles = await rolesOf(store, config, incident);
+    const card = incidentCard(incident, await listSteps(store, incident.id), config.timezone, roles);
     await lease.hold();
     await slack.at('update', () => slack.update(incident.channel_id!, incident.card_ts!, card));
   }
 
   /** The work handler for `topic:<incident>` rows. */
   async renderTopic(lease: Lease): Promise<void> {
-    const { store, slack } = this.#o;
+    const { store, slack, config } = this.#o;
     const incident = await getIncident(store, incidentIdOfKey(lease.claim.key));
     if (!incident?.channel_id) return;
+    const topic = incidentTopic(incident, await rolesOf(store, config, incident));
     await lease.hold();
-    await slack.at('update', () => slack.setTopic(incident.channel_id!, incidentTopic(incident)));
+    await slack.at('update', () => slack.setTopic(incident.channel_id!, topic));
   }
 }

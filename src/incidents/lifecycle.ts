@@ -17,12 +17,13 @@ import {
   listEvents,
   listSteps,
   resolveIncident as resolveInStore,
-  setCommander as setCommanderInStore,
   setSeverity as setSeverityInStore,
   type Incident,
   type NewIncident,
 } from '../store/incidents.ts';
+import { assignRole as assignRoleInStore } from '../store/incident-roles.ts';
 import { resolutionMessage } from './report.ts';
+import { roleNamed } from './roles.ts';
 import type { IncidentSlack, SlackMessage, SlackUrgency } from './slack-port.ts';
 import {
   escalateLevelNow,
@@ -279,27 +280,47 @@ export class IncidentService {
   }
 
   async setCommander(incident: Incident, commander: string, userId: string): Promise<Incident> {
+    return this.assignRole(incident, 'commander', commander, userId);
+  }
+
+  /**
+   * Gives a configured role to a user: on the timeline, on the card and topic, the new holder invited; when someone
+   * held it before, a hand-over post names both so the old holder briefs the new one.
+   */
+  async assignRole(incident: Incident, roleName: string, holder: string, userId: string): Promise<Incident> {
+    const role = roleNamed(this.#o.config, roleName);
+    if (!role) throw new UserError(`There is no role called \`${roleName}\`.`, 'usage');
     const now = this.#o.clock.now();
     const done = await this.#o.store.transaction(async (tx) => {
-      const updated = await setCommanderInStore(tx, incident.id, commander);
-      if (!updated) return undefined;
-      const eventId = await addEvent(tx, incident.id, now, 'commander_changed', userId, `Commander: <@${commander}>`, {
-        commander,
-      });
+      const changed = await assignRoleInStore(tx, incident.id, role.name, { userId: holder, by: userId, at: now });
+      if (!changed) return undefined;
+      if (changed.previous === holder) return { ...changed, eventId: undefined };
+      const commander = role.name === 'commander';
+      const eventId = await addEvent(
+        tx,
+        incident.id,
+        now,
+        commander ? 'commander_changed' : 'role_changed',
+        userId,
+        `${commander ? 'Commander' : role.label}: <@${holder}>${changed.previous ? ` (was <@${changed.previous}>)` : ''}`,
+        { role: role.name, user: holder, previous: changed.previous, ...(commander ? { commander: holder } : {}) },
+      );
       await refreshIncidentViews(tx, incident.id, now, true);
-      return { updated, eventId };
+      return { ...changed, eventId };
     });
     if (!done) throw new UserError('This incident is already resolved.', 'incident_resolved');
+    if (done.eventId === undefined) throw new UserError(`<@${holder}> is already the ${role.label}.`, 'role_unchanged');
     if (incident.channel_id)
-      await this.#o.slack.at('interactive', () => this.#o.slack.invite(incident.channel_id!, [commander])).catch(() => undefined);
+      await this.#o.slack.at('interactive', () => this.#o.slack.invite(incident.channel_id!, [holder])).catch(() => undefined);
     await this.#refreshNow(incident.id, true);
-    await this.#publish(
-      done.updated,
-      { text: `:crown: <@${commander}> is now the incident commander (set by <@${userId}>).` },
-      `event:${done.eventId}`,
-    );
+    const text = done.previous
+      ? `:handshake: *Hand-over*: <@${holder}> takes over as ${role.label} from <@${done.previous}> (set by <@${userId}>). <@${done.previous}>, please brief <@${holder}> on where things stand and what you were about to do.`
+      : role.name === 'commander'
+        ? `:crown: <@${holder}> is now the incident commander (set by <@${userId}>).`
+        : `:busts_in_silhouette: <@${holder}> is now the ${role.label} (set by <@${userId}>).`;
+    await this.#publish(done.incident, { text }, `event:${done.eventId}`);
     this.#o.onWorkAdded?.();
-    return done.updated;
+    return done.incident;
   }
 
   /** Puts the note on the timeline and into the channel; 'queued' when Slack did not take it yet (it will). */

@@ -8,6 +8,7 @@
 // first stopped. Keyed posts (card, checklist, announcement) are looked for before they are posted again.
 import { incidentChannelName } from './channel-name.ts';
 import type { IncidentModuleDeps } from './lifecycle.ts';
+import { rolesOf } from './roles.ts';
 import { OutcomeUnknown } from './slack-port.ts';
 import { checklistBlocks, escalationCopyPost, incidentCard, incidentTopic } from '../slack/incident-blocks.ts';
 import {
@@ -149,7 +150,8 @@ export class ChannelSetup {
     await step(
       'card',
       async () => {
-        const card = incidentCard(current, await listSteps(store, current.id), config.timezone);
+        const roles = await rolesOf(store, config, current);
+        const card = incidentCard(current, await listSteps(store, current.id), config.timezone, roles);
         cardTs = (await slack.postOnce(channel, card, { key: `card:${current.id}`, lookFirst, since })).ts;
       },
       (tx) => recordCard(tx, current.id, cardTs!),
@@ -178,10 +180,9 @@ export class ChannelSetup {
         since,
       });
     });
+    const topic = incidentTopic(current, await rolesOf(store, config, current));
     await step('topic', () =>
-      slack
-        .setTopic(channel, incidentTopic(current))
-        .catch((error: unknown) => log.warn({ event: 'incident.topic_failed', err: error })),
+      slack.setTopic(channel, topic).catch((error: unknown) => log.warn({ event: 'incident.topic_failed', err: error })),
     );
     await step('pin', () =>
       slack.pin(channel, cardTs!).catch((error: unknown) => log.warn({ event: 'incident.pin_failed', err: error })),

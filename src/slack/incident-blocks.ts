@@ -1,7 +1,7 @@
 // Block Kit for incidents: the declare modal, the pinned card, checklist, escalation and alarm posts, resolution.
 import type { KnownBlock, View } from '@slack/types';
 import { formatDuration } from '../config/duration.ts';
-import { SEVERITIES, type Severity } from '../config/schema.ts';
+import { SEVERITIES, type IncidentRole, type Severity } from '../config/schema.ts';
 import type { EscalationStep, Incident } from '../store/incidents.ts';
 
 export const DECLARE_CALLBACK_ID = 'incident:declare';
@@ -11,6 +11,14 @@ export const INCIDENT_ACTIONS = {
   escalate: 'incident:escalate',
   resolve: 'incident:resolve',
 } as const;
+
+/** The card's role pickers: `incident:role:<role>` (a users_select in the `roles:<incident>` block). */
+export const ROLE_ACTION_PREFIX = 'incident:role:';
+
+/** A configured role with its holder's user id, or null while nobody has it. */
+export interface RoleView extends IncidentRole {
+  user: string | null;
+}
 
 const SEVERITY_ICON: Record<Severity, string> = {
   P0: ':red_circle:',
@@ -124,15 +132,29 @@ const STATUS_WORDS: Record<Incident['status'], string> = {
   resolved: 'Resolved',
 };
 
-export function incidentTopic(incident: Incident): string {
+/** The topic: severity, status, title, commander, then whoever holds the other roles. */
+export function incidentTopic(incident: Incident, roles: RoleView[] = []): string {
   const commander = incident.commander ? `<@${incident.commander}>` : 'none yet';
-  return `${incident.severity} | ${STATUS_WORDS[incident.status]} | ${incident.title} | Commander: ${commander}`.slice(0, 250);
+  const others = roles
+    .filter((role) => role.name !== 'commander' && role.user)
+    .map((role) => ` | ${role.label}: <@${role.user}>`)
+    .join('');
+  return `${incident.severity} | ${STATUS_WORDS[incident.status]} | ${incident.title} | Commander: ${commander}${others}`.slice(
+    0,
+    250,
+  );
+}
+
+/** "Incident commander <@U1> · Communications lead: nobody yet · …" */
+export function rolesLine(roles: RoleView[]): string {
+  return roles.map((role) => `${role.label}: ${role.user ? `<@${role.user}>` : 'nobody yet'}`).join(' · ');
 }
 
 export function incidentCard(
   incident: Incident,
   steps: EscalationStep[],
   timezone: string,
+  roles: RoleView[] = [],
 ): { text: string; blocks: KnownBlock[] } {
   const reached = steps.filter((step) => step.state === 'posted').map((step) => step.label);
   const next = steps.find((step) => step.state === 'pending');
@@ -149,6 +171,9 @@ export function incidentCard(
     { type: 'section', fields: fields.map((text) => ({ type: 'mrkdwn' as const, text })) },
   ];
   if (incident.summary) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: incident.summary.slice(0, 2900) } });
+  const otherRoles = roles.filter((role) => role.name !== 'commander');
+  if (otherRoles.length > 0)
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `*Roles*: ${rolesLine(otherRoles)}`.slice(0, 3000) }] });
   if (incident.status === 'resolved') {
     blocks.push({
       type: 'context',
@@ -210,6 +235,17 @@ export function incidentCard(
       ],
     });
   }
+  if (incident.status !== 'resolved' && roles.length > 0)
+    blocks.push({
+      type: 'actions',
+      block_id: `roles:${incident.id}`,
+      elements: roles.map((role) => ({
+        type: 'users_select' as const,
+        action_id: `${ROLE_ACTION_PREFIX}${role.name}`,
+        placeholder: { type: 'plain_text' as const, text: `Set ${role.label}`.slice(0, 150) },
+        ...(role.user ? { initial_user: role.user } : {}),
+      })),
+    });
   return { text: `Incident #${incident.id} (${incident.severity}): ${incident.title}: ${STATUS_WORDS[incident.status]}`, blocks };
 }
 

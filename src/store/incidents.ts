@@ -244,15 +244,6 @@ export async function setSeverity(
   return updated;
 }
 
-export async function setCommander(db: Queryable, id: number, userId: string): Promise<Incident | undefined> {
-  return (
-    await db.query<Incident>(`UPDATE incidents SET commander = $2 WHERE id = $1 AND status <> 'resolved' RETURNING *`, [
-      id,
-      userId,
-    ])
-  ).rows[0];
-}
-
 /** Makes the lowest pending level due now; returns it, or undefined when every level is already posted. */
 export async function escalateNow(db: Queryable, id: number, now: Date): Promise<EscalationStep | undefined> {
   return (
