@@ -264,7 +264,7 @@ export class GatedWebClient extends WebClient {
         const code = slackErrorCode(error);
         this.#metrics.slackApiErrors.inc({ method, error: code });
         if (!isTransient(error)) throw error;
-        if (!IDEMPOTENT.has(method)) throw new UncertainOutcomeError(method, error);
+        if (!IDEMPOTENT.has(method) && !neverSent(error)) throw new UncertainOutcomeError(method, error);
         if (attempt > IDEMPOTENT_RETRIES) throw error;
         await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
       }
@@ -276,6 +276,20 @@ function isTransient(error: unknown): boolean {
   if (error instanceof WebAPIRequestError) return true;
   if (error instanceof WebAPIHTTPError) return error.statusCode >= 500;
   if (error instanceof WebAPIPlatformError) return SLACK_SIDE_ERRORS.has(error.data.error);
+  return false;
+}
+
+/** Errors that happen before the request leaves this host: Slack cannot have acted, so any method may be sent again. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+
+function neverSent(error: unknown): boolean {
+  if (!(error instanceof WebAPIRequestError)) return false;
+  let cause: unknown = error.original;
+  for (let depth = 0; cause && depth < 4; depth += 1) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && NOT_SENT_CODES.has(code)) return true;
+    cause = (cause as { cause?: unknown }).cause;
+  }
   return false;
 }
 
