@@ -2,8 +2,7 @@
 import type { Server } from 'node:http';
 import { App, HTTPReceiver, SocketModeReceiver, type Receiver } from '@slack/bolt';
 import type { Redis } from 'ioredis';
-import { connectRedis, createRedisClient } from './clients/redis.ts';
-import { createWakeSignals, type WakeSignals } from './clients/wake-signals.ts';
+import type { WakeSignals } from './clients/wake-signals.ts';
 import { createSlackClient, slackErrorCode, withSlackPriority, type GatedWebClient } from './clients/slack.ts';
 import { memoryBudget, redisBudget, resilientBudget } from './clients/slack-limits.ts';
 import { SlackOutbox, workErrorFor } from './clients/slack-outbox.ts';
@@ -113,10 +112,13 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     });
 
     const redisLimitMs = config.file.timeouts.redis;
-    const redis: Redis | undefined = env.REDIS_URL ? createRedisClient(env.REDIS_URL, logger, redisLimitMs) : undefined;
-    if (redis) {
+    // The Redis client (and its library) loads only when there is a Redis to coordinate through.
+    const redisModule = env.REDIS_URL ? await import('./clients/redis.ts') : undefined;
+    const redis: Redis | undefined =
+      env.REDIS_URL && redisModule ? redisModule.createRedisClient(env.REDIS_URL, logger, redisLimitMs) : undefined;
+    if (redis && redisModule) {
       cleanups.unshift(() => redis.quit().catch(() => redis.disconnect()));
-      await connectRedis(redis, logger, redisLimitMs);
+      await redisModule.connectRedis(redis, logger, redisLimitMs);
     }
 
     // One way out to Slack: every call waits for its method's budget, shared by the replicas through Redis when there is one.
@@ -185,7 +187,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       classify: workErrorFor,
     });
     const signals: WakeSignals | undefined = redis
-      ? await createWakeSignals(redis, () => poller.wake(), logger, redisLimitMs)
+      ? await (await import('./clients/wake-signals.ts')).createWakeSignals(redis, () => poller.wake(), logger, redisLimitMs)
       : undefined;
     if (signals) cleanups.unshift(() => signals.close());
     const workAdded = () => {

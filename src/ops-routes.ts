@@ -1,6 +1,5 @@
 // /healthz (the process answers), /readyz (it can do its work), /metrics (Prometheus).
 import type { Redis } from 'ioredis';
-import { pingRedis } from './clients/redis.ts';
 import { errorMessage } from './errors.ts';
 import { sendJson, type Route } from './http-server.ts';
 import type { Metrics } from './metrics.ts';
@@ -60,6 +59,11 @@ async function readiness(deps: OpsRouteDeps): Promise<Record<string, string>> {
   checks.store = store;
   if (redis !== undefined) checks.redis = redis;
   return checks;
+}
+
+/** The Redis client module is loaded only when REDIS_URL is set, and then it is loaded already. */
+async function pingRedis(redis: Redis, limitMs: number): Promise<string> {
+  return (await import('./clients/redis.ts')).pingRedis(redis, limitMs);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -1,5 +1,4 @@
 // `runbook-bot rollback <service> [deployment] [revision]`: the rollback use case printed for a terminal, audited like the bot's.
-import { createKubernetesClients } from '../clients/kubernetes.ts';
 import { systemClock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import { UserError, errorMessage } from '../errors.ts';
@@ -7,7 +6,8 @@ import { requireService } from '../handlers/listener.ts';
 import type { CliIo } from '../cli.ts';
 import { openCliAudit } from './audit.ts';
 import { formatImages } from '../tasks/rollback/template.ts';
-import { completeUndo, runUndo, undoOptions, validateUndo, type UndoEnv } from '../tasks/rollback/undo.ts';
+import { undoOptions } from '../tasks/rollback/options.ts';
+import type { UndoEnv } from '../tasks/rollback/undo.ts';
 
 interface Command {
   usage: string;
@@ -28,6 +28,11 @@ export const rollbackCommands: Record<string, Command> = {
         if (flag !== '--force' && flag !== '--dry-run') throw new UserError(`unknown option ${flag}\n${usage}`);
       const words = args.filter((arg) => !arg.startsWith('--'));
       const [name, service] = requireService(config, words[0], usage);
+      // The use case and the Kubernetes client library load only for this command.
+      const [{ createKubernetesClients }, { completeUndo, runUndo, validateUndo }] = await Promise.all([
+        import('../clients/kubernetes.ts'),
+        import('../tasks/rollback/undo.ts'),
+      ]);
       const env: UndoEnv = { kubernetes: (context) => createKubernetesClients(config, { context }), clock: systemClock };
 
       const completed = await completeUndo(undoOptions(name, service, words.slice(1), usage, flags.has('--force')), env);

@@ -19,7 +19,8 @@ import {
 import { z } from 'zod';
 import type { Config } from '../config/schema.ts';
 import { DeadlineError, stallGuard, withDeadline } from '../deadline.ts';
-import { ConfigError, ExternalError, type ErrorCode } from '../errors.ts';
+import { ConfigError, ExternalError } from '../errors.ts';
+import { kubernetesStatusCode } from './kubernetes-errors.ts';
 
 export interface KubernetesTimeouts {
   /** One API request, its answer's body included (timeouts.kubernetes.request). */
@@ -356,65 +357,4 @@ function parseListPage(answer: unknown, path: string): z.infer<typeof listPageSc
   if (!parsed.success)
     throw new ExternalError('Kubernetes', `GET ${path} answered something that is not a list`, { code: 'k8s_failed' });
   return parsed.data;
-}
-
-// The Status object the API server answers errors with.
-const statusSchema = z.object({
-  kind: z.literal('Status').optional(),
-  message: z.string().optional(),
-  reason: z.string().optional(),
-  code: z.number().optional(),
-});
-
-/** The HTTP status of a failed Kubernetes call, when it got an answer. */
-export function kubernetesStatusCode(error: unknown): number | undefined {
-  if (error instanceof ApiException) return error.code;
-  const code = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof code === 'number' ? code : undefined;
-}
-
-/** What the API server said (its Status message), else what went wrong on the way. */
-export function kubernetesErrorMessage(error: unknown): string {
-  if (error instanceof ApiException) {
-    const body: unknown = error.body;
-    let parsed: unknown = body;
-    if (typeof body === 'string') {
-      try {
-        parsed = JSON.parse(body);
-      } catch {
-        return body.trim() ? `HTTP ${error.code}: ${body.trim().slice(0, 300)}` : `HTTP ${error.code}`;
-      }
-    }
-    const status = statusSchema.safeParse(parsed);
-    if (status.success && status.data.message) return status.data.message;
-    return `HTTP ${error.code}`;
-  }
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
-  if (cause && typeof cause.code === 'string')
-    return `${cause.code}${typeof cause.message === 'string' ? ` (${cause.message})` : ''}`;
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** An ExternalError naming what the bot was doing, with the API server's own words, and a k8s_* code for the status. */
-export function kubernetesError(doing: string, error: unknown): ExternalError {
-  // The request's deadline passed: say what the bot was doing rather than which URL it was.
-  if (error instanceof DeadlineError) return new DeadlineError('Kubernetes', doing, error.limitMs, error.setting);
-  const status = kubernetesStatusCode(error);
-  const hint =
-    status === 403
-      ? " (the bot's ServiceAccount lacks this permission: see deploy/kubernetes/rbac.yaml)"
-      : status === 401
-        ? ' (the credentials were refused)'
-        : '';
-  return new ExternalError('Kubernetes', `${doing}: ${kubernetesErrorMessage(error)}${hint}`, {
-    code: kubernetesErrorCode(status),
-    cause: error,
-  });
-}
-
-function kubernetesErrorCode(status: number | undefined): ErrorCode {
-  if (status === undefined) return 'k8s_unreachable';
-  if (status === 401 || status === 403) return 'k8s_denied';
-  if (status === 404) return 'k8s_not_found';
-  return 'k8s_failed';
 }

@@ -1,5 +1,4 @@
 // /rollback <service> [deployment] [revision] [--force]: Slack in (parse, authorize, ack, confirm) and out (history, progress, outcome) around the rollback use case.
-import { createKubernetesClients } from '../clients/kubernetes.ts';
 import { formatDuration } from '../config/duration.ts';
 import { ConfigError, ExternalError, UserError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -8,15 +7,8 @@ import { revisionHistoryBlocks, rollbackDetails, rolloutOutcomeBlocks, rolloutPr
 import { addEvent, getIncidentByChannel } from '../store/incidents.ts';
 import type { RolloutOutcome } from '../tasks/rollback/status.ts';
 import { formatImages } from '../tasks/rollback/template.ts';
-import {
-  completeUndo,
-  runUndo,
-  undoOptions,
-  undoRunSchema,
-  validateUndo,
-  type UndoEnv,
-  type UndoRun,
-} from '../tasks/rollback/undo.ts';
+import { undoOptions, undoRunSchema, type UndoRun } from '../tasks/rollback/options.ts';
+import type { UndoEnv } from '../tasks/rollback/undo.ts';
 import { splitWords } from './command-text.ts';
 import type { ActionOutcome, ConfirmableAction } from './confirm.ts';
 import { requireService, type CommandHandler, type HandlerDeps } from './listener.ts';
@@ -25,6 +17,9 @@ export const ROLLBACK_USAGE =
   'Usage: `/rollback <service> [deployment] [revision] [--force]`, e.g. `/rollback rlhf-audit-trail` (to the previous revision) or `/rollback rlhf-audit-trail rlhf-audit-trail 41`.';
 
 export const ROLLBACK_ACTION = 'rollback';
+
+/** The use case, and with it the Kubernetes client library, loads with the first rollback asked for, not at start-up. */
+const loadUndo = () => import('../tasks/rollback/undo.ts');
 
 /** The whole action, from confirmation to the rollout's end. */
 const ROLLBACK_TIME_LIMIT_MS = 20 * 60_000;
@@ -48,6 +43,7 @@ export const handleRollbackCommand: CommandHandler = async ({ command, ack, resp
     text: `:mag: Reading the revision history of \`${options.namespace}/${options.deployment}\`…`,
   });
 
+  const { completeUndo, validateUndo } = await loadUndo();
   const completed = await kubernetesCall(context.log, () => completeUndo(options, undoEnv(deps)));
   const age = ageNote(completed.historyAgeMs);
   const historyBlocks = [
@@ -109,6 +105,7 @@ export function rollbackAction(deps: HandlerDeps): ConfirmableAction<RollbackPar
       let outcome: RolloutOutcome;
       try {
         let lastProgress = 0;
+        const { runUndo } = await loadUndo();
         const done = await runUndo(params, undoEnv(deps), {
           signal: run.signal,
           onPatched: async () => {
@@ -162,7 +159,11 @@ function outcomeText(outcome: RolloutOutcome, params: RollbackParams): string {
 }
 
 function undoEnv(deps: Pick<HandlerDeps, 'config' | 'clock' | 'reads'>): UndoEnv {
-  return { kubernetes: (context) => createKubernetesClients(deps.config, { context }), clock: deps.clock, reads: deps.reads };
+  return {
+    kubernetes: async (context) => (await import('../clients/kubernetes.ts')).createKubernetesClients(deps.config, { context }),
+    clock: deps.clock,
+    reads: deps.reads,
+  };
 }
 
 /** Kubernetes refusing or unreachable is worth telling the user in its own words; it is not a bug of ours. */

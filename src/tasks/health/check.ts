@@ -61,7 +61,8 @@ export interface ServiceTarget {
 }
 
 /** Kubernetes clients for a context (a service's own, else the global one); throws ConfigError when none can be loaded. */
-export type KubernetesClientFactory = (context: string | undefined) => KubernetesClients;
+/** Clients for a context; may load the client library first (it loads when Kubernetes is first used). */
+export type KubernetesClientFactory = (context: string | undefined) => KubernetesClients | Promise<KubernetesClients>;
 
 export interface CheckFactoryDeps {
   kubernetes?: KubernetesClientFactory | undefined;

@@ -1,5 +1,6 @@
 // Kubernetes health as the runbooks' daily `kubectl get` checks read it: every finding names its object, a refused read is a gap beside the rest.
-import { kubernetesError, type KubernetesClients } from '../../clients/kubernetes.ts';
+import { type KubernetesClients } from '../../clients/kubernetes.ts';
+import { kubernetesError } from '../../clients/kubernetes-errors.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
 import { ConfigError } from '../../errors.ts';
 import {
@@ -52,7 +53,7 @@ export async function runKubernetesCheck(
 ): Promise<CheckOutcome> {
   let clients: KubernetesClients;
   try {
-    clients = factory(target.context);
+    clients = await factory(target.context);
   } catch (error) {
     if (error instanceof ConfigError) return notConfigured(error.issues.join('; '));
     throw error;

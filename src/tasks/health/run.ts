@@ -1,8 +1,7 @@
 // Runs every check of every requested service at once, each under its own timeout, into one typed report.
-import { createKubernetesClients } from '../../clients/kubernetes.ts';
 import type { Clock } from '../../clock.ts';
 import { formatDuration } from '../../config/duration.ts';
-import { fileSchema, type Config, type Timeouts } from '../../config/schema.ts';
+import { fileSchema, type Config, type ServiceConfig, type Timeouts } from '../../config/schema.ts';
 import { DeadlineError, withDeadline } from '../../deadline.ts';
 import { ExternalError, UserError, errorMessage } from '../../errors.ts';
 import type { SharedReads } from '../../shared-reads.ts';
@@ -15,14 +14,27 @@ import {
   type KubernetesClientFactory,
   type ServiceTarget,
 } from './check.ts';
-import { httpChecks } from './http.ts';
-import { kubernetesChecks } from './kubernetes.ts';
-import { postgresChecks } from './postgres.ts';
-import { prometheusChecks } from './prometheus.ts';
-import { redisChecks } from './redis.ts';
 
-/** Every check kind the bot knows; adding one is a file and a line here. */
-export const CHECK_KINDS: readonly CheckFactory[] = [httpChecks, postgresChecks, redisChecks, kubernetesChecks, prometheusChecks];
+type HealthSection = NonNullable<ServiceConfig['health']>;
+
+/**
+ * Every check kind the bot knows, by the part of `services.<name>.health` that asks for it; adding one is a file and a
+ * line here. A kind's module (and its client library: pg, ioredis, the Kubernetes client) loads when a service first
+ * uses it, not at start-up.
+ */
+const CHECK_KINDS: ReadonlyArray<{ uses: (health: HealthSection) => boolean; load: () => Promise<CheckFactory> }> = [
+  { uses: (health) => health.http.length > 0, load: async () => (await import('./http.ts')).httpChecks },
+  { uses: (health) => health.postgres !== undefined, load: async () => (await import('./postgres.ts')).postgresChecks },
+  { uses: (health) => health.redis !== undefined, load: async () => (await import('./redis.ts')).redisChecks },
+  { uses: (health) => health.kubernetes !== undefined, load: async () => (await import('./kubernetes.ts')).kubernetesChecks },
+  { uses: (health) => health.prometheus !== undefined, load: async () => (await import('./prometheus.ts')).prometheusChecks },
+];
+
+function checkKindsOf(service: ServiceTarget): Promise<CheckFactory[]> {
+  const { health } = service.config;
+  if (!health) return Promise.resolve([]);
+  return Promise.all(CHECK_KINDS.filter((kind) => kind.uses(health)).map((kind) => kind.load()));
+}
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** The config's defaults, for callers (tests, benchmarks) that run checks without a config. */
@@ -81,7 +93,8 @@ export function healthRunOptions(
     clock,
     env,
     timeouts: config.file.timeouts,
-    kubernetes: (context) => createKubernetesClients(config, { context, env }),
+    kubernetes: async (context) =>
+      (await import('../../clients/kubernetes.ts')).createKubernetesClients(config, { context, env }),
   };
 }
 
@@ -132,7 +145,7 @@ async function serviceHealth(service: ServiceTarget, options: HealthRunOptions):
 }
 
 async function checkService(service: ServiceTarget, options: HealthRunOptions): Promise<ServiceHealth> {
-  const kinds = options.kinds ?? CHECK_KINDS;
+  const kinds = options.kinds ?? (await checkKindsOf(service));
   const checks = kinds.flatMap((kind) => kind(service, { kubernetes: options.kubernetes }));
   const ownTimeout = service.config.health?.timeout;
   const limit: Limit =

@@ -1,6 +1,7 @@
 // A deployment's revision history as `kubectl rollout history` reads it: the ReplicaSets it controls, newest revision first.
 import { z } from 'zod';
-import { kubernetesError, kubernetesStatusCode, type KubernetesClients } from '../../clients/kubernetes.ts';
+import { type KubernetesClients } from '../../clients/kubernetes.ts';
+import { kubernetesError, kubernetesStatusCode } from '../../clients/kubernetes-errors.ts';
 import { UserError } from '../../errors.ts';
 import {
   CHANGE_CAUSE_ANNOTATION,

@@ -1,6 +1,6 @@
 // The deployment and ReplicaSet shapes a rollback reads, validated from the client's answers turned back into the API's own JSON.
 import { z } from 'zod';
-import { kubernetesError } from '../../clients/kubernetes.ts';
+import { kubernetesError } from '../../clients/kubernetes-errors.ts';
 
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
 export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';

@@ -1,6 +1,7 @@
 // The rollback itself, as kubectl's polymorphichelpers/rollback.go decides it: which revision, whether to refuse, and the JSON patch.
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { kubernetesError, type KubernetesClients } from '../../clients/kubernetes.ts';
+import { type KubernetesClients } from '../../clients/kubernetes.ts';
+import { kubernetesError } from '../../clients/kubernetes-errors.ts';
 import { UserError } from '../../errors.ts';
 import { readRevisionHistory, type Revision, type RevisionHistory } from './history.ts';
 import { REVISION_ANNOTATION, deploymentSchema, parseAnswer, type Deployment } from './objects.ts';

@@ -1,12 +1,7 @@
 // Following a rollout as `kubectl rollout status` does: the DeploymentStatusViewer's verdict on each version, list then watch until it is done or failed.
 import { isDeadlineError } from '../../deadline.ts';
-import {
-  kubernetesError,
-  kubernetesErrorMessage,
-  kubernetesStatusCode,
-  watchCollection,
-  type KubernetesClients,
-} from '../../clients/kubernetes.ts';
+import { watchCollection, type KubernetesClients } from '../../clients/kubernetes.ts';
+import { kubernetesError, kubernetesErrorMessage, kubernetesStatusCode } from '../../clients/kubernetes-errors.ts';
 import type { Clock } from '../../clock.ts';
 import { deploymentSchema, toWire, type Deployment } from './objects.ts';
 

@@ -1,12 +1,7 @@
 // The health check's reads of one namespace: one paged list per kind, all at once, each on its own; a refusal is a gap, not the end.
 import type { z } from 'zod';
-import {
-  getJson,
-  kubernetesError,
-  kubernetesStatusCode,
-  listPages,
-  type KubernetesClients,
-} from '../../../clients/kubernetes.ts';
+import { getJson, listPages, type KubernetesClients } from '../../../clients/kubernetes.ts';
+import { kubernetesError, kubernetesStatusCode } from '../../../clients/kubernetes-errors.ts';
 import { READS, collectionPath, type Read, type ReadId } from './grants.ts';
 import {
   certificateSchema,

@@ -4,7 +4,8 @@ import type { KubernetesClients } from '../../../../src/clients/kubernetes.ts';
 import { parseConfig } from '../../../../src/config/load.ts';
 import type { RevisionHistory } from '../../../../src/tasks/rollback/history.ts';
 import { rolloutStatus } from '../../../../src/tasks/rollback/status.ts';
-import { undoOptions, undoRunSchema, validateUndo } from '../../../../src/tasks/rollback/undo.ts';
+import { undoOptions, undoRunSchema } from '../../../../src/tasks/rollback/options.ts';
+import { validateUndo } from '../../../../src/tasks/rollback/undo.ts';
 
 const config = parseConfig(
   {},
