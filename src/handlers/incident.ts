@@ -92,13 +92,10 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
         ...(post.blocks ? { blocks: post.blocks } : {}),
       });
       // The chart goes to the channel when the bot may post there; the numbers above stand on their own.
+      const { image } = post;
+      if (!image) return;
       await deps.slack
-        .filesUploadV2({
-          channel_id: command.channel_id,
-          file: post.image!.bytes,
-          filename: post.image!.filename,
-          title: post.image!.title,
-        })
+        .filesUploadV2({ channel_id: command.channel_id, file: image.bytes, filename: image.filename, title: image.title })
         .catch((error: unknown) => context.log.info({ event: 'report.chart_not_uploaded', code: slackErrorCode(error) }));
       return;
     }

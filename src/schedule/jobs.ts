@@ -41,12 +41,16 @@ export async function operationsReportPost(
   const from = new Date(to.getTime() - days * 86_400_000);
   const report = await buildOperationsReport(deps.store, { from, to }, deps.config.timezone);
   const message = reportMessage(report, title, deps.config.timezone);
+  const summary = `${report.incidents.total} incidents, ${report.jobs.reduce((sum, job) => sum + job.failed, 0)} failed scheduled runs`;
+  // The numbers stand on their own: a chart that cannot be drawn leaves the report without it, and the run says why.
+  const chart = await reportChart(report).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+  if (chart instanceof Error) return { outcome: 'ok', summary: `${summary}; chart not drawn: ${chart.message}`, post: message };
   return {
     outcome: 'ok',
-    summary: `${report.incidents.total} incidents, ${report.jobs.reduce((sum, job) => sum + job.failed, 0)} failed scheduled runs`,
+    summary,
     post: {
       ...message,
-      image: { bytes: reportChart(report), filename: `incidents-${days}d.png`, title: `Incidents per day, last ${days} days` },
+      image: { bytes: chart, filename: `incidents-${days}d.png`, title: `Incidents per day, last ${days} days` },
     },
   };
 }

@@ -94,7 +94,7 @@ export function reportMessage(report: OperationsReport, title: string, timezone:
       elements: [
         {
           type: 'mrkdwn',
-          text: `Chart: incidents per day, stacked by severity (${SEVERITIES.map((s) => `${SEVERITY_SQUARES[s]} ${s}`).join(' ')}).`,
+          text: 'Chart: incidents per day, stacked by severity.',
         },
       ],
     },
@@ -102,11 +102,20 @@ export function reportMessage(report: OperationsReport, title: string, timezone:
   return { text: `${title}: ${incidents.total} incidents ${period}`, blocks };
 }
 
-export function reportChart(report: OperationsReport): Buffer {
+/** Incidents per day stacked by severity, P0 at the bottom, with the days on the x axis and a legend. */
+export function reportChart(report: OperationsReport): Promise<Buffer> {
+  // perDay's days are the report's time zone's dates already ("2026-11-16"); shown as "16 Nov".
+  const label = new Intl.DateTimeFormat('en-GB', { timeZone: 'UTC', day: 'numeric', month: 'short' });
   const series: BarSeries[] = SEVERITIES.map((severity) => ({
     name: severity,
     color: SEVERITY_COLORS[severity],
     values: report.incidents.perDay.map((d) => d.counts[severity]),
   }));
-  return stackedBarChartPng(series);
+  return stackedBarChartPng({
+    title: 'Incidents per day',
+    categories: report.incidents.perDay.map((d) => label.format(new Date(`${d.day}T00:00:00Z`))),
+    series,
+    valueTitle: 'Incidents',
+    seriesTitle: 'Severity',
+  });
 }
