@@ -20,6 +20,7 @@ import { Pager } from './incidents/escalation.ts';
 import { ALERT_WORK, AlertIntake } from './incidents/alerts.ts';
 import { IncidentViews } from './incidents/card.ts';
 import { ChannelSetup } from './incidents/setup.ts';
+import { UpdateReminders } from './incidents/update-reminders.ts';
 import { INCIDENT_WORK } from './incidents/timers.ts';
 import { DueWorkPoller } from './work/due-work-poller.ts';
 import { HealthWatch } from './incidents/health-watch.ts';
@@ -224,6 +225,10 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     const pager = new Pager({ ...incidentModule, lateAfterMs: options.escalation?.lateAfterMs ?? timers.lateAfter });
     const setup = new ChannelSetup(incidentModule);
     const views = new IncidentViews(incidentModule);
+    const reminders = new UpdateReminders({
+      ...incidentModule,
+      lateAfterMs: options.escalation?.lateAfterMs ?? timers.lateAfter,
+    });
     // Lanes: pages never queue behind setups, setups never behind alert deliveries or card updates. Setups mostly wait
     // for Slack's budgets, so many run at once: channels then get created as fast as Tier 2 allows.
     poller.addLane({
@@ -232,6 +237,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       kinds: {
         [INCIDENT_WORK.escalation]: (lease) => pager.postLevel(lease),
         [INCIDENT_WORK.ackAlarm]: (lease) => pager.raiseAckAlarm(lease),
+        [INCIDENT_WORK.updateReminder]: (lease) => reminders.remind(lease),
       },
     });
     poller.addLane({ name: 'setups', concurrency: 16, kinds: { [INCIDENT_WORK.setup]: (lease) => setup.run(lease) } });

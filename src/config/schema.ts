@@ -161,6 +161,12 @@ const rolesSchema = z
     });
   });
 
+/** A reminder cadence: a duration, or `off` (null). */
+const cadenceSchema = z.union([
+  z.literal('off').transform(() => null),
+  durationSchema.refine((ms) => ms > 0, 'must be longer than 0 (or `off`)'),
+]);
+
 const DEFAULT_ESCALATION = [
   { after: 15 * 60_000, label: 'Engineering lead', notify: [] },
   { after: 30 * 60_000, label: 'Incident commander', notify: [] },
@@ -364,6 +370,17 @@ export const fileSchema = z.strictObject({
       checklist: z.array(z.string().min(1)).default(DEFAULT_CHECKLIST),
       /** The roles of `/incident role @user <role>` and the card's pickers. */
       roles: rolesSchema.default(DEFAULT_ROLES),
+      /** Remind the commander when no stakeholder update (`/incident update`) was posted for this long; `off` for none. */
+      updateCadence: z
+        .strictObject({
+          P0: cadenceSchema.default(15 * 60_000),
+          P1: cadenceSchema.default(30 * 60_000),
+          P2: cadenceSchema.default(2 * 3_600_000),
+          P3: cadenceSchema.default(null),
+        })
+        .prefault({}),
+      /** The reminder's Snooze button puts the next reminder this far off. */
+      updateSnooze: durationSchema.default(15 * 60_000),
     })
     .prefault({}),
   escalation: z

@@ -16,7 +16,14 @@ import type { IncidentService } from '../incidents/lifecycle.ts';
 import { slackErrorCode } from '../clients/slack.ts';
 import { operationsReportPost } from '../schedule/jobs.ts';
 import { rolesOf } from '../incidents/roles.ts';
-import { declareModal, formatWhen, INCIDENT_ACTIONS, ROLE_ACTION_PREFIX, rolesLine } from '../slack/incident-blocks.ts';
+import {
+  declareModal,
+  formatWhen,
+  INCIDENT_ACTIONS,
+  ROLE_ACTION_PREFIX,
+  rolesLine,
+  updateModal,
+} from '../slack/incident-blocks.ts';
 import { getIncident, getIncidentByChannel, listOpenIncidents, type Incident } from '../store/incidents.ts';
 import { parseUserMention, restAfterFirstWord, splitWords } from './command-text.ts';
 import type { CommandHandler, HandlerDeps } from './listener.ts';
@@ -26,11 +33,24 @@ export const INCIDENT_USAGE = [
   'Usage:',
   '• `/incident`: declare an incident (opens a form)',
   '• `/incident declare [P0-P3] <title>`: declare straight away',
-  '• in an incident channel: `/incident ack`, `/incident severity <P0-P3>`, `/incident commander @user`, `/incident role @user <role>`, `/incident note <text>`, `/incident status`, `/incident resolve [summary]`',
+  '• in an incident channel: `/incident ack`, `/incident severity <P0-P3>`, `/incident commander @user`, `/incident role @user <role>`, `/incident note <text>`, `/incident update <text>` (to stakeholders), `/incident status`, `/incident resolve [summary]`',
   '• `/incident list`: open incidents',
 ].join('\n');
 
-const IN_CHANNEL_SUBCOMMANDS = ['ack', 'severity', 'commander', 'role', 'note', 'status', 'resolve'];
+const IN_CHANNEL_SUBCOMMANDS = ['ack', 'severity', 'commander', 'role', 'note', 'update', 'status', 'resolve'];
+
+const updateTextSchema = z
+  .string()
+  .trim()
+  .min(1, 'Add the update text: `/incident update <text>`; it goes to the announcement channel and this channel.')
+  .max(2000, 'Keep the update under 2000 characters.');
+
+/** The update's text, or a UserError with the reason. */
+function parseUpdateText(text: string): string {
+  const parsed = updateTextSchema.safeParse(text);
+  if (!parsed.success) throw new UserError(parsed.error.issues[0]!.message, 'usage');
+  return parsed.data;
+}
 
 export type IncidentDeps = HandlerDeps & { incidents: IncidentService };
 
@@ -122,6 +142,7 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
         command.user_id,
         config.file.incidents.roles.map((r) => r.name),
       );
+    const update = sub === 'update' ? parseUpdateText(rest) : undefined;
     if (sub === 'note' && !rest) throw new UserError('Add the note text: `/incident note <text>`.', 'usage');
     await ack();
 
@@ -155,6 +176,13 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
           await respond({
             response_type: 'ephemeral',
             text: ':hourglass: Your note is on the timeline. Slack is not taking messages right now, so it will appear in this channel as soon as Slack accepts it.',
+          });
+        return;
+      case 'update':
+        if ((await incidents.postUpdate(incident, update!, command.user_id)) === 'queued')
+          await respond({
+            response_type: 'ephemeral',
+            text: ':hourglass: Your update is on the timeline. Slack is not taking messages right now, so it will be posted as soon as Slack accepts it.',
           });
         return;
       case 'resolve': {
@@ -353,7 +381,10 @@ type ButtonArgs = SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareAr
 
 export function onIncidentButton(deps: IncidentDeps) {
   return async ({ action, body, respond, context }: ButtonArgs): Promise<void> => {
-    await scopeOf(context).ack();
+    const scope = scopeOf(context);
+    // The update form must open within Slack's 3 s trigger window: not behind other work in the queue.
+    if (action.action_id === INCIDENT_ACTIONS.postUpdate) scope.runsAtOnce();
+    await scope.ack();
     const userId = body.user.id;
     const incident = await getIncident(deps.store, Number(action.value));
     if (!incident) throw new UserError('This incident no longer exists.', 'not_found');
@@ -373,6 +404,18 @@ export function onIncidentButton(deps: IncidentDeps) {
         await deps.permissions.require('resolve', incident.service ?? undefined, userId);
         await deps.incidents.resolve(incident, userId, '');
         break;
+      case INCIDENT_ACTIONS.postUpdate:
+        await deps.slack.views.open({ trigger_id: body.trigger_id, view: updateModal(incident) });
+        break;
+      case INCIDENT_ACTIONS.snoozeUpdate: {
+        const next = await deps.incidents.snoozeUpdateReminder(incident, userId);
+        await respond({
+          response_type: 'ephemeral',
+          replace_original: false,
+          text: `:zzz: Snoozed: the next update reminder comes at ${formatWhen(next, deps.config.timezone)}.`,
+        });
+        break;
+      }
       default:
         throw new Error(`unknown incident action ${action.action_id}`);
     }
@@ -401,5 +444,34 @@ export function onRolePicked(deps: IncidentDeps) {
     if (!incident) throw new UserError('This incident no longer exists.', 'not_found');
     scopeOf(context).auditParams.incident = incident.id;
     await deps.incidents.assignRole(incident, parsed.data.role, parsed.data.user, body.user.id);
+  };
+}
+
+/** The reminder's update form: the text is checked in the form; the update is posted after the ack. */
+export function onUpdateSubmission(deps: IncidentDeps) {
+  return async ({ body, view, context }: ViewArgs): Promise<void> => {
+    const scope = scopeOf(context);
+    const ack = scope.ack as ViewArgs['ack'];
+    const text = updateTextSchema.safeParse(view.state.values.text?.value?.value ?? '');
+    const meta = z.object({ incidentId: z.number().int().positive() }).safeParse(
+      (() => {
+        try {
+          return JSON.parse(view.private_metadata || '{}') as unknown;
+        } catch {
+          return {};
+        }
+      })(),
+    );
+    if (!text.success) {
+      scope.outcome = 'user_error';
+      await ack({ response_action: 'errors', errors: { text: text.error.issues[0]!.message } });
+      return;
+    }
+    if (!meta.success) throw new UserError('This form does not belong to an incident any more.', 'not_found');
+    await ack();
+    const incident = await getIncident(deps.store, meta.data.incidentId);
+    if (!incident) throw new UserError('This incident no longer exists.', 'not_found');
+    scope.auditParams.incident = incident.id;
+    await deps.incidents.postUpdate(incident, text.data, body.user.id);
   };
 }

@@ -3,13 +3,14 @@ import type { App, BlockButtonAction, BlockUsersSelectAction, MessageShortcut, V
 import { CANCEL_ACTION_ID, CONFIRM_ACTION_ID } from '../slack/confirmation-blocks.ts';
 import { backupAction, handleBackupCommand } from './backup.ts';
 import { handleHealthCommand } from './health.ts';
-import { DECLARE_CALLBACK_ID, INCIDENT_ACTIONS, ROLE_ACTION_PREFIX } from '../slack/incident-blocks.ts';
+import { DECLARE_CALLBACK_ID, INCIDENT_ACTIONS, ROLE_ACTION_PREFIX, UPDATE_CALLBACK_ID } from '../slack/incident-blocks.ts';
 import {
   handleIncidentCommand,
   onDeclareShortcut,
   onDeclareSubmission,
   onIncidentButton,
   onRolePicked,
+  onUpdateSubmission,
   type IncidentDeps,
 } from './incident.ts';
 import { commandListener } from './listener.ts';
@@ -25,6 +26,7 @@ export function registerHandlers(app: App, deps: IncidentDeps): void {
   app.use(requestMiddleware(deps));
   app.command('/incident', commandListener(deps, handleIncidentCommand(deps.incidents)));
   app.view<ViewSubmitAction>(DECLARE_CALLBACK_ID, onDeclareSubmission(deps));
+  app.view<ViewSubmitAction>(UPDATE_CALLBACK_ID, onUpdateSubmission(deps));
   app.shortcut<MessageShortcut>(DECLARE_SHORTCUT_ID, onDeclareShortcut(deps));
   for (const actionId of Object.values(INCIDENT_ACTIONS)) app.action<BlockButtonAction>(actionId, onIncidentButton(deps));
   for (const role of deps.config.file.incidents.roles)

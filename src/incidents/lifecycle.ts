@@ -6,7 +6,7 @@ import { formatDuration } from '../config/duration.ts';
 import type { Config, EscalationLevel, Severity } from '../config/schema.ts';
 import { UserError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { announcement } from '../slack/incident-blocks.ts';
+import { announcement, stakeholderUpdatePost } from '../slack/incident-blocks.ts';
 import type { Queryable, Store } from '../store/db.ts';
 import {
   acknowledgeIncident,
@@ -14,6 +14,7 @@ import {
   escalateNow as escalateNowInStore,
   getIncident,
   insertIncidentIn,
+  lastStatusUpdateAt,
   listEvents,
   listSteps,
   resolveIncident as resolveInStore,
@@ -26,6 +27,7 @@ import { resolutionMessage } from './report.ts';
 import { roleNamed } from './roles.ts';
 import type { IncidentSlack, SlackMessage, SlackUrgency } from './slack-port.ts';
 import {
+  armUpdateReminder,
   escalateLevelNow,
   refreshIncidentViews,
   rescheduleAfterSeverityChange,
@@ -99,6 +101,12 @@ export class IncidentService {
     }));
   }
 
+  /** When the next stakeholder update is due after one at `from` (or the declaration), per the severity's cadence. */
+  updateDueAfter(severity: Severity, from: Date): Date | null {
+    const cadence = this.#o.config.file.incidents.updateCadence[severity];
+    return cadence === null ? null : new Date(from.getTime() + cadence);
+  }
+
   #ackDue(severity: Severity, from: Date): Date {
     return new Date(from.getTime() + this.#o.config.file.incidents.severities[severity]);
   }
@@ -126,7 +134,11 @@ export class IncidentService {
   /** Records the incident with its timers inside the caller's transaction (declare and alert intake both use it). */
   async record(tx: Queryable, incident: NewIncident): Promise<{ incident: Incident; created: boolean }> {
     const inserted = await insertIncidentIn(tx, incident);
-    if (inserted.created) await startIncidentTimers(tx, inserted.incident, incident.declaredAt);
+    if (inserted.created) {
+      await startIncidentTimers(tx, inserted.incident, incident.declaredAt);
+      const reminder = this.updateDueAfter(incident.severity, incident.declaredAt);
+      await armUpdateReminder(tx, inserted.incident.id, reminder, incident.declaredAt);
+    }
     return inserted;
   }
 
@@ -251,6 +263,9 @@ export class IncidentService {
       );
       if (!updated) return undefined;
       await rescheduleAfterSeverityChange(tx, updated, now);
+      // The new cadence counts from the last update (or the declaration): overdue under it means a reminder now.
+      const since = (await lastStatusUpdateAt(tx, incident.id)) ?? incident.declared_at;
+      await armUpdateReminder(tx, incident.id, this.updateDueAfter(severity, since), now);
       const eventId = await addEvent(
         tx,
         incident.id,
@@ -329,6 +344,47 @@ export class IncidentService {
     const note = text.trim().slice(0, 3000);
     const eventId = await addEvent(this.#o.store, incident.id, this.#o.clock.now(), 'note', userId, note);
     return this.#publish(incident, { text: `:memo: Note from <@${userId}>: ${note}` }, `event:${eventId}`);
+  }
+
+  /**
+   * Posts a stakeholder update to the announcement channel and the incident channel, puts it on the timeline, and
+   * starts the severity's cadence again; 'queued' when Slack did not take it yet (it will).
+   */
+  async postUpdate(incident: Incident, text: string, userId: string): Promise<'posted' | 'queued'> {
+    const update = text.trim().slice(0, 2000);
+    if (!update) throw new UserError('Add the update text: `/incident update <text>`.', 'usage');
+    const now = this.#o.clock.now();
+    const { current, eventId } = await this.#o.store.transaction(async (tx) => {
+      const current = (await getIncident(tx, incident.id))!;
+      const eventId = await addEvent(tx, incident.id, now, 'status_update', userId, update);
+      if (current.status !== 'resolved')
+        await armUpdateReminder(tx, incident.id, this.updateDueAfter(current.severity, now), now);
+      return { current, eventId };
+    });
+    this.#o.onWorkAdded?.();
+    const message = stakeholderUpdatePost(current, update, userId);
+    const announced = await this.#o.slack.publish(this.#o.config.file.channels.announcements, message, {
+      key: `update:${eventId}`,
+      urgency: 'update',
+      incidentId: incident.id,
+    });
+    const inChannel = current.channel_id ? await this.#publish(current, message, `update:${eventId}:channel`) : 'posted';
+    return announced === 'posted' && inChannel === 'posted' ? 'posted' : 'queued';
+  }
+
+  /** The reminder's Snooze: the next reminder comes incidents.updateSnooze from now. Returns when. */
+  async snoozeUpdateReminder(incident: Incident, userId: string): Promise<Date> {
+    const now = this.#o.clock.now();
+    const next = new Date(now.getTime() + this.#o.config.file.incidents.updateSnooze);
+    await this.#o.store.transaction(async (tx) => {
+      const current = await getIncident(tx, incident.id);
+      if (!current || current.status === 'resolved')
+        throw new UserError('This incident is already resolved.', 'incident_resolved');
+      await armUpdateReminder(tx, incident.id, next, now);
+      await addEvent(tx, incident.id, now, 'update_snoozed', userId, `Update reminder snoozed for ${this.#since(now, next)}`);
+    });
+    this.#o.onWorkAdded?.();
+    return next;
   }
 
   async escalateNow(incident: Incident, userId: string): Promise<string> {

@@ -13,6 +13,7 @@ export const INCIDENT_WORK = {
   ackAlarm: 'ack_alarm',
   card: 'incident_card',
   topic: 'incident_topic',
+  updateReminder: 'update_reminder',
 } as const;
 
 /** Priorities of the work rows (lower first), in step with the Slack budget's: pages, setup, updates. */
@@ -24,7 +25,15 @@ export const workKey = {
   ackAlarm: (incidentId: number) => `ack_alarm:${incidentId}`,
   card: (incidentId: number) => `card:${incidentId}`,
   topic: (incidentId: number) => `topic:${incidentId}`,
+  /** One row per reminder, named by its due time: a sent reminder is done, the next one is a new row. */
+  updateReminder: (incidentId: number, dueAt: Date) => `update_reminder:${incidentId}:${dueAt.getTime()}`,
 };
+
+/** "update_reminder:42:1764000000000" → 42 and its due time. */
+export function parseUpdateReminderKey(key: string): { incidentId: number; dueAt: Date } {
+  const [, incident, due] = key.split(':');
+  return { incidentId: Number(incident), dueAt: new Date(Number(due)) };
+}
 
 /** The key of a page's copy in the incident channel, when it was first paged in the announcement channel. */
 export const pageCopyKey = (incidentId: number, level: number) => `escalation-copy:${incidentId}:${level}`;
@@ -111,7 +120,27 @@ export async function stopAckAlarm(tx: Queryable, incidentId: number): Promise<v
 
 /** Resolved: every timer stops (a setup still running finishes, so the channel is complete). */
 export async function stopIncidentTimers(tx: Queryable, incidentId: number): Promise<void> {
-  await cancelIncidentWork(tx, incidentId, [INCIDENT_WORK.escalation, INCIDENT_WORK.ackAlarm]);
+  await cancelIncidentWork(tx, incidentId, [INCIDENT_WORK.escalation, INCIDENT_WORK.ackAlarm, INCIDENT_WORK.updateReminder]);
+}
+
+/**
+ * The next reminder to post a stakeholder update replaces any waiting one (an update was posted, a snooze, a new
+ * severity's cadence); null arms none. Call it after completing a running reminder, which this would cancel.
+ */
+export async function armUpdateReminder(tx: Queryable, incidentId: number, dueAt: Date | null, now: Date): Promise<void> {
+  await cancelIncidentWork(tx, incidentId, [INCIDENT_WORK.updateReminder]);
+  if (!dueAt) return;
+  await scheduleWork(
+    tx,
+    {
+      kind: INCIDENT_WORK.updateReminder,
+      key: workKey.updateReminder(incidentId, dueAt),
+      incidentId,
+      priority: PRIORITY.setup,
+      runAt: dueAt,
+    },
+    now,
+  );
 }
 
 /** The pinned card (and the topic) are re-rendered from the stored state when Slack's budget allows; repeats collapse. */

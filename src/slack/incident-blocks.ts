@@ -3,13 +3,18 @@ import type { KnownBlock, View } from '@slack/types';
 import { formatDuration } from '../config/duration.ts';
 import { SEVERITIES, type IncidentRole, type Severity } from '../config/schema.ts';
 import type { EscalationStep, Incident } from '../store/incidents.ts';
+import { escapeText } from './escape.ts';
 
 export const DECLARE_CALLBACK_ID = 'incident:declare';
+export const UPDATE_CALLBACK_ID = 'incident:update';
 export const INCIDENT_ACTIONS = {
   ack: 'incident:ack',
   health: 'incident:health',
   escalate: 'incident:escalate',
   resolve: 'incident:resolve',
+  /** On an update reminder: opens the update form; puts the next reminder off by incidents.updateSnooze. */
+  postUpdate: 'incident:update-post',
+  snoozeUpdate: 'incident:update-snooze',
 } as const;
 
 /** The card's role pickers: `incident:role:<role>` (a users_select in the `roles:<incident>` block). */
@@ -324,5 +329,97 @@ export function escalationCopyPost(
   return {
     text: `Escalation level ${step.level} (${step.label}) for incident #${incident.id} was paged before this channel existed`,
     blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }],
+  };
+}
+
+/** A stakeholder update, as posted in the announcement channel and the incident channel; the text is the user's. */
+export function stakeholderUpdatePost(incident: Incident, text: string, author: string): { text: string; blocks: KnownBlock[] } {
+  const where = incident.channel_id ? ` · <#${incident.channel_id}>` : '';
+  const heading = `:loudspeaker: *Update on incident #${incident.id} (${incident.severity}): ${escapeText(incident.title)}*`;
+  return {
+    text: `Update on incident #${incident.id} (${incident.severity})`,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: `${heading}\n${escapeText(text)}`.slice(0, 3000) } },
+      {
+        type: 'context',
+        elements: [{ type: 'mrkdwn', text: `Posted by <@${author}> · ${STATUS_WORDS[incident.status]}${where}` }],
+      },
+    ],
+  };
+}
+
+export interface UpdateReminderInput {
+  incident: Incident;
+  /** When the last update was posted, or undefined when none was. */
+  lastUpdateAt: Date | undefined;
+  dueAt: Date;
+  postedAt: Date;
+  late: boolean;
+  snooze: number;
+  timezone: string;
+}
+
+/** Reminds the commander (or whoever leads, when nobody is commander yet) to post a stakeholder update. */
+export function updateReminderPost(input: UpdateReminderInput): { text: string; blocks: KnownBlock[] } {
+  const { incident } = input;
+  const who = incident.commander ? `<@${incident.commander}>` : 'No commander yet: whoever leads,';
+  const since = input.lastUpdateAt
+    ? `the last stakeholder update was ${formatDuration(input.postedAt.getTime() - input.lastUpdateAt.getTime())} ago`
+    : `no stakeholder update was posted in the ${formatDuration(input.postedAt.getTime() - incident.declared_at.getTime())} since it was declared`;
+  const lateLine = input.late
+    ? `\n:hourglass: *Late*: due ${formatWhen(input.dueAt, input.timezone)}, sent ${formatWhen(input.postedAt, input.timezone)} (the bot was unavailable).`
+    : '';
+  const value = String(incident.id);
+  return {
+    text: `Time for a stakeholder update on incident #${incident.id}${input.late ? ' (late)' : ''}`,
+    blocks: [
+      {
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: `:bell: ${who} ${since} (${incident.severity}). Post one with \`/incident update <text>\` or the button.${lateLine}`,
+        },
+      },
+      {
+        type: 'actions',
+        block_id: `update-reminder:${incident.id}`,
+        elements: [
+          {
+            type: 'button',
+            action_id: INCIDENT_ACTIONS.postUpdate,
+            text: { type: 'plain_text', text: 'Post update' },
+            style: 'primary',
+            value,
+          },
+          {
+            type: 'button',
+            action_id: INCIDENT_ACTIONS.snoozeUpdate,
+            text: { type: 'plain_text', text: `Snooze ${formatDuration(input.snooze)}` },
+            value,
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** The form behind the reminder's Post update button. */
+export function updateModal(incident: Incident): View {
+  return {
+    type: 'modal',
+    callback_id: UPDATE_CALLBACK_ID,
+    title: { type: 'plain_text', text: 'Stakeholder update' },
+    submit: { type: 'plain_text', text: 'Post' },
+    close: { type: 'plain_text', text: 'Cancel' },
+    private_metadata: JSON.stringify({ incidentId: incident.id }),
+    blocks: [
+      {
+        type: 'input',
+        block_id: 'text',
+        label: { type: 'plain_text', text: `Update on incident #${incident.id}`.slice(0, 2000) },
+        hint: { type: 'plain_text', text: 'Posted to the announcement channel and this incident’s channel.' },
+        element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 2000 },
+      },
+    ],
   };
 }

@@ -153,6 +153,16 @@ export async function listEvents(db: Queryable, incidentId: number): Promise<Inc
     .rows;
 }
 
+/** When the last stakeholder update (`/incident update`) was posted, if ever. */
+export async function lastStatusUpdateAt(db: Queryable, incidentId: number): Promise<Date | undefined> {
+  return (
+    await db.query<{ at: Date }>(
+      `SELECT at FROM incident_events WHERE incident_id = $1 AND kind = 'status_update' ORDER BY at DESC, id DESC LIMIT 1`,
+      [incidentId],
+    )
+  ).rows[0]?.at;
+}
+
 export async function listSteps(db: Queryable, incidentId: number): Promise<EscalationStep[]> {
   return (await db.query<EscalationStep>('SELECT * FROM escalation_steps WHERE incident_id = $1 ORDER BY level', [incidentId]))
     .rows;
