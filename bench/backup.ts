@@ -50,7 +50,7 @@ async function child(input: ChildInput): Promise<void> {
   const { createLogger } = await import('../src/log.ts');
   const { openStore } = await import('../src/store/db.ts');
   const { migrate } = await import('../src/store/migrate.ts');
-  const { runBackup } = await import('../src/tasks/backup.ts');
+  const { runBackup } = await import('../src/tasks/backup/run-backup.ts');
   const store = await openStore({ databaseUrl: input.storeUrl, maxConnections: 2 });
   await migrate(store);
   const s3 = createS3Client({ endpoint: input.endpoint, region: 'us-east-1', forcePathStyle: true });

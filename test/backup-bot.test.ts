@@ -18,6 +18,7 @@ describe('/backup through the bot', () => {
   let slack: FakeSlack;
   let t: TestBot;
   let channelId: string;
+  let variables: Record<string, string>;
 
   beforeAll(async () => {
     s3 = await startTestS3({ buckets: [BUCKET], setAwsEnvironment: true });
@@ -25,9 +26,11 @@ describe('/backup through the bot', () => {
     await seedServiceDatabase(source.url, 5_000);
     keys = await generateKeyPair();
     // The bot reads the variables the config names from its environment, as in production.
-    process.env.RLHF_DATABASE_URL = source.url;
-    process.env.RLHF_BACKUP_PUBLIC_KEY = keys.publicKey;
-    process.env.RLHF_BACKUP_PRIVATE_KEY = keys.privateKey;
+    variables = {
+      RLHF_DATABASE_URL: source.url,
+      RLHF_BACKUP_PUBLIC_KEY: keys.publicKey,
+      RLHF_BACKUP_PRIVATE_KEY: keys.privateKey,
+    };
   });
   afterAll(async () => {
     await source.drop();
@@ -38,8 +41,17 @@ describe('/backup through the bot', () => {
     for (const id of ['U0SRE', 'U0MALLORY']) slack.addUser({ id });
     slack.addUsergroup({ id: 'S0SRE', users: ['U0SRE'] });
     channelId = slack.addChannel({ name: 'ops' }).id;
-    t = await startTestBot({
+    t = await startBackupBot(variables);
+  });
+  afterEach(async () => {
+    await t.stop();
+    await slack.close();
+  });
+
+  function startBackupBot(env: Record<string, string>) {
+    return startTestBot({
       slack,
+      env,
       file: {
         permissions: { backup: ['S0SRE'], restore: ['S0SRE'] },
         s3: { endpoint: s3.endpoint, forcePathStyle: true },
@@ -57,11 +69,7 @@ describe('/backup through the bot', () => {
       },
       extra: { escalation: { autoStart: false }, schedules: { autoStart: false } },
     });
-  });
-  afterEach(async () => {
-    await t.stop();
-    await slack.close();
-  });
+  }
 
   async function command(text: string, userId = 'U0SRE') {
     const responseUrl = slack.newResponseUrl();
@@ -154,16 +162,12 @@ describe('/backup through the bot', () => {
   });
 
   it('says plainly when the database cannot be read, before asking', async () => {
-    const saved = process.env.RLHF_DATABASE_URL;
-    process.env.RLHF_DATABASE_URL = 'postgres://nobody@127.0.0.1:9/none';
-    try {
-      const { responses } = await command('rlhf-audit-trail');
-      expect(String(responses.at(-1)!.text)).toMatch(
-        /^:no_entry_sign: Cannot back up \*rlhf-audit-trail\*: PostgreSQL: cannot read the database at 127\.0\.0\.1:9: /,
-      );
-    } finally {
-      process.env.RLHF_DATABASE_URL = saved;
-    }
+    await t.stop();
+    t = await startBackupBot({ ...variables, RLHF_DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none' });
+    const { responses } = await command('rlhf-audit-trail');
+    expect(String(responses.at(-1)!.text)).toMatch(
+      /^:no_entry_sign: Cannot back up \*rlhf-audit-trail\*: PostgreSQL: cannot read the database at 127\.0\.0\.1:9: /,
+    );
   });
 
   it('explains a service without Kubernetes has no config to back up', async () => {
@@ -178,6 +182,7 @@ describe('/backup through the bot', () => {
     const scheduled = await startTestBot({
       slack,
       clock,
+      env: variables,
       file: {
         s3: { endpoint: s3.endpoint, forcePathStyle: true },
         schedules: { dailyHealth: { enabled: false }, healthWatch: { enabled: false }, monthlyRestoreTest: { enabled: false } },

@@ -3,7 +3,8 @@ import { parseAllDocuments } from 'yaml';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { clientsFor } from '../src/clients/kubernetes.ts';
 import type { ServiceConfig } from '../src/config/schema.ts';
-import { runBackup, type BackupRequest } from '../src/tasks/backup.ts';
+import type { BackupRequest } from '../src/tasks/backup/model.ts';
+import { runBackup } from '../src/tasks/backup/run-backup.ts';
 import { startFakeKubernetes, type FakeKubernetes } from './fakes/kubernetes/index.ts';
 import {
   backupTaskDeps,

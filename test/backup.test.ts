@@ -7,8 +7,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { ServiceConfig } from '../src/config/schema.ts';
 import { systemClock } from '../src/clock.ts';
 import { listBackups } from '../src/store/backups.ts';
-import type { BackupManifest } from '../src/tasks/backup-catalog.ts';
-import { runBackup, type BackupProgress, type BackupRequest } from '../src/tasks/backup.ts';
+import type { BackupManifest } from '../src/tasks/backup/catalog.ts';
+import type { BackupProgress, BackupRequest } from '../src/tasks/backup/model.ts';
+import { runBackup } from '../src/tasks/backup/run-backup.ts';
 import {
   backupTaskDeps,
   download,

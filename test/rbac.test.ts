@@ -6,7 +6,7 @@ import { clientsFor } from '../src/clients/kubernetes.ts';
 import { systemClock } from '../src/clock.ts';
 import { parseConfig } from '../src/config/load.ts';
 import { healthTargets, runHealthChecks } from '../src/tasks/health/run.ts';
-import { exportNamespace } from '../src/tasks/namespace-export.ts';
+import { exportNamespace } from '../src/tasks/backup/namespace-export.ts';
 import { readRevisionHistory } from '../src/tasks/rollback/history.ts';
 import { planRollback, rollback } from '../src/tasks/rollback/rollback.ts';
 import { followRollout } from '../src/tasks/rollback/status.ts';

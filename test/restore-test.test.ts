@@ -2,8 +2,8 @@ import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-s
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { ServiceConfig } from '../src/config/schema.ts';
-import { runBackup } from '../src/tasks/backup.ts';
-import { runRestoreTest } from '../src/tasks/restore-test.ts';
+import { runBackup } from '../src/tasks/backup/run-backup.ts';
+import { runRestoreTest } from '../src/tasks/backup/restore-test.ts';
 import {
   backupTaskDeps,
   download,

@@ -3,14 +3,15 @@ import { userInfo } from 'node:os';
 import { systemClock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
-import { backup, restoreTest, type BackupRuntime } from '../handlers/backup.ts';
 import { requireService } from '../handlers/listener.ts';
 import { InFlight } from '../inflight.ts';
 import { createLogger } from '../log.ts';
 import { formatBytes } from '../config/units.ts';
 import { appendAudit } from '../store/audit.ts';
 import { openMigratedStore, storeOptions } from '../store/open.ts';
-import { BACKUP_KINDS, type BackupRequestKind } from '../tasks/backup.ts';
+import { backupProgressText } from '../slack/backup-blocks.ts';
+import { BACKUP_KINDS, type BackupRequestKind } from '../tasks/backup/model.ts';
+import { backup, restoreTest, type BackupRuntime } from '../tasks/backup/use-cases.ts';
 
 interface Io {
   out: (line: string) => void;
@@ -30,13 +31,13 @@ export const backupCommands: Record<string, Command> = {
   backup: {
     usage: BACKUP_USAGE,
     summary: 'pg_dump -Fc and/or the namespace streamed to S3, verified and recorded, then retention (exit 1 when it fails)',
-    async run(args, config, io, env = process.env) {
+    async run(args, config, io) {
       const [serviceName, kind = 'database', ...extra] = args;
       if (extra.length > 0 || !BACKUP_KINDS.includes(kind as BackupRequestKind))
         throw new UserError(`\`${kind}\` is not a backup kind\nUsage: ${BACKUP_USAGE}`);
       const [name, service] = requireService(config, serviceName, `Usage: ${BACKUP_USAGE}`);
       if (!service.backup) throw new UserError(`${name} has no backup section in the config`);
-      return withRuntime(config, env, async (runtime, actor) => {
+      return withRuntime(config, async (runtime, actor) => {
         const stop = interruptOnSignal();
         try {
           await appendAudit(
@@ -49,7 +50,7 @@ export const backupCommands: Record<string, Command> = {
             trigger: 'cli',
             requestedBy: actor,
             signal: stop.signal,
-            onProgress: (text) => io.out(text),
+            onProgress: (progress) => io.out(backupProgressText(progress)),
           });
           for (const object of result.objects) {
             io.out(`verified s3://${object.bucket}/${object.key}: ${formatBytes(object.sizeBytes)}, sha256 ${object.sha256}`);
@@ -80,10 +81,10 @@ export const backupCommands: Record<string, Command> = {
   'backup verify': {
     usage: VERIFY_USAGE,
     summary: 'restore the newest verified backup into a scratch database, count rows, drop it (exit 1 when it fails)',
-    async run(args, config, io, env = process.env) {
+    async run(args, config, io) {
       if (args.length !== 1) throw new UserError(`Usage: ${VERIFY_USAGE}`);
       const [name, service] = requireService(config, args[0], `Usage: ${VERIFY_USAGE}`);
-      return withRuntime(config, env, async (runtime) => {
+      return withRuntime(config, async (runtime) => {
         const result = await restoreTest(runtime, name, service);
         if (result.backup)
           io.out(`backup s3://${result.backup.bucket}/${result.backup.key} (${formatBytes(result.backup.sizeBytes)})`);
@@ -106,11 +107,7 @@ export const backupCommands: Record<string, Command> = {
   },
 };
 
-async function withRuntime(
-  config: Config,
-  env: NodeJS.ProcessEnv,
-  fn: (runtime: BackupRuntime, actor: string) => Promise<number>,
-): Promise<number> {
+async function withRuntime(config: Config, fn: (runtime: BackupRuntime, actor: string) => Promise<number>): Promise<number> {
   const { store } = await openMigratedStore(storeOptions(config));
   try {
     // Logs go to stderr, quieter than the bot's: the terminal's output is the lines this command prints.
@@ -118,7 +115,7 @@ async function withRuntime(
       level: config.env.LOG_LEVEL === 'info' ? 'warn' : config.env.LOG_LEVEL,
       destination: process.stderr,
     });
-    const runtime: BackupRuntime = { config, store, clock: systemClock, logger, inflight: new InFlight(), env };
+    const runtime: BackupRuntime = { config, store, clock: systemClock, logger, inflight: new InFlight() };
     return await fn(runtime, `cli:${userInfo().username}`);
   } finally {
     await store.close();

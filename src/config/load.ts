@@ -49,7 +49,7 @@ export function parseConfig(
   }
   if (!result.success || issues.length > 0) throw new ConfigError(issues, source);
   const { env: parsedEnv, file } = result.data;
-  return { env: parsedEnv, file, timezone: file.timezone ?? parsedEnv.TZ ?? 'UTC', source };
+  return { env: parsedEnv, file, timezone: file.timezone ?? parsedEnv.TZ ?? 'UTC', source, variables: env };
 }
 
 function readYaml(path: string): unknown {

@@ -529,4 +529,9 @@ export interface Config {
   timezone: string;
   /** Where the file came from, or undefined when the built-in defaults are used. */
   source: string | undefined;
+  /**
+   * The environment the config was read from, read once: where the variables the file names are looked up
+   * (backup.databaseUrlEnv, backup.encryption.publicKeyEnv, …), so no task reads process.env itself.
+   */
+  variables: Readonly<Record<string, string | undefined>>;
 }

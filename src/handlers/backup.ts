@@ -1,11 +1,7 @@
 // /backup <service> [database|config|full] (confirmed, with live progress) and /backup verify <service> (the restore test).
 import { z } from 'zod';
-import { createKubernetesClients } from '../clients/kubernetes.ts';
-import { createS3Client } from '../clients/s3.ts';
-import type { Config, ServiceConfig } from '../config/schema.ts';
+import type { ServiceConfig } from '../config/schema.ts';
 import { ConfigError, ExternalError, UserError } from '../errors.ts';
-import type { InFlight } from '../inflight.ts';
-import type { Logger } from '../log.ts';
 import {
   backupDetails,
   backupOutcomeBlocks,
@@ -14,19 +10,8 @@ import {
   restoreTestBlocks,
   restoreTestText,
 } from '../slack/backup-blocks.ts';
-import type { Store } from '../store/db.ts';
-import type { Clock } from '../clock.ts';
-import {
-  BACKUP_KINDS,
-  planBackup,
-  runBackup,
-  type BackupDeps,
-  type BackupRequestKind,
-  type BackupResult,
-} from '../tasks/backup.ts';
-import { loadRecipientKey } from '../tasks/backup-encryption.ts';
-import { describeDatabase } from '../tasks/postgres-tools.ts';
-import { runRestoreTest, type RestoreTestResult } from '../tasks/restore-test.ts';
+import { BACKUP_KINDS, type BackupRequestKind } from '../tasks/backup/model.ts';
+import { backup, previewBackup, restoreTest, type BackupRuntime } from '../tasks/backup/use-cases.ts';
 import { splitWords } from './command-text.ts';
 import type { ConfirmableAction } from './confirm.ts';
 import { requireService, type CommandHandler, type HandlerDeps } from './listener.ts';
@@ -37,7 +22,6 @@ export const BACKUP_ACTION = 'backup';
 
 /** The longest a backup may run from its confirmation; a larger database needs a larger value. */
 const BACKUP_TIME_LIMIT_MS = 6 * 3_600_000;
-const RESTORE_TEST_TIME_LIMIT_MS = 6 * 3_600_000;
 
 const backupParamsSchema = z.object({
   kind: z.enum(BACKUP_KINDS),
@@ -45,17 +29,6 @@ const backupParamsSchema = z.object({
   keys: z.object({ database: z.string().optional(), config: z.string().optional() }),
 });
 export type BackupParams = z.infer<typeof backupParamsSchema>;
-
-/** What backups and restore tests need from the bot; built from the config per run. */
-export interface BackupRuntime {
-  config: Config;
-  store: Store;
-  clock: Clock;
-  logger: Logger;
-  inflight: InFlight;
-  /** Where variables named in the config are read; default process.env. */
-  env?: Record<string, string | undefined>;
-}
 
 export const handleBackupCommand: CommandHandler = async ({ command, ack, respond }, context, deps) => {
   const words = splitWords(command.text);
@@ -81,16 +54,9 @@ export const handleBackupCommand: CommandHandler = async ({ command, ack, respon
   }
 
   await ack({ response_type: 'ephemeral', text: `:mag: Looking at what a ${kind} backup of *${name}* would take…` });
-  const plan = planBackup(name, settings, kind as BackupRequestKind, deps.clock.now());
-  let details: string[];
+  let preview;
   try {
-    const env = process.env;
-    const needsDatabase = plan.steps.some((step) => step.kind === 'database');
-    const [database, recipient] = await Promise.all([
-      needsDatabase ? databaseToDump(settings.databaseUrlEnv, env) : undefined,
-      settings.encryption ? loadRecipientKey(settings.encryption, env, deps.clock.now()) : undefined,
-    ]);
-    details = backupDetails(plan, { database, namespace: service.kubernetes?.namespace, recipient });
+    preview = await previewBackup(runtimeOf(deps), name, settings, kind as BackupRequestKind);
   } catch (error) {
     // A database that cannot be read or a key that cannot be used is the user's to know, in plain words.
     if (!(error instanceof ExternalError || error instanceof ConfigError || error instanceof UserError)) throw error;
@@ -103,6 +69,12 @@ export const handleBackupCommand: CommandHandler = async ({ command, ack, respon
     });
     return;
   }
+  const { plan } = preview;
+  const details = backupDetails(plan, {
+    database: preview.database,
+    namespace: service.kubernetes?.namespace,
+    recipient: preview.recipient,
+  });
   const params: BackupParams = {
     kind: kind as BackupRequestKind,
     keys: Object.fromEntries(plan.steps.map((step) => [step.kind, step.key])),
@@ -138,62 +110,13 @@ export function backupAction(deps: HandlerDeps): ConfirmableAction<BackupParams>
         keys: params.keys,
         signal: run.signal,
         log: run.log,
-        onProgress: (text) => {
-          void run.progress(text);
+        onProgress: (progress) => {
+          void run.progress(backupProgressText(progress));
         },
       });
       return { ok: result.ok, text: backupOutcomeText(result), blocks: backupOutcomeBlocks(result) };
     },
   };
-}
-
-export interface BackupRunOptions {
-  kind: BackupRequestKind;
-  trigger: 'slack' | 'cli' | 'schedule';
-  requestedBy?: string;
-  keys?: Partial<Record<'database' | 'config', string>>;
-  signal?: AbortSignal;
-  log?: Logger;
-  onProgress?: (text: string) => void;
-}
-
-/** One backup with the bot's clients: the same code for Slack, the schedule and the CLI. */
-export async function backup(
-  runtime: BackupRuntime,
-  name: string,
-  service: ServiceConfig,
-  options: BackupRunOptions,
-): Promise<BackupResult> {
-  const s3 = createS3Client(runtime.config.file.s3);
-  const deps: BackupDeps = {
-    store: runtime.store,
-    s3,
-    clock: runtime.clock,
-    log: options.log ?? runtime.logger,
-    kubernetes: (context) => createKubernetesClients(runtime.config, { context }),
-  };
-  const running = runBackup(deps, {
-    service: name,
-    config: service,
-    kind: options.kind,
-    env: runtime.env ?? process.env,
-    trigger: options.trigger,
-    requestedBy: options.requestedBy,
-    keys: options.keys,
-    signal: options.signal,
-    onProgress: options.onProgress && ((progress) => options.onProgress!(backupProgressText(progress))),
-  }).finally(() => s3.destroy());
-  // A stop cuts the confirmation's wait short; shutdown still waits for the upload to be aborted and the lock released.
-  return runtime.inflight.track(running);
-}
-
-export async function restoreTest(runtime: BackupRuntime, name: string, service: ServiceConfig): Promise<RestoreTestResult> {
-  const s3 = createS3Client(runtime.config.file.s3);
-  const running = runRestoreTest(
-    { store: runtime.store, s3, clock: runtime.clock, log: runtime.logger },
-    { service: name, config: service, env: runtime.env ?? process.env, signal: AbortSignal.timeout(RESTORE_TEST_TIME_LIMIT_MS) },
-  ).finally(() => s3.destroy());
-  return runtime.inflight.track(running);
 }
 
 function runtimeOf(deps: HandlerDeps): BackupRuntime {
@@ -212,11 +135,4 @@ function requireBackupSettings(name: string, service: ServiceConfig, kind: Backu
       'not_configured',
     );
   return service.backup;
-}
-
-async function databaseToDump(urlEnv: string, env: Record<string, string | undefined>) {
-  const url = env[urlEnv];
-  if (!url)
-    throw new UserError(`the environment variable \`${urlEnv}\` (backup.databaseUrlEnv) is not set on the bot`, 'not_configured');
-  return describeDatabase(url);
 }

@@ -1,6 +1,6 @@
 // The scheduled backup work: the daily backup of every service with backups configured, and the monthly restore test.
 import type { KnownBlock } from '@slack/types';
-import { backup, restoreTest, type BackupRuntime } from '../handlers/backup.ts';
+import { backup, restoreTest, type BackupRuntime } from '../tasks/backup/use-cases.ts';
 import { backupOutcomeBlocks, backupOutcomeText, restoreTestBlocks, restoreTestText } from '../slack/backup-blocks.ts';
 import type { AuditWriter } from '../store/audit.ts';
 import type { JobWork } from './jobs.ts';

@@ -1,9 +1,10 @@
 // Block Kit and text for backups: the confirmation's lines, live progress, the outcome, and restore test results.
 import type { KnownBlock } from '@slack/types';
 import { formatDuration } from '../config/duration.ts';
-import type { BackupPlan, BackupProgress, BackupResult } from '../tasks/backup.ts';
-import type { DatabaseInfo } from '../tasks/postgres-tools.ts';
-import type { RestoreTestResult } from '../tasks/restore-test.ts';
+import type { BackupProgress, BackupResult } from '../tasks/backup/model.ts';
+import type { DatabaseInfo } from '../tasks/backup/pg-tools.ts';
+import type { BackupPlan } from '../tasks/backup/plan.ts';
+import type { RestoreTestResult } from '../tasks/backup/restore-test.ts';
 import { formatBytes } from '../config/units.ts';
 
 export interface BackupTarget {

@@ -10,7 +10,7 @@ import { createS3Client } from '../../src/clients/s3.ts';
 import { systemClock } from '../../src/clock.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Store } from '../../src/store/db.ts';
-import type { BackupDeps } from '../../src/tasks/backup.ts';
+import type { BackupDeps } from '../../src/tasks/backup/model.ts';
 import type { TestS3 } from './s3.ts';
 
 /** What runBackup and runRestoreTest need, on a test store and the test S3 (through its proxy, so faults apply). */

@@ -1,9 +1,9 @@
 // A service's namespace as re-appliable YAML: its deployments, services and configmaps (and secrets when asked), without status or server-set fields.
 import { dumpYaml } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { type KubernetesClients } from '../clients/kubernetes.ts';
-import { kubernetesError } from '../clients/kubernetes-errors.ts';
-import { ExternalError } from '../errors.ts';
+import { type KubernetesClients } from '../../clients/kubernetes.ts';
+import { kubernetesError } from '../../clients/kubernetes-errors.ts';
+import { ExternalError } from '../../errors.ts';
 
 export interface NamespaceExport {
   yaml: string;

@@ -2,8 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import pg from 'pg';
-import { ExternalError, errorMessage } from '../errors.ts';
-import { redactString } from '../log.ts';
+import { ExternalError, errorMessage } from '../../errors.ts';
+import { redactString } from '../../log.ts';
 
 export interface PgToolProcess {
   child: ChildProcess;

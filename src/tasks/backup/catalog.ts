@@ -12,35 +12,13 @@ import {
   type S3Client,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
-import { isNotFound, s3ErrorMessage } from '../clients/s3.ts';
-import { ExternalError } from '../errors.ts';
+import { isNotFound, s3ErrorMessage } from '../../clients/s3.ts';
+import { ExternalError } from '../../errors.ts';
+import { backupKeyPattern, manifestKey, type BackupKind } from './keys.ts';
 
-export type BackupKind = 'database' | 'config';
-
-const KIND_EXTENSION: Record<BackupKind, string> = { database: 'dump', config: 'yaml' };
-const MANIFEST_SUFFIX = '.manifest.json';
 // CopyObject copies at most 5 GiB; larger objects are copied part by part.
 const SINGLE_COPY_LIMIT = 5 * 1024 ** 3;
 const COPY_PART_SIZE = 1024 ** 3;
-
-/** 2026-11-22T02:00:00.123Z → "20261122T020000.123Z": sortable, and unique per backup of a service (backups never overlap). */
-export function keyStamp(at: Date): string {
-  return at.toISOString().replace(/[-:]/g, '');
-}
-
-/** `<prefix><service>-<kind>-<stamp>.dump|yaml[.gpg]`, e.g. database/daily/rlhf-audit-trail-database-20261122T020000.000Z.dump.gpg. */
-export function backupKey(prefix: string, service: string, kind: BackupKind, at: Date, encrypted: boolean): string {
-  return `${prefix}${service}-${kind}-${keyStamp(at)}.${KIND_EXTENSION[kind]}${encrypted ? '.gpg' : ''}`;
-}
-
-export function manifestKey(key: string): string {
-  return `${key}${MANIFEST_SUFFIX}`;
-}
-
-function backupKeyPattern(prefix: string, service: string, kind: BackupKind): RegExp {
-  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`^${escape(`${prefix}${service}-${kind}-`)}(\\d{8}T\\d{6}\\.\\d{3}Z)\\.${KIND_EXTENSION[kind]}(\\.gpg)?$`);
-}
 
 export interface StoredBackup {
   key: string;

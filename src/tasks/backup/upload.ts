@@ -10,8 +10,8 @@ import {
   type S3Client,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
-import { ExternalError, errorMessage } from '../errors.ts';
-import { s3ErrorMessage } from '../clients/s3.ts';
+import { ExternalError, errorMessage } from '../../errors.ts';
+import { s3ErrorMessage } from '../../clients/s3.ts';
 
 export interface StreamUploadOptions {
   s3: S3Client;

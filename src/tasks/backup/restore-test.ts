@@ -4,18 +4,18 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
-import { s3ErrorMessage } from '../clients/s3.ts';
-import type { Clock } from '../clock.ts';
-import type { ServiceConfig } from '../config/schema.ts';
-import { ExternalError, errorMessage } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import { redactString } from '../log.ts';
-import { claimBackupLock, releaseBackupLock } from '../store/backups.ts';
-import type { Store } from '../store/db.ts';
-import { listStoredBackups } from './backup-catalog.ts';
-import { decryptStream, loadDecryptionKey } from './backup-encryption.ts';
-import { failureReason } from './backup.ts';
-import { startPgTool } from './postgres-tools.ts';
+import { s3ErrorMessage } from '../../clients/s3.ts';
+import type { Clock } from '../../clock.ts';
+import type { ServiceConfig } from '../../config/schema.ts';
+import { ExternalError, errorMessage } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import { redactString } from '../../log.ts';
+import type { Store } from '../../store/db.ts';
+import { listStoredBackups } from './catalog.ts';
+import { decryptStream, loadDecryptionKey } from './encrypt.ts';
+import { takeLock } from './lock.ts';
+import { failureReason } from './model.ts';
+import { startPgTool } from './pg-tools.ts';
 
 export interface RestoreTestDeps {
   store: Store;
@@ -71,11 +71,15 @@ export async function runRestoreTest(deps: RestoreTestDeps, request: RestoreTest
   const serverUrl = request.env[serverEnv];
   if (!serverUrl) return finish(`the environment variable ${serverEnv} is not set: no server to restore into`);
 
-  const lockName = `restore-test:${request.service}`;
-  const holder = `${process.pid}:${started.getTime()}`;
-  const claim = await claimBackupLock(store, lockName, holder, started, LOCK_LEASE_MS);
-  if (!claim.acquired)
-    return finish(`a restore test of ${request.service} is already running (since ${claim.since.toISOString()})`);
+  const lock = await takeLock({
+    store,
+    clock,
+    log,
+    name: `restore-test:${request.service}`,
+    what: `the restore test lock of ${request.service}`,
+    leaseMs: LOCK_LEASE_MS,
+  });
+  if (!lock.held) return finish(`a restore test of ${request.service} is already running (since ${lock.since.toISOString()})`);
   try {
     const backups = await listStoredBackups(s3, settings.bucket, settings.prefix, request.service, 'database', request.signal);
     const newest = backups.find((backup) => backup.verified);
@@ -125,7 +129,7 @@ export async function runRestoreTest(deps: RestoreTestDeps, request: RestoreTest
   } catch (error) {
     return finish(failureReason(error));
   } finally {
-    await releaseBackupLock(store, lockName, holder).catch(() => undefined);
+    await lock.held.release();
   }
 }
 

@@ -1,7 +1,8 @@
 // Retention: a service's backups older than its retention period are deleted with their manifests, never the newest verified one.
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { s3ErrorMessage } from '../clients/s3.ts';
-import { listStoredBackups, manifestKey, type BackupKind } from './backup-catalog.ts';
+import { s3ErrorMessage } from '../../clients/s3.ts';
+import { listStoredBackups } from './catalog.ts';
+import { manifestKey, type BackupKind } from './keys.ts';
 
 export interface RetentionOptions {
   s3: S3Client;

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { ReadableStream } from 'node:stream/web';
 import type { Key, PrivateKey, PublicKey } from 'openpgp';
-import type { ServiceConfig } from '../config/schema.ts';
-import { ConfigError, errorMessage } from '../errors.ts';
+import type { ServiceConfig } from '../../config/schema.ts';
+import { ConfigError, errorMessage } from '../../errors.ts';
 
 export type EncryptionSettings = NonNullable<NonNullable<ServiceConfig['backup']>['encryption']>;
 
