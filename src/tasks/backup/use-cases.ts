@@ -9,7 +9,7 @@ import type { Store } from '../../store/db.ts';
 import type { RecipientKey } from './encrypt.ts';
 import type { BackupKind } from './keys.ts';
 import type { BackupDeps, BackupProgress, BackupRequestKind, BackupResult, BackupSettings } from './model.ts';
-import { describeDatabase, type DatabaseInfo } from './pg-tools.ts';
+import type { DatabaseInfo } from './pg-tools.ts';
 import { planBackup, type BackupPlan } from './plan.ts';
 import type { RestoreTestResult } from './restore-test.ts';
 
@@ -47,7 +47,9 @@ export async function previewBackup(
   const plan = planBackup(name, settings, kind, runtime.clock.now());
   const needsDatabase = plan.steps.some((step) => step.kind === 'database');
   const [database, recipient] = await Promise.all([
-    needsDatabase ? describeDatabase(databaseUrl(settings, env)) : undefined,
+    needsDatabase
+      ? import('./pg-tools.ts').then(({ describeDatabase }) => describeDatabase(databaseUrl(settings, env)))
+      : undefined,
     settings.encryption
       ? import('./encrypt.ts').then(({ loadRecipientKey }) => loadRecipientKey(settings.encryption!, env, runtime.clock.now()))
       : undefined,
