@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.ts';
 import { openStore } from '../src/store/db.ts';
-import { appendAudit, verifyAuditLog } from '../src/store/audit.ts';
+import { AuditWriter, appendAudit, appendAuditBatch, verifyAuditLog } from '../src/store/audit.ts';
 import { openTestStore, testStoreKind, type TestStore } from './support/stores.ts';
 
 const at = (minute: number) => new Date(Date.UTC(2026, 10, 22, 15, minute, 0, 123));
@@ -46,6 +46,23 @@ describe(`audit log on ${testStoreKind()}`, () => {
     testStore = await openTestStore();
     await seed(testStore, 5);
     expect(await verifyAuditLog(testStore.store)).toEqual({ ok: true, rowsChecked: 5 });
+  });
+
+  it('keeps a burst of appends in arrival order in one chain, in batches and past one statement per batch', async () => {
+    testStore = await openTestStore();
+    const writer = new AuditWriter(testStore.store);
+    const burst = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        writer.append({ actor: 'U0ALICE', action: 'command', target: '/health', params: { i } }, at(i % 59)),
+      ),
+    );
+    expect(burst.map((row) => row.params.i)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    const batch = await appendAuditBatch(
+      testStore.store,
+      Array.from({ length: 1_200 }, (_, i) => ({ entry: { actor: 'U0BOB', action: 'button', params: { i } }, at: at(i % 59) })),
+    );
+    expect(batch.map((row) => row.seq)).toEqual(Array.from({ length: 1_200 }, (_, i) => 301 + i));
+    expect(await verifyAuditLog(testStore.store)).toEqual({ ok: true, rowsChecked: 1_500 });
   });
 
   it('refuses updates and deletes from ordinary sessions', async () => {
