@@ -1,6 +1,6 @@
 // Composition root: the only place that wires config, store, clients, Slack, HTTP and schedules together.
 import type { Server } from 'node:http';
-import { App, HTTPReceiver, SocketModeReceiver, type Receiver } from '@slack/bolt';
+import { App, HTTPReceiver } from '@slack/bolt';
 import type { Redis } from 'ioredis';
 import type { WakeSignals } from './clients/wake-signals.ts';
 import { createSlackClient, slackErrorCode, withSlackPriority, type GatedWebClient } from './clients/slack.ts';
@@ -9,7 +9,7 @@ import { SlackOutbox, workErrorFor } from './clients/slack-outbox.ts';
 import { PostOnce } from './clients/slack-post-once.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/schema.ts';
-import { ConfigError, UserError } from './errors.ts';
+import { ConfigError, UserError, type ExternalError } from './errors.ts';
 import { Permissions } from './handlers/authorize.ts';
 import { Confirmations, type ConfirmableAction } from './handlers/confirm.ts';
 import { registerHandlers } from './handlers/register.ts';
@@ -31,6 +31,8 @@ import { InFlight } from './inflight.ts';
 import { createLogger, slackLogger, type Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { opsRoutes } from './ops-routes.ts';
+import { DeliverOnce } from './receiver/deliver-once.ts';
+import { SocketModeConnections, type SocketTiming } from './receiver/socket-mode-receiver.ts';
 import type { Store } from './store/db.ts';
 import { openMigratedStore, storeOptions } from './store/open.ts';
 import { SharedReads } from './shared-reads.ts';
@@ -60,6 +62,8 @@ export interface BotOptions {
   schedules?: { autoStart?: boolean };
   /** Durable work tuning (tests compress time); autoStart false leaves polling to the caller (poller.tick()). */
   escalation?: { leaseMs?: number; lateAfterMs?: number; maxSleepMs?: number; autoStart?: boolean };
+  /** Socket Mode connection timing (tests compress the hello, ping and backoff limits). */
+  socketTiming?: Partial<SocketTiming>;
 }
 
 export interface Bot {
@@ -77,6 +81,11 @@ export interface Bot {
   readonly confirmations: Confirmations;
   readonly scheduler: Scheduler;
   readonly healthWatch: HealthWatch;
+  /**
+   * Resolves when Slack refuses SLACK_APP_TOKEN for Socket Mode (invalid_auth, token_revoked…): the bot can never
+   * receive again and should exit (main.ts: code 78). Never resolves otherwise.
+   */
+  readonly fatal: Promise<ExternalError>;
   /** Resolves when no acknowledged work is still running. */
   idle(): Promise<void>;
   stop(): Promise<void>;
@@ -268,19 +277,35 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     };
 
     const identity = botIdentity(slack, logger);
-    const receiver: Receiver & { requestListener?: HTTPReceiver['requestListener'] } =
+    let reportFatal: (error: ExternalError) => void = () => undefined;
+    const fatal = new Promise<ExternalError>((resolve) => {
+      reportFatal = resolve;
+    });
+    const socket =
       mode === 'socket'
-        ? new SocketModeReceiver({
+        ? new SocketModeConnections({
             appToken: env.SLACK_APP_TOKEN!,
-            logger: slackLogger(logger) as never,
-            installerOptions: env.SLACK_API_URL ? { clientOptions: { slackApiUrl: env.SLACK_API_URL } } : {},
+            apiUrl: env.SLACK_API_URL,
+            connections: config.file.socketMode.connections,
+            staggerMs: config.file.socketMode.stagger,
+            readinessGraceMs: config.file.socketMode.readinessGrace,
+            requestTimeoutMs: config.file.timeouts.slack,
+            logger,
+            metrics,
+            onFatal: (error) => reportFatal(error),
+            ...(options.socketTiming ? { timing: options.socketTiming } : {}),
           })
-        : new HTTPReceiver({
-            signingSecret: env.SLACK_SIGNING_SECRET!,
-            logger: slackLogger(logger) as never,
-            endpoints: '/slack/events',
-            unhandledRequestTimeoutMillis: 3_001,
-          });
+        : undefined;
+    const http = socket
+      ? undefined
+      : new HTTPReceiver({
+          signingSecret: env.SLACK_SIGNING_SECRET!,
+          logger: slackLogger(logger) as never,
+          endpoints: '/slack/events',
+          unhandledRequestTimeoutMillis: 3_001,
+        });
+    // Re-deliveries (Socket Mode retry_attempt, HTTP X-Slack-Retry-Num) are acked and dropped before any listener.
+    const receiver = new DeliverOnce((socket ?? http)!, { store, clock, logger, metrics });
     const app = new App({
       receiver,
       logger: slackLogger(logger) as never,
@@ -294,11 +319,18 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     registerHandlers(app, deps);
 
     const routes: Route[] = [
-      ...opsRoutes({ store, redis, redisLimitMs, metrics, isDraining: () => inflight.closed }),
+      ...opsRoutes({
+        store,
+        redis,
+        redisLimitMs,
+        metrics,
+        isDraining: () => inflight.closed,
+        ...(socket ? { slackNotReady: () => socket.notReadyReason() } : {}),
+      }),
       alertmanagerRoute({ token: env.ALERTMANAGER_TOKEN, intake: alerts, inflight, logger }),
     ];
-    if (mode === 'http') {
-      const listener = receiver.requestListener!;
+    if (http) {
+      const listener = http.requestListener;
       routes.push({ method: 'POST', path: '/slack/events', handle: (req, res) => listener(req, res) });
     }
     const server: Server = createHttpServer({ routes, logger });
@@ -309,11 +341,8 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     cleanups.unshift(closeCleanup);
     if (mode === 'socket') {
       // Connecting does not hold up start-up: ops endpoints, timers and schedules run while Slack is unreachable,
-      // and the Socket Mode client keeps reconnecting by itself.
-      app.start().then(
-        () => logger.info({ event: 'slack.socket_connected' }),
-        (error: unknown) => logger.error({ event: 'slack.socket_connect_failed', code: slackErrorCode(error), err: error }),
-      );
+      // and the connections keep reconnecting by themselves (a refused token resolves `fatal`).
+      await app.start();
       cleanups.unshift(socketCleanup);
     }
     identity.warmUp();
@@ -351,6 +380,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       confirmations,
       scheduler,
       healthWatch,
+      fatal,
       idle: () => inflight.idle(),
       stop() {
         stopping ??= (async () => {

@@ -44,6 +44,8 @@ export const ERROR_CODES = {
   http_unreachable: 'An HTTP endpoint of a watched service cannot be reached.',
   http_status: 'An HTTP endpoint answered with an unexpected status.',
   http_invalid: 'An HTTP endpoint answered something that is not the expected JSON.',
+  slack_app_token_rejected:
+    'apps.connections.open refused SLACK_APP_TOKEN (invalid_auth, not_allowed_token_type, token_revoked, missing connections:write): the bot exits with 78 and one line naming the fix.',
   k8s_unreachable: 'The Kubernetes API server cannot be reached.',
   k8s_denied: "The Kubernetes API refused the bot's credentials or its ServiceAccount lacks a grant (401/403).",
   k8s_not_found: 'The Kubernetes object (or namespace) does not exist (404).',

@@ -47,6 +47,12 @@ async function main(): Promise<void> {
       },
     );
   };
+  // A refused app token is the operator's to fix: one line saying what, no stack, and EX_CONFIG like a bad config.
+  void bot.fatal.then(async (error) => {
+    logger.fatal({ event: 'slack.app_token_rejected', code: error.code }, error.message);
+    await bot.stop().catch(() => undefined);
+    process.exit(78);
+  });
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.on('unhandledRejection', (reason) => logger.error({ event: 'process.unhandled_rejection', err: reason }));

@@ -19,6 +19,14 @@ export interface Metrics {
   /** Durable work that is due and not finished, and the age of the oldest, by kind and priority. */
   workDue: Gauge<'kind' | 'priority'>;
   workOldest: Gauge<'kind' | 'priority'>;
+  /** Socket Mode connections open now (greeted by Slack's hello and not closed). */
+  socketConnections: Gauge;
+  /** Socket Mode connections replaced, by why (refresh_requested, warning, dropped, failed, too_many_websockets, …). */
+  socketReconnects: Counter<'reason'>;
+  /** Seconds since the last Socket Mode envelope arrived (since start when none has). */
+  socketLastEnvelope: Gauge;
+  /** Deliveries from Slack seen before and not acted on again, by what was done (acked_again, in_progress). */
+  slackRedeliveries: Counter<'outcome'>;
   /** Runs `collect` before each scrape (at most once per scrape), to set gauges from state. */
   onCollect(collect: () => void | Promise<void>): void;
 }
@@ -116,6 +124,29 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       labelNames: ['kind', 'priority'],
       registers: [registry],
       ...collected,
+    }),
+    socketConnections: new Gauge({
+      name: 'runbook_bot_socket_connections',
+      help: 'Socket Mode connections open now in this process (Slack sent hello and the connection is not closed).',
+      registers: [registry],
+    }),
+    socketReconnects: new Counter({
+      name: 'runbook_bot_socket_reconnects_total',
+      help: 'Socket Mode connections replaced, by reason (refresh_requested, warning, dropped, silent, failed, rate_limited, too_many_websockets).',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    socketLastEnvelope: new Gauge({
+      name: 'runbook_bot_socket_last_envelope_seconds',
+      help: 'Seconds since the last Socket Mode envelope (command, interaction, event) arrived; since start when none has.',
+      registers: [registry],
+      ...collected,
+    }),
+    slackRedeliveries: new Counter({
+      name: 'runbook_bot_slack_redeliveries_total',
+      help: 'Deliveries from Slack seen before (Socket Mode re-deliveries, HTTP retries) and not acted on again, by outcome (acked_again, in_progress).',
+      labelNames: ['outcome'],
+      registers: [registry],
     }),
     onCollect(collect) {
       collectors.push(collect);

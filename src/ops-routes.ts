@@ -12,6 +12,8 @@ export interface OpsRouteDeps {
   metrics: Metrics;
   isDraining: () => boolean;
   readinessTimeoutMs?: number;
+  /** Socket Mode: why Slack cannot reach the bot now (no connection open past the grace), or undefined. */
+  slackNotReady?: () => string | undefined;
   /** timeouts.redis: the PING's deadline, named in the answer when it passes. */
   redisLimitMs: number;
 }
@@ -57,6 +59,7 @@ async function readiness(deps: OpsRouteDeps): Promise<Record<string, string>> {
       : Promise.resolve(undefined),
   ]);
   checks.store = store;
+  if (deps.slackNotReady) checks.slack = deps.slackNotReady() ?? 'ok';
   if (redis !== undefined) checks.redis = redis;
   return checks;
 }

@@ -3,9 +3,21 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
+import { startFakeSocketMode } from './fakes/fake-socket-mode.ts';
 import { startBotProcess } from './support/bot-process.ts';
+
+/** The exit code and the stdout lines of a process that is expected to end by itself. */
+async function exitOf(child: ChildProcess): Promise<[number | null, string[]]> {
+  let stdout = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearTimeout(timer);
+  return [code, stdout.split('\n').filter((line) => line.trim() !== '')];
+}
 
 const run = promisify(execFile);
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -68,6 +80,36 @@ describe('the bot as a process', () => {
     expect(stderr).toContain(`${path}: incidents.channelPrefix`);
     expect(stderr).toContain(`${path}: services.api.health.http[0].url`);
   });
+
+  it('exits 78 with one line naming SLACK_APP_TOKEN when Slack refuses it, at start-up or later, without a stack', async () => {
+    const socketMode = await startFakeSocketMode(slack);
+    try {
+      const wrong = spawn(process.execPath, [join(ROOT, 'src/main.ts')], {
+        env: { ...env(), PATH: process.env.PATH, PORT: '0', SLACK_APP_TOKEN: 'xapp-1-A0RUNBOOK-1-wrongtoken' },
+      });
+      const [code, out] = await exitOf(wrong);
+      expect(code).toBe(78);
+      const naming = out.filter((line) => line.includes('SLACK_APP_TOKEN'));
+      expect(naming).toHaveLength(1);
+      expect(naming[0]).toContain('invalid_auth');
+      expect(naming[0]).toContain('App-Level Tokens');
+      expect(out.join('\n')).not.toMatch(/"stack"|\n\s+at /);
+
+      // Running, connected, then the token is revoked: the next reconnect learns it and the bot stops.
+      const bot = await startBotProcess({ ...env(), SLACK_APP_TOKEN: socketMode.appToken });
+      await vi.waitFor(() => expect(socketMode.openCount).toBeGreaterThan(0), { timeout: 10_000 });
+      slack.failNext('apps.connections.open', 'token_revoked', { times: 5 });
+      const exited = new Promise<number | null>((resolve) => bot.child.once('exit', resolve));
+      socketMode.drop(socketMode.openConnections()[0]!.id);
+      expect(await exited).toBe(78);
+      const revoked = bot.logs().filter((line) => JSON.stringify(line).includes('SLACK_APP_TOKEN'));
+      expect(revoked).toHaveLength(1);
+      expect(revoked[0]).toMatchObject({ event: 'slack.app_token_rejected', code: 'slack_app_token_rejected' });
+      expect(String(revoked[0]!.msg)).toContain('token_revoked');
+    } finally {
+      await socketMode.close();
+    }
+  }, 40_000);
 
   it('drains and exits 0 within 10 s of SIGTERM', async () => {
     const bot = await startBotProcess(env());

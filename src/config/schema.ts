@@ -422,6 +422,17 @@ export const fileSchema = z.strictObject({
       postsPerMinute: z.number().int().positive().default(300),
     })
     .prefault({}),
+  /** Receiving over Socket Mode (SLACK_APP_TOKEN set). Slack allows an app ten connections in all, across replicas. */
+  socketMode: z
+    .strictObject({
+      /** Connections per process; Slack delivers each envelope to one of them, so a refresh of one loses nothing. */
+      connections: z.number().int().min(1).max(10).default(2),
+      /** The second and later connections open this long after the one before, so Slack's refreshes do not coincide. */
+      stagger: durationSchema.default(10_000),
+      /** /readyz stays ready this long after the last connection closed (a refresh), then answers 503. */
+      readinessGrace: durationSchema.default(10_000),
+    })
+    .prefault({}),
   /**
    * Deadlines on every call that leaves the process. A dependency that accepts a connection and never answers ends
    * the task at its limit with a message naming the dependency and the key below. Health checks use their service's

@@ -232,6 +232,7 @@ export class FakeSlack {
   #failures = new Map<string, { error: string; retryAfterSeconds: number }[]>();
   #delays = new Map<string, number>();
   #limits: FakeRateLimits | undefined;
+  #socketMode: { appToken: string; open: () => { url: string } | { error: string } } | undefined;
   readonly #faults = new FakeFaults();
   readonly #hung = new Set<ServerResponse>();
 
@@ -448,6 +449,14 @@ export class FakeSlack {
     });
   }
 
+  /**
+   * Answers apps.connections.open for an app token (fake-socket-mode.ts): `open` gives the WebSocket URL or a Slack
+   * error code (too_many_websockets). Another xapp- token is invalid_auth; a bot token is not_allowed_token_type.
+   */
+  serveSocketMode(appToken: string, open: () => { url: string } | { error: string }): void {
+    this.#socketMode = { appToken, open };
+  }
+
   // ---- fault injection -----------------------------------------------------------------------
 
   /** The next call(s) of `method` fail: 'ratelimited' answers HTTP 429 with Retry-After, any other error `{ ok: false, error }`. */
@@ -520,7 +529,8 @@ export class FakeSlack {
     }
     try {
       if (!handler) throw new SlackApiError('unknown_method');
-      if (method !== 'api.test') this.#authenticate(token);
+      if (method === 'apps.connections.open') this.#authenticateApp(token);
+      else if (method !== 'api.test') this.#authenticate(token);
       if (retryAfter > 0 || failure?.error === 'ratelimited') {
         status = 429;
         headers['retry-after'] = String(retryAfter || failure!.retryAfterSeconds);
@@ -612,6 +622,12 @@ export class FakeSlack {
     if (!token) throw new SlackApiError('not_authed');
     const valid = this.#options.tokens ? this.#options.tokens.includes(token) : /^xox[bp]-/.test(token);
     if (!valid) throw new SlackApiError('invalid_auth');
+  }
+
+  #authenticateApp(token: string | undefined): void {
+    if (!token) throw new SlackApiError('not_authed');
+    if (!token.startsWith('xapp-')) throw new SlackApiError('not_allowed_token_type');
+    if (token !== this.#socketMode?.appToken) throw new SlackApiError('invalid_auth');
   }
 
   #record(call: RecordedCall): void {
@@ -841,6 +857,12 @@ export class FakeSlack {
     const ws = this.#workspace;
     return {
       'api.test': (args) => ({ args }),
+      'apps.connections.open': () => {
+        if (!this.#socketMode) throw new SlackApiError('invalid_auth');
+        const answer = this.#socketMode.open();
+        if ('error' in answer) throw new SlackApiError(answer.error);
+        return answer;
+      },
       'auth.test': () => ({
         url: `https://${ws.teamDomain}.slack.com/`,
         team: ws.teamName,

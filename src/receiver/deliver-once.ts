@@ -1,0 +1,107 @@
+// Every delivery from Slack acted on once, whichever receiver (Socket Mode or HTTP) and whichever replica it reaches.
+import type { App, Receiver, ReceiverEvent } from '@slack/bolt';
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Store } from '../store/db.ts';
+import { claimDelivery, markDeliveryAcked, pruneDeliveries, releaseDelivery } from '../store/slack-deliveries.ts';
+import { deliveryKey } from './delivery-key.ts';
+
+/** A receiver's event, with the Socket Mode envelope it came in when there is one. */
+export type DeliveredEvent = ReceiverEvent & { customProperties?: { envelopeId?: string } };
+
+export interface DeliverOnceOptions {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  /**
+   * A delivery claimed and not acknowledged for this long is taken over by its next re-delivery: the receiver that
+   * claimed it went away (Slack wants an ack within 3 s, so a live one has acked long before).
+   */
+  takeOverAfterMs?: number;
+  /** Rows are kept this long: Slack re-delivers within minutes. */
+  keepMs?: number;
+}
+
+const PRUNE_EVERY_MS = 10 * 60_000;
+
+/**
+ * Wraps a Bolt receiver: before Bolt sees a delivery, its key is claimed in the store. A delivery seen and acked
+ * before is acked again and dropped; one still being handled elsewhere is dropped unacknowledged (the first
+ * receiver's ack answers Slack, and if that receiver died, Slack's next retry takes it over). Listeners need no
+ * idempotency of their own for re-deliveries.
+ */
+export class DeliverOnce implements Receiver {
+  readonly #inner: Receiver;
+  readonly #options: DeliverOnceOptions;
+  #lastPrune = 0;
+
+  constructor(inner: Receiver, options: DeliverOnceOptions) {
+    this.#inner = inner;
+    this.#options = options;
+  }
+
+  get inner(): Receiver {
+    return this.#inner;
+  }
+
+  init(app: App): void {
+    // The inner receiver only calls processEvent on the app it is given.
+    this.#inner.init({ processEvent: (event: ReceiverEvent) => this.process(app, event) } as unknown as App);
+  }
+
+  start(...args: unknown[]): Promise<unknown> {
+    return this.#inner.start(...args);
+  }
+
+  stop(...args: unknown[]): Promise<unknown> {
+    return this.#inner.stop(...args);
+  }
+
+  async process(app: App, event: DeliveredEvent): Promise<void> {
+    const { store, clock, logger, metrics } = this.#options;
+    const key = deliveryKey(event.body, event.customProperties?.envelopeId);
+    if (key === undefined) return app.processEvent(event);
+    const now = clock.now();
+    let claim;
+    try {
+      claim = await claimDelivery(store, key, now, new Date(now.getTime() - (this.#options.takeOverAfterMs ?? 30_000)));
+    } catch (error) {
+      // Acting possibly twice beats dropping a click because the store hiccuped.
+      logger.warn({ event: 'slack.delivery_claim_failed', key, err: error });
+      return app.processEvent(event);
+    }
+    this.#pruneNowAndThen(now);
+    if (claim !== 'new') {
+      metrics.slackRedeliveries.inc({ outcome: claim === 'done' ? 'acked_again' : 'in_progress' });
+      logger.info({ event: 'slack.redelivery_dropped', key, retryNum: event.retryNum, claim });
+      if (claim === 'done') await event.ack();
+      return;
+    }
+    let acked = false;
+    const ack: ReceiverEvent['ack'] = async (response) => {
+      await event.ack(response);
+      acked = true;
+      await markDeliveryAcked(store, key, clock.now()).catch((error: unknown) =>
+        logger.warn({ event: 'slack.delivery_mark_failed', key, err: error }),
+      );
+    };
+    try {
+      await app.processEvent({ ...event, ack });
+    } catch (error) {
+      // Not answered: let Slack's retry act on it rather than drop it as a duplicate.
+      if (!acked) await releaseDelivery(store, key).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  #pruneNowAndThen(now: Date): void {
+    if (now.getTime() - this.#lastPrune < PRUNE_EVERY_MS) return;
+    this.#lastPrune = now.getTime();
+    const before = new Date(now.getTime() - (this.#options.keepMs ?? 60 * 60_000));
+    pruneDeliveries(this.#options.store, before).catch((error: unknown) =>
+      this.#options.logger.warn({ event: 'slack.delivery_prune_failed', err: error }),
+    );
+  }
+}

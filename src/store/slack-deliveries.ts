@@ -1,0 +1,38 @@
+// Deliveries from Slack seen by any replica: one row per delivery key, so a re-delivery is not acted on twice.
+import type { Queryable } from './db.ts';
+
+/**
+ * - `new`: first sight (or a takeover of a delivery whose receiver never acknowledged it within staleMs): act on it.
+ * - `done`: already acknowledged: acknowledge again, do nothing else.
+ * - `in_progress`: another receiver is acting on it now: neither act nor acknowledge (its ack covers this one).
+ */
+export type DeliveryClaim = 'new' | 'done' | 'in_progress';
+
+/** One statement decides who acts: the insert wins, or the update of a row whose receiver went quiet before its ack. */
+export async function claimDelivery(db: Queryable, key: string, at: Date, staleBefore: Date): Promise<DeliveryClaim> {
+  const { rowCount } = await db.query(
+    `INSERT INTO slack_deliveries (key, received_at) VALUES ($1, $2)
+     ON CONFLICT (key) DO UPDATE SET received_at = $2
+       WHERE slack_deliveries.acked_at IS NULL AND slack_deliveries.received_at < $3
+     RETURNING key`,
+    [key, at, staleBefore],
+  );
+  if (rowCount > 0) return 'new';
+  const { rows } = await db.query<{ acked_at: Date | null }>('SELECT acked_at FROM slack_deliveries WHERE key = $1', [key]);
+  return rows[0]?.acked_at ? 'done' : 'in_progress';
+}
+
+export async function markDeliveryAcked(db: Queryable, key: string, at: Date): Promise<void> {
+  await db.query('UPDATE slack_deliveries SET acked_at = $2 WHERE key = $1 AND acked_at IS NULL', [key, at]);
+}
+
+/** Slack re-delivers within minutes; rows older than that only take space. */
+export async function pruneDeliveries(db: Queryable, before: Date): Promise<number> {
+  const { rowCount } = await db.query('DELETE FROM slack_deliveries WHERE received_at < $1', [before]);
+  return rowCount;
+}
+
+/** The receiver failed before answering Slack: the next re-delivery may act. */
+export async function releaseDelivery(db: Queryable, key: string): Promise<void> {
+  await db.query('DELETE FROM slack_deliveries WHERE key = $1 AND acked_at IS NULL', [key]);
+}
