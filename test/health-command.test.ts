@@ -206,7 +206,10 @@ describe('/health through the bot', () => {
         .messages(incident.channel_id!)
         .filter((m) => JSON.stringify(m.blocks ?? []).includes('Health check of'));
       expect(posts).toHaveLength(1);
-      expect(posts[0]!.text).toBe('critical, 1 critical, 4 ok — worst: http integrity: integrity_score = 0.9 (expected >= 0.95)');
+      // Escaped for Slack; the timeline keeps the words as they were.
+      expect(posts[0]!.text).toBe(
+        'critical, 1 critical, 4 ok — worst: http integrity: integrity_score = 0.9 (expected &gt;= 0.95)',
+      );
       expect(JSON.stringify(posts[0]!.blocks)).toContain(':red_circle: *Health check of rlhf-audit-trail: critical*');
       const { rows } = await t.bot.store.query<{ text: string }>(
         "SELECT text FROM incident_events WHERE incident_id = $1 AND kind = 'task_run'",

@@ -4,6 +4,8 @@ import { slackErrorCode } from '../clients/slack.ts';
 import type { Clock } from '../clock.ts';
 import type { Config, PermissionAction } from '../config/schema.ts';
 import { NotPermittedError } from '../errors.ts';
+import { confirmersText } from '../slack/confirmation-blocks.ts';
+import { escapeText } from '../slack/escape.ts';
 import type { Logger } from '../log.ts';
 
 export interface PermissionDecision {
@@ -127,13 +129,9 @@ export class Permissions {
   }
 }
 
-export function mentionPrincipal(principal: string): string {
-  return principal.startsWith('S') ? `<!subteam^${principal}>` : `<@${principal}>`;
-}
-
 function deniedMessage(action: PermissionAction, service: string | undefined, decision: PermissionDecision): string {
-  const who = (decision.rule ?? []).map(mentionPrincipal).join(', ') || 'nobody (the list is empty)';
-  const where = service ? ` for \`${service}\`` : '';
+  const who = confirmersText(decision.rule ?? []);
+  const where = service ? ` for \`${escapeText(service)}\`` : '';
   const lookup = decision.reason.startsWith('group lookup failed')
     ? ` (I could not check group membership: ${decision.reason.slice(20)})`
     : '';

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { ServiceConfig } from '../config/schema.ts';
 import { ConfigError, ExternalError, UserError } from '../errors.ts';
+import { escapeText } from '../slack/escape.ts';
 import {
   backupDetails,
   backupOutcomeBlocks,
@@ -37,7 +38,7 @@ export const handleBackupCommand: CommandHandler = async ({ command, ack, respon
   const [serviceName, kind = 'database', ...extra] = verify ? words.slice(1) : words;
   if (extra.length > 0 || (verify && words.length > 2)) throw new UserError(BACKUP_USAGE, 'usage');
   if (!verify && !BACKUP_KINDS.includes(kind as BackupRequestKind)) {
-    throw new UserError(`\`${kind}\` is not a backup kind: use database, config or full.\n${BACKUP_USAGE}`, 'usage');
+    throw new UserError(`\`${escapeText(kind)}\` is not a backup kind: use database, config or full.\n${BACKUP_USAGE}`, 'usage');
   }
   const [name, service] = requireService(deps.config, serviceName, BACKUP_USAGE);
   await context.authorize(verify ? 'restore' : 'backup', name);

@@ -8,7 +8,13 @@ import type { PermissionAction } from '../config/schema.ts';
 import { formatDuration } from '../config/duration.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { confirmationDecidedBlocks, confirmationRequestBlocks, formatClock } from '../slack/confirmation-blocks.ts';
+import {
+  confirmationDecidedBlocks,
+  confirmationRequestBlocks,
+  confirmersText,
+  formatClock,
+} from '../slack/confirmation-blocks.ts';
+import { escapeText } from '../slack/escape.ts';
 import type { AuditEntry } from '../store/audit.ts';
 import {
   claimConfirmation,
@@ -112,7 +118,7 @@ export class Confirmations {
       result: 'pending',
     });
     return {
-      text: `${title}: confirm or cancel`,
+      text: `${escapeText(title)}: confirm or cancel`,
       blocks: confirmationRequestBlocks({
         id: confirmation.id,
         title,
@@ -146,7 +152,8 @@ export class Confirmations {
       return;
     }
     const action = this.#action(confirmation.action);
-    const title = confirmation.summary.split('\n')[0]!;
+    // The title is the action's words (it names a service or deployment); the details are mrkdwn its builder escaped.
+    const title = escapeText(confirmation.summary.split('\n')[0]!);
     const details = confirmation.summary.split('\n').slice(1);
 
     if (userId !== confirmation.requested_by && !(await this.#deps.permissions.isAnyOf(userId, confirmation.approvers))) {
@@ -162,7 +169,7 @@ export class Confirmations {
       await args.respond({
         response_type: 'ephemeral',
         replace_original: false,
-        text: `:no_entry: Only <@${confirmation.requested_by}>${confirmation.approvers.length > 0 ? ` or ${confirmation.approvers.map((p) => (p.startsWith('S') ? `<!subteam^${p}>` : `<@${p}>`)).join(', ')}` : ''} can ${decision === 'confirmed' ? 'confirm' : 'cancel'} this.`,
+        text: `:no_entry: Only ${confirmersText([confirmation.requested_by, ...confirmation.approvers])} can ${decision === 'confirmed' ? 'confirm' : 'cancel'} this.`,
       });
       return;
     }
@@ -281,7 +288,11 @@ export class Confirmations {
         progress: async (text) => {
           if (status)
             await slack.chat
-              .update({ channel: status.channel, ts: status.ts, text: `:hourglass_flowing_sand: *${title}*: ${text}` })
+              .update({
+                channel: status.channel,
+                ts: status.ts,
+                text: `:hourglass_flowing_sand: *${title}*: ${escapeText(text)}`,
+              })
               .catch((error: unknown) => log.warn({ event: 'confirmation.progress_failed', code: slackErrorCode(error) }));
         },
       });
@@ -308,7 +319,8 @@ export class Confirmations {
       result: `${label}: ${outcome.text}`,
     });
     const icon = outcome.ok ? ':white_check_mark:' : label === 'timeout' ? ':alarm_clock:' : ':x:';
-    const text = `${icon} *${title}* ${outcome.ok ? 'finished' : label === 'timeout' ? 'timed out' : 'failed'} after ${elapsed} (confirmed by <@${actor}>): ${outcome.text}`;
+    // The outcome's line quotes what the service or the cluster answered: text, never mentions or links.
+    const text = `${icon} *${title}* ${outcome.ok ? 'finished' : label === 'timeout' ? 'timed out' : 'failed'} after ${elapsed} (confirmed by <@${actor}>): ${escapeText(outcome.text)}`;
     const blocks: KnownBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text } }, ...(outcome.blocks ?? [])];
     if (status) {
       await slack.chat

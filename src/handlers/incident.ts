@@ -24,6 +24,7 @@ import {
   rolesLine,
   updateModal,
 } from '../slack/incident-blocks.ts';
+import { escapeText, mention } from '../slack/escape.ts';
 import { getIncident, getIncidentByChannel, listOpenIncidents, type Incident } from '../store/incidents.ts';
 import { parseUserMention, restAfterFirstWord, splitWords } from './command-text.ts';
 import type { CommandHandler, HandlerDeps } from './listener.ts';
@@ -84,7 +85,7 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
         config.file.incidents.defaultSeverity,
       );
       await context.authorize('incident', parsed.service);
-      await ack({ response_type: 'ephemeral', text: `Declaring ${parsed.severity} incident "${parsed.title}"…` });
+      await ack({ response_type: 'ephemeral', text: `Declaring ${parsed.severity} incident "${escapeText(parsed.title)}"…` });
       const { incident, created } = await incidents.declare({
         key: `command:${command.trigger_id}`,
         ...parsed,
@@ -120,7 +121,7 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
       return;
     }
     if (!IN_CHANNEL_SUBCOMMANDS.includes(sub))
-      throw new UserError(`\`${words[0]}\` is not an /incident subcommand.\n${INCIDENT_USAGE}`, 'usage');
+      throw new UserError(`\`${escapeText(words[0] ?? '')}\` is not an /incident subcommand.\n${INCIDENT_USAGE}`, 'usage');
 
     // What the words say is checked before the ack; the incident is read after it, so the ack never waits for the store.
     let severity: Severity | undefined;
@@ -258,7 +259,7 @@ async function openIncidentsText(deps: HandlerDeps): Promise<string> {
   return `Open incidents:\n${open
     .map(
       (incident) =>
-        `• #${incident.id} ${incident.severity} ${incident.title}: ${incident.status}${incident.channel_id ? ` in <#${incident.channel_id}>` : ''}`,
+        `• #${incident.id} ${incident.severity} ${escapeText(incident.title)}: ${incident.status}${incident.channel_id ? ` in <#${incident.channel_id}>` : ''}`,
     )
     .join('\n')}`;
 }
@@ -266,9 +267,9 @@ async function openIncidentsText(deps: HandlerDeps): Promise<string> {
 async function statusText(incident: Incident, deps: HandlerDeps): Promise<string> {
   const tz = deps.config.timezone;
   return [
-    `*Incident #${incident.id}: ${incident.title}*`,
+    `*Incident #${incident.id}: ${escapeText(incident.title)}*`,
     `Severity ${incident.severity} · ${incident.status} · declared ${formatWhen(incident.declared_at, tz)}`,
-    `Commander: ${incident.commander ? `<@${incident.commander}>` : 'none yet'} · Service: ${incident.service ?? 'not set'}`,
+    `Commander: ${incident.commander ? mention(incident.commander) : 'none yet'} · Service: ${incident.service ? escapeText(incident.service) : 'not set'}`,
     rolesLine((await rolesOf(deps.store, deps.config, incident)).filter((role) => role.name !== 'commander')),
     incident.acknowledged_at
       ? `Acknowledged ${formatWhen(incident.acknowledged_at, tz)} by <@${incident.acknowledged_by}>`

@@ -8,6 +8,7 @@ import type { InFlight } from '../inflight.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { SharedReads } from '../shared-reads.ts';
+import { escapeText } from '../slack/escape.ts';
 import type { AuditWriter } from '../store/audit.ts';
 import type { Store } from '../store/db.ts';
 import type { WorkQueue } from '../work-queue.ts';
@@ -57,7 +58,7 @@ export function requireService(config: Config, name: string | undefined, usage: 
   const service = config.file.services[name];
   if (!service)
     throw new UserError(
-      `I don't know a service called \`${name}\`. ${knownServicesSentence(names)}\n${usage}`,
+      `I don't know a service called \`${escapeText(name)}\`. ${knownServicesSentence(names)}\n${usage}`,
       'service_unknown',
     );
   return [name, service];

@@ -3,6 +3,7 @@ import { formatDuration } from '../config/duration.ts';
 import { ConfigError, ExternalError, UserError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { ageNote } from '../shared-reads.ts';
+import { escapeText } from '../slack/escape.ts';
 import { revisionHistoryBlocks, rollbackDetails, rolloutOutcomeBlocks, rolloutProgressText } from '../slack/rollback-blocks.ts';
 import { addEvent, getIncidentByChannel } from '../store/incidents.ts';
 import type { RolloutOutcome } from '../tasks/rollback/status.ts';
@@ -173,7 +174,7 @@ async function kubernetesCall<T>(log: Logger, call: () => Promise<T>): Promise<T
   } catch (error) {
     if (error instanceof ExternalError || error instanceof ConfigError) {
       log.warn({ event: 'rollback.kubernetes_failed', code: error.code, err: error });
-      throw new UserError(`:x: ${error.message}`, error.code);
+      throw new UserError(`:x: ${escapeText(error.message)}`, error.code);
     }
     throw error;
   }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { formatDuration } from '../config/duration.ts';
 import { SEVERITIES, type Severity } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
+import { botLink, escapeText } from '../slack/escape.ts';
 import {
   countAlertIncidentsSince,
   getDelivery,
@@ -248,16 +249,30 @@ export function title(payload: AlertmanagerPayload): string {
 export function alertsText(payload: AlertmanagerPayload, severity: Severity): string {
   const firing = payload.alerts.filter((alert) => alert.status === 'firing').length;
   const resolved = payload.alerts.length - firing;
-  const head = `${payload.status === 'firing' ? ':fire:' : ':white_check_mark:'} *${payload.status.toUpperCase()}* (${severity}) ${title(payload)}: ${firing} firing, ${resolved} resolved`;
+  // Labels and annotations are whatever the alert rules put there: text, never mentions or links. Only the
+  // generatorURL becomes a link, labelled by the bot.
+  const head = `${payload.status === 'firing' ? ':fire:' : ':white_check_mark:'} *${payload.status.toUpperCase()}* (${severity}) ${escapeText(title(payload))}: ${firing} firing, ${resolved} resolved`;
   const lines = payload.alerts.slice(0, 20).map((alert) => {
     const labels = Object.entries(alert.labels)
       .filter(([key]) => key !== 'alertname')
       .map(([key, value]) => `${key}=${value}`)
       .join(', ');
     const what = alert.annotations.summary ?? alert.annotations.description ?? '';
-    return `• ${alert.status === 'firing' ? 'firing' : 'resolved'} ${alert.labels.alertname ?? ''} ${labels ? `{${labels}}` : ''}${what ? `: ${what}` : ''}${alert.generatorURL ? ` <${alert.generatorURL}|source>` : ''}`;
+    return `• ${alert.status === 'firing' ? 'firing' : 'resolved'} ${escapeText(alert.labels.alertname ?? '')} ${labels ? `{${escapeText(labels)}}` : ''}${what ? `: ${escapeText(what)}` : ''}${alert.generatorURL ? ` ${botLink(alert.generatorURL, 'source')}` : ''}`;
   });
   const more = payload.alerts.length > 20 ? [`…and ${payload.alerts.length - 20} more`] : [];
   const truncated = payload.truncatedAlerts ? [`(Alertmanager left out ${payload.truncatedAlerts} more alerts)`] : [];
-  return [head, ...lines, ...more, ...truncated].join('\n').slice(0, 3_500);
+  return clipLines([head, ...lines, ...more, ...truncated], 3_500);
+}
+
+/** Whole lines up to `max` characters (the head line is short): a cut never splits an escaped entity or a link. */
+function clipLines(lines: string[], max: number): string {
+  const kept: string[] = [];
+  let length = 0;
+  for (const line of lines) {
+    if (length + line.length + 1 > max) break;
+    kept.push(line);
+    length += line.length + 1;
+  }
+  return kept.join('\n');
 }

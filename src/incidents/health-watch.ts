@@ -1,6 +1,7 @@
 // Health results → incidents: K critical results in a row open one incident for the service; health again posts recovery.
 import { linkStreakIncident, recordHealthResult, unlinkStreakIncident, type HealthStreak } from '../store/health-streaks.ts';
 import { addEvent, getIncident } from '../store/incidents.ts';
+import { escapeText } from '../slack/escape.ts';
 import type { IncidentModuleDeps } from './lifecycle.ts';
 
 export type HealthLevel = 'ok' | 'warn' | 'critical';
@@ -32,7 +33,7 @@ export class HealthWatch {
       await this.#o.slack.publish(
         incident.channel_id,
         {
-          text: `:large_green_circle: \`${service}\` is healthy again (${level}: ${reason}). Resolve the incident when you are satisfied.`,
+          text: `:large_green_circle: \`${escapeText(service)}\` is healthy again (${level}: ${escapeText(reason)}). Resolve the incident when you are satisfied.`,
         },
         { key: `event:${eventId}`, urgency: 'update', incidentId: incident.id },
       );

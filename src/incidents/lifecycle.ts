@@ -6,7 +6,8 @@ import { formatDuration } from '../config/duration.ts';
 import type { Config, EscalationLevel, Severity } from '../config/schema.ts';
 import { UserError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { announcement, stakeholderUpdatePost } from '../slack/incident-blocks.ts';
+import { escapeText } from '../slack/escape.ts';
+import { announcement, mention, stakeholderUpdatePost } from '../slack/incident-blocks.ts';
 import type { Queryable, Store } from '../store/db.ts';
 import {
   acknowledgeIncident,
@@ -38,7 +39,10 @@ import {
 } from './timers.ts';
 
 /** Runs the affected service's health check for the channel. */
-export type IncidentHealthCheck = (service: string, incident: Incident) => Promise<{ text: string; blocks?: KnownBlock[] }>;
+export type IncidentHealthCheck = (
+  service: string,
+  incident: Incident,
+) => Promise<{ text: string; blocks?: KnownBlock[]; summary: string }>;
 
 export interface IncidentServiceOptions {
   store: Store;
@@ -114,7 +118,7 @@ export class IncidentService {
   /** The rows a declaration becomes: the incident, its escalation steps from the severity's policy, its ack target. */
   newIncident(input: Declaration, now: Date, alertGroupKey?: string): NewIncident {
     if (input.service && !this.#o.config.file.services[input.service]) {
-      throw new UserError(`I don't know a service called \`${input.service}\`.`, 'service_unknown');
+      throw new UserError(`I don't know a service called \`${escapeText(input.service)}\`.`, 'service_unknown');
     }
     return {
       declarationKey: input.key,
@@ -189,7 +193,7 @@ export class IncidentService {
         await this.#publish(
           incident,
           {
-            text: `:information_source: Health checks are not available in this version of runbook-bot yet, so \`${incident.service}\` was not checked.`,
+            text: `:information_source: Health checks are not available in this version of runbook-bot yet, so \`${escapeText(incident.service)}\` was not checked.`,
           },
           key,
         );
@@ -202,14 +206,16 @@ export class IncidentService {
         clock.now(),
         'task_run',
         actor,
-        `Health check of ${incident.service}: ${result.text.split('\n')[0]}`,
+        `Health check of ${incident.service}: ${result.summary.split('\n')[0]}`,
       );
-      await this.#publish(incident, result, key);
+      await this.#publish(incident, { text: result.text, ...(result.blocks ? { blocks: result.blocks } : {}) }, key);
     } catch (error) {
       log.error({ event: 'incident.health_failed', err: error });
       await this.#publish(
         incident,
-        { text: `:warning: The health check of \`${incident.service}\` failed to run: ${errorMessage(error)}` },
+        {
+          text: `:warning: The health check of \`${escapeText(incident.service)}\` failed to run: ${escapeText(errorMessage(error))}`,
+        },
         key,
       ).catch(() => undefined);
     }
@@ -304,7 +310,7 @@ export class IncidentService {
    */
   async assignRole(incident: Incident, roleName: string, holder: string, userId: string): Promise<Incident> {
     const role = roleNamed(this.#o.config, roleName);
-    if (!role) throw new UserError(`There is no role called \`${roleName}\`.`, 'usage');
+    if (!role) throw new UserError(`There is no role called \`${escapeText(roleName)}\`.`, 'usage');
     const now = this.#o.clock.now();
     const done = await this.#o.store.transaction(async (tx) => {
       const changed = await assignRoleInStore(tx, incident.id, role.name, { userId: holder, by: userId, at: now });
@@ -343,7 +349,7 @@ export class IncidentService {
     if (!text.trim()) throw new UserError('Add the note text: `/incident note <text>`.', 'usage');
     const note = text.trim().slice(0, 3000);
     const eventId = await addEvent(this.#o.store, incident.id, this.#o.clock.now(), 'note', userId, note);
-    return this.#publish(incident, { text: `:memo: Note from <@${userId}>: ${note}` }, `event:${eventId}`);
+    return this.#publish(incident, { text: `:memo: Note from ${mention(userId)}: ${escapeText(note)}` }, `event:${eventId}`);
   }
 
   /**
@@ -427,7 +433,7 @@ export class IncidentService {
       .publish(
         config.file.channels.announcements,
         {
-          text: `:white_check_mark: Incident #${resolved.id} resolved: ${resolved.title}${resolved.channel_id ? ` (<#${resolved.channel_id}>)` : ''}`,
+          text: `:white_check_mark: Incident #${resolved.id} resolved: ${escapeText(resolved.title)}${resolved.channel_id ? ` (<#${resolved.channel_id}>)` : ''}`,
         },
         { key: `resolved-announcement:${resolved.id}`, urgency: 'update', incidentId: resolved.id },
       )

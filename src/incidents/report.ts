@@ -1,7 +1,8 @@
 // What resolving posts: the durations, and a post-incident report pre-filled from the timeline.
 import type { KnownBlock } from '@slack/types';
 import { formatDuration } from '../config/duration.ts';
-import { formatWhen } from '../slack/incident-blocks.ts';
+import { escapeText } from '../slack/escape.ts';
+import { actorText, formatWhen, mention } from '../slack/incident-blocks.ts';
 import type { EscalationStep, Incident, IncidentEvent } from '../store/incidents.ts';
 
 export interface IncidentDurations {
@@ -17,7 +18,7 @@ export function incidentDurations(incident: Incident, steps: EscalationStep[]): 
     timeToResolveMs: incident.resolved_at ? incident.resolved_at.getTime() - from : undefined,
     levelsReached: steps
       .filter((step) => step.state === 'posted')
-      .map((step) => `${step.level}. ${step.label}${step.late ? ' (late)' : ''}`),
+      .map((step) => `${step.level}. ${escapeText(step.label)}${step.late ? ' (late)' : ''}`),
   };
 }
 
@@ -30,28 +31,27 @@ export function postIncidentReport(
 ): string {
   const durations = incidentDurations(incident, steps);
   const end = incident.resolved_at ?? incident.declared_at;
-  const who = (id: string | null) => (id ? (id.startsWith('U') || id.startsWith('W') ? `<@${id}>` : id) : 'the bot');
   return [
-    `# Incident report: ${incident.title}`,
+    `# Incident report: ${escapeText(incident.title)}`,
     '',
     '## Summary',
     `- Date: ${formatWhen(incident.declared_at, timezone)}`,
     `- Duration: ${formatWhen(incident.declared_at, timezone)} to ${formatWhen(end, timezone)} (${formatDuration(end.getTime() - incident.declared_at.getTime())})`,
     `- Severity: ${incident.severity}`,
-    `- Service: ${incident.service ?? 'not set'}`,
-    `- Commander: ${incident.commander ? `<@${incident.commander}>` : 'none'}`,
+    `- Service: ${incident.service ? escapeText(incident.service) : 'not set'}`,
+    `- Commander: ${incident.commander ? mention(incident.commander) : 'none'}`,
     `- Time to acknowledge: ${durations.timeToAcknowledgeMs === undefined ? 'never acknowledged' : formatDuration(durations.timeToAcknowledgeMs)}`,
     `- Escalation levels reached: ${durations.levelsReached.length > 0 ? durations.levelsReached.join(', ') : 'none (on-call only)'}`,
-    `- Impact: ${incident.summary || '(describe who and what was affected)'}`,
+    `- Impact: ${incident.summary ? escapeText(incident.summary) : '(describe who and what was affected)'}`,
     '',
     '## Timeline',
-    ...events.map((event) => `- ${formatWhen(event.at, timezone)}: ${event.text} (${who(event.actor)})`),
+    ...events.map((event) => `- ${formatWhen(event.at, timezone)}: ${timelineText(event)} (${actorText(event.actor)})`),
     '',
     '## Root cause',
     '(What caused the incident, and the contributing factors. Was it detected by monitoring, and early enough?)',
     '',
     '## Resolution',
-    incident.resolution || '(How the incident was resolved.)',
+    incident.resolution ? escapeText(incident.resolution) : '(How the incident was resolved.)',
     '',
     '## Lessons learned',
     '- What went well:',
@@ -68,6 +68,17 @@ export function postIncidentReport(
   ].join('\n');
 }
 
+/** A timeline entry for Slack: its text escaped; the entries that name people by id (role changes) say it with mentions. */
+export function timelineText(event: IncidentEvent): string {
+  const { user, previous, commander } = event.data;
+  const holder = typeof user === 'string' ? user : typeof commander === 'string' ? commander : undefined;
+  if ((event.kind === 'commander_changed' || event.kind === 'role_changed') && holder) {
+    const label = event.kind === 'commander_changed' ? 'Commander' : escapeText(event.text.split(':')[0] ?? 'Role');
+    return `${label}: ${mention(holder)}${typeof previous === 'string' ? ` (was ${mention(previous)})` : ''}`;
+  }
+  return escapeText(event.text);
+}
+
 export function resolutionMessage(
   incident: Incident,
   events: IncidentEvent[],
@@ -76,7 +87,7 @@ export function resolutionMessage(
 ): { text: string; blocks: KnownBlock[] } {
   const durations = incidentDurations(incident, steps);
   const lines = [
-    `:white_check_mark: *Incident #${incident.id} resolved* by <@${incident.resolved_by}>${incident.resolution ? `: ${incident.resolution}` : ''}`,
+    `:white_check_mark: *Incident #${incident.id} resolved* by ${actorText(incident.resolved_by)}${incident.resolution ? `: ${escapeText(incident.resolution)}` : ''}`,
     `• Time to acknowledge: *${durations.timeToAcknowledgeMs === undefined ? 'never acknowledged' : formatDuration(durations.timeToAcknowledgeMs)}*`,
     `• Time to resolve: *${formatDuration(durations.timeToResolveMs ?? 0)}*`,
     `• Escalation levels reached: *${durations.levelsReached.length > 0 ? durations.levelsReached.join(', ') : 'none (on-call only)'}*`,

@@ -2,7 +2,7 @@
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { HealthWatch } from '../incidents/health-watch.ts';
-import { healthMessage, healthSummaryText } from '../slack/health-blocks.ts';
+import { healthMessage } from '../slack/health-blocks.ts';
 import { privacyBudgetMessage } from '../slack/privacy-budget-blocks.ts';
 import type { SharedReads } from '../shared-reads.ts';
 import type { Queryable } from '../store/db.ts';
@@ -34,7 +34,7 @@ export function healthJobWork(deps: HealthJobDeps): JobWork {
     work.dailyHealth = async () => {
       const report = await runAll();
       const message = healthMessage(report, 'Daily health check');
-      return { outcome: report.status === 'ok' ? 'ok' : 'warn', summary: healthSummaryText(report), post: message };
+      return { outcome: report.status === 'ok' ? 'ok' : 'warn', summary: message.summary, post: message };
     };
     work.healthWatch = async (context) => {
       const report = await runAll();
@@ -64,7 +64,7 @@ export function healthJobWork(deps: HealthJobDeps): JobWork {
           context.log.error({ event: 'privacy_budget.failed', service: failure.service, err: failure.unexpected });
       const message = privacyBudgetMessage(readings, failures, 'Daily privacy budget');
       const outcome = failures.length > 0 ? 'failed' : readings.every((reading) => reading.status === 'ok') ? 'ok' : 'warn';
-      return { outcome, summary: message.text, post: message };
+      return { outcome, summary: message.summary, post: message };
     };
   }
   return work;

@@ -6,6 +6,7 @@ import type { DatabaseInfo } from '../tasks/backup/pg-tools.ts';
 import type { BackupPlan } from '../tasks/backup/plan.ts';
 import type { RestoreTestResult } from '../tasks/backup/restore-test.ts';
 import { formatBytes } from '../config/units.ts';
+import { escapeText } from './escape.ts';
 
 export interface BackupTarget {
   /** database and full: what pg_dump will read. */
@@ -24,7 +25,7 @@ export function backupDetails(plan: BackupPlan, target: BackupTarget): string[] 
     if (step.kind === 'database' && target.database) {
       const db = target.database;
       lines.push(
-        `Dump database \`${db.name}\` on \`${db.host}\` (PostgreSQL ${db.serverVersion}, currently *${formatBytes(db.sizeBytes)}*) with \`pg_dump -Fc\`, streamed to ${where}`,
+        `Dump database \`${escapeText(db.name)}\` on \`${escapeText(db.host)}\` (PostgreSQL ${escapeText(db.serverVersion)}, currently *${formatBytes(db.sizeBytes)}*) with \`pg_dump -Fc\`, streamed to ${where}`,
       );
     } else {
       const kinds = `deployments, services, configmaps${plan.includesSecrets ? ' and secrets' : ''}`;
@@ -32,7 +33,7 @@ export function backupDetails(plan: BackupPlan, target: BackupTarget): string[] 
     }
   }
   if (target.recipient) {
-    const who = target.recipient.userIds[0] ? ` (${target.recipient.userIds[0]})` : '';
+    const who = target.recipient.userIds[0] ? ` (${escapeText(target.recipient.userIds[0])})` : '';
     lines.push(`Encrypt with OpenPGP to key \`${target.recipient.fingerprint}\`${who}; restorable with \`gpg --decrypt\``);
   }
   if (plan.serverSideEncryption) lines.push(`Ask S3 for server-side encryption \`${plan.serverSideEncryption}\``);
@@ -75,7 +76,7 @@ export function backupOutcomeBlocks(result: BackupResult): KnownBlock[] {
   }
   for (const failure of result.failures) {
     lines.push(
-      `• :x: ${failure.kind === 'lock' ? '' : `${failure.kind}: `}${failure.reason}${failure.kind === 'lock' ? '' : ' (nothing was left in the bucket)'}`,
+      `• :x: ${failure.kind === 'lock' ? '' : `${failure.kind}: `}${escapeText(failure.reason)}${failure.kind === 'lock' ? '' : ' (nothing was left in the bucket)'}`,
     );
   }
   const deleted = result.retention.flatMap((retention) => retention.deleted);
@@ -83,7 +84,7 @@ export function backupOutcomeBlocks(result: BackupResult): KnownBlock[] {
     deleted.length > 0
       ? `Retention deleted ${deleted.length} old backup${deleted.length === 1 ? '' : 's'}.`
       : 'Retention: nothing old enough to delete.',
-    ...result.notes.map((note) => `:warning: ${note}`),
+    ...result.notes.map((note) => `:warning: ${escapeText(note)}`),
   ];
   return [
     { type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') || '_nothing was backed up_' } },
@@ -94,7 +95,7 @@ export function backupOutcomeBlocks(result: BackupResult): KnownBlock[] {
 }
 
 export function restoreTestText(result: RestoreTestResult): string {
-  if (!result.ok) return `:x: Restore test of *${result.service}* failed: ${result.reason}`;
+  if (!result.ok) return `:x: Restore test of *${escapeText(result.service)}* failed: ${escapeText(result.reason ?? '')}`;
   const counts = result.tables.map((table) => `${table.table}: ${table.rows.toLocaleString('en-US')} rows`).join(', ');
   return `:white_check_mark: Restore test of *${result.service}* passed: \`${result.backup!.key}\` restored in ${formatDuration(result.durationMs)}${counts ? ` (${counts})` : ''}`;
 }
@@ -111,7 +112,7 @@ export function restoreTestBlocks(result: RestoreTestResult): KnownBlock[] {
   if (result.notes.length > 0)
     blocks.push({
       type: 'context',
-      elements: [{ type: 'mrkdwn', text: result.notes.map((note) => `:warning: ${note}`).join(' ') }],
+      elements: [{ type: 'mrkdwn', text: result.notes.map((note) => `:warning: ${escapeText(note)}`).join(' ') }],
     });
   return blocks;
 }

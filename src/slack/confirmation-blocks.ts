@@ -1,5 +1,6 @@
 // Block Kit for confirmations: the question, and each state it can end in.
 import type { KnownBlock } from '@slack/types';
+import { escapeText, mention } from './escape.ts';
 
 export const CONFIRM_ACTION_ID = 'confirmation:confirm';
 export const CANCEL_ACTION_ID = 'confirmation:cancel';
@@ -15,17 +16,21 @@ export interface ConfirmationView {
   timezone: string;
 }
 
+/** "<@A>, <@B> or <!subteam^S>": each person or group once, the requester first. */
+export function confirmersText(principals: readonly string[]): string {
+  const unique = [...new Set(principals)].map(mention);
+  if (unique.length === 0) return 'nobody (the list is empty)';
+  return unique.length === 1 ? unique[0]! : `${unique.slice(0, -1).join(', ')} or ${unique.at(-1)!}`;
+}
+
 export function confirmationRequestBlocks(view: ConfirmationView): KnownBlock[] {
-  const who =
-    view.approvers.length > 0
-      ? `<@${view.requestedBy}> or ${view.approvers.map((p) => (p.startsWith('S') ? `<!subteam^${p}>` : `<@${p}>`)).join(', ')}`
-      : `<@${view.requestedBy}>`;
+  const who = confirmersText([view.requestedBy, ...view.approvers]);
   return [
     {
       type: 'section',
       text: {
         type: 'mrkdwn',
-        text: `:warning: *${view.title}*\nThis will:\n${view.details.map((line) => `• ${line}`).join('\n')}`,
+        text: `:warning: *${escapeText(view.title)}*\nThis will:\n${view.details.map((line) => `• ${line}`).join('\n')}`,
       },
     },
     {

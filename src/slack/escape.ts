@@ -10,6 +10,16 @@ export function escapeText(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** Escaped, and at most `max` characters: cut (with …) where no `&amp;`, `&lt;` or `&gt;` is split. */
+export function escapeClipped(text: string, max: number): string {
+  const escaped = escapeText(text);
+  if (escaped.length <= max) return escaped;
+  let cut = escaped.slice(0, max - 1);
+  const amp = cut.lastIndexOf('&');
+  if (amp !== -1 && !cut.slice(amp).includes(';')) cut = cut.slice(0, amp);
+  return `${cut}…`;
+}
+
 /**
  * A link the bot builds itself (a runbook URL from config, Alertmanager's generatorURL), labelled by the bot.
  * Only http(s) URLs become links; anything else is shown as escaped text.

@@ -20,8 +20,11 @@ const MAX_SECTION = 2_900;
 const MAX_DETAIL_MESSAGE = 80;
 
 export interface HealthMessage {
+  /** Escaped for Slack. */
   text: string;
   blocks: KnownBlock[];
+  /** The same line as the user's and the services' own words, for timelines and job summaries (escaped where shown). */
+  summary: string;
 }
 
 export interface HealthBlockOptions {
@@ -30,12 +33,14 @@ export interface HealthBlockOptions {
 }
 
 export function healthMessage(report: HealthReport, title = 'Health check', options: HealthBlockOptions = {}): HealthMessage {
-  return { text: healthSummaryText(report, title), blocks: healthBlocks(report, title, options) };
+  const summary = healthSummaryText(report, title);
+  return { text: escapeText(summary), blocks: healthBlocks(report, title, options), summary };
 }
 
 /** For an incident channel, whose timeline prefixes "Health check of <service>:" itself. */
 export function incidentHealthMessage(report: HealthReport, service: string): HealthMessage {
-  return { text: healthSummaryText(report), blocks: healthBlocks(report, `Health check of ${service}`) };
+  const summary = healthSummaryText(report);
+  return { text: escapeText(summary), blocks: healthBlocks(report, `Health check of ${service}`), summary };
 }
 
 /**
@@ -67,7 +72,7 @@ export function healthBlocks(report: HealthReport, title = 'Health check', optio
       type: 'section',
       text: {
         type: 'mrkdwn',
-        text: `${ICON[report.status]} *${title}: ${report.status}* — ${counts(checks)} across ${services.length} service${services.length === 1 ? '' : 's'}, ${whenChecked(report)}`,
+        text: `${ICON[report.status]} *${escapeText(title)}: ${report.status}* — ${counts(checks)} across ${services.length} service${services.length === 1 ? '' : 's'}, ${whenChecked(report)}`,
       },
     },
   ];
@@ -93,21 +98,23 @@ function whenChecked(report: HealthReport): string {
 
 function serviceSection(service: ServiceHealth, several: boolean): KnownBlock {
   const name =
-    service.displayName === service.service ? `*${service.service}*` : `*${service.displayName}* (\`${service.service}\`)`;
+    service.displayName === service.service
+      ? `*${escapeText(service.service)}*`
+      : `*${escapeText(service.displayName)}* (\`${escapeText(service.service)}\`)`;
   // With several services, say which ones were served again; the header already says it for one.
   const age = several ? ageNote(service.ageMs) : undefined;
   const lines = [`${ICON[service.status]} ${name}${age ? ` _(${age})_` : ''}`];
-  if (service.note) lines.push(`${NOT_CONFIGURED_ICON} ${service.note}`);
+  if (service.note) lines.push(`${NOT_CONFIGURED_ICON} ${escapeText(service.note)}`);
   for (const check of sortChecks(service.checks)) lines.push(checkLine(check));
   let text = lines.join('\n');
-  if (text.length > MAX_SECTION) text = `${text.slice(0, MAX_SECTION)}…`;
+  if (text.length > MAX_SECTION) text = `${text.slice(0, MAX_SECTION).replace(/&[a-z]{0,3}$/, '')}…`;
   return { type: 'section', text: { type: 'mrkdwn', text } };
 }
 
 /** The check's unhealthy objects as a kubectl-style table in a code block, cut to fit one section. */
 function detailsSection(service: ServiceHealth, check: CheckResult, now: Date): KnownBlock {
   const objects = check.objects ?? [];
-  const heading = `*${label(check)}* of ${service.service}: ${objects.length} object${objects.length === 1 ? '' : 's'} not ok`;
+  const heading = `*${escapeText(label(check))}* of ${escapeText(service.service)}: ${objects.length} object${objects.length === 1 ? '' : 's'} not ok`;
   const lines = objectTable(objects, now, { maxMessage: MAX_DETAIL_MESSAGE }).map(escapeText);
   let shown = lines.length;
   const fits = (count: number) => heading.length + lines.slice(0, count).join('\n').length + 80 <= MAX_SECTION;
@@ -123,7 +130,7 @@ function detailsSection(service: ServiceHealth, check: CheckResult, now: Date): 
 function checkLine(check: CheckResult): string {
   const icon = check.notConfigured ? NOT_CONFIGURED_ICON : ICON[check.status];
   const reason = check.reason.length > MAX_REASON ? `${check.reason.slice(0, MAX_REASON)}…` : check.reason;
-  return `${icon} *${label(check)}* ${escapeText(reason)} _(${formatLatency(check.durationMs)})_`;
+  return `${icon} *${escapeText(label(check))}* ${escapeText(reason)} _(${formatLatency(check.durationMs)})_`;
 }
 
 function label(check: CheckResult): string {

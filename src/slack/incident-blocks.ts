@@ -3,7 +3,9 @@ import type { KnownBlock, View } from '@slack/types';
 import { formatDuration } from '../config/duration.ts';
 import { SEVERITIES, type IncidentRole, type Severity } from '../config/schema.ts';
 import type { EscalationStep, Incident } from '../store/incidents.ts';
-import { escapeText } from './escape.ts';
+import { escapeClipped, escapeText, mention } from './escape.ts';
+
+export { mention };
 
 export const DECLARE_CALLBACK_ID = 'incident:declare';
 export const UPDATE_CALLBACK_ID = 'incident:update';
@@ -139,20 +141,20 @@ const STATUS_WORDS: Record<Incident['status'], string> = {
 
 /** The topic: severity, status, title, commander, then whoever holds the other roles. */
 export function incidentTopic(incident: Incident, roles: RoleView[] = []): string {
-  const commander = incident.commander ? `<@${incident.commander}>` : 'none yet';
+  const commander = incident.commander ? mention(incident.commander) : 'none yet';
   const others = roles
     .filter((role) => role.name !== 'commander' && role.user)
-    .map((role) => ` | ${role.label}: <@${role.user}>`)
+    .map((role) => ` | ${escapeText(role.label)}: ${mention(role.user!)}`)
     .join('');
-  return `${incident.severity} | ${STATUS_WORDS[incident.status]} | ${incident.title} | Commander: ${commander}${others}`.slice(
-    0,
-    250,
-  );
+  const head = `${incident.severity} | ${STATUS_WORDS[incident.status]} | `;
+  const tail = ` | Commander: ${commander}${others}`;
+  // Slack refuses topics over 250 characters; a cut in the roles' tail leaves text, never a half mention that works.
+  return `${head}${escapeClipped(incident.title, Math.max(1, 250 - head.length - tail.length))}${tail}`.slice(0, 250);
 }
 
 /** "Incident commander <@U1> · Communications lead: nobody yet · …" */
 export function rolesLine(roles: RoleView[]): string {
-  return roles.map((role) => `${role.label}: ${role.user ? `<@${role.user}>` : 'nobody yet'}`).join(' · ');
+  return roles.map((role) => `${escapeText(role.label)}: ${role.user ? mention(role.user) : 'nobody yet'}`).join(' · ');
 }
 
 export function incidentCard(
@@ -166,16 +168,19 @@ export function incidentCard(
   const fields = [
     `*Severity*\n${SEVERITY_ICON[incident.severity]} ${incident.severity}`,
     `*Status*\n${STATUS_WORDS[incident.status]}`,
-    `*Service*\n${incident.service ?? 'not set'}`,
-    `*Commander*\n${incident.commander ? `<@${incident.commander}>` : 'none yet'}`,
-    `*Declared*\n${formatWhen(incident.declared_at, timezone)} by ${incident.source === 'slack' ? `<@${incident.declared_by}>` : incident.declared_by}`,
-    `*Escalation*\n${reached.length > 0 ? `reached ${reached.join(', ')}` : 'on-call only'}${next && incident.status !== 'resolved' ? `; next: ${next.label} ${formatWhen(next.due_at, timezone)}` : ''}`,
+    `*Service*\n${incident.service ? escapeText(incident.service) : 'not set'}`,
+    `*Commander*\n${incident.commander ? mention(incident.commander) : 'none yet'}`,
+    `*Declared*\n${formatWhen(incident.declared_at, timezone)} by ${incident.source === 'slack' ? mention(incident.declared_by) : escapeText(incident.declared_by)}`,
+    `*Escalation*\n${reached.length > 0 ? `reached ${escapeText(reached.join(', '))}` : 'on-call only'}${next && incident.status !== 'resolved' ? `; next: ${escapeText(next.label)} ${formatWhen(next.due_at, timezone)}` : ''}`,
   ];
   const blocks: KnownBlock[] = [
-    { type: 'header', text: { type: 'plain_text', text: `Incident #${incident.id}: ${incident.title}`.slice(0, 150) } },
+    {
+      type: 'header',
+      text: { type: 'plain_text', text: escapeClipped(`Incident #${incident.id}: ${incident.title}`, 150) },
+    },
     { type: 'section', fields: fields.map((text) => ({ type: 'mrkdwn' as const, text })) },
   ];
-  if (incident.summary) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: incident.summary.slice(0, 2900) } });
+  if (incident.summary) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: escapeClipped(incident.summary, 3000) } });
   const otherRoles = roles.filter((role) => role.name !== 'commander');
   if (otherRoles.length > 0)
     blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `*Roles*: ${rolesLine(otherRoles)}`.slice(0, 3000) }] });
@@ -185,7 +190,7 @@ export function incidentCard(
       elements: [
         {
           type: 'mrkdwn',
-          text: `:white_check_mark: Resolved ${formatWhen(incident.resolved_at!, timezone)} by <@${incident.resolved_by}>${incident.resolution ? `: ${incident.resolution}` : ''}`,
+          text: `:white_check_mark: Resolved ${formatWhen(incident.resolved_at!, timezone)} by ${actorText(incident.resolved_by)}${incident.resolution ? `: ${escapeClipped(incident.resolution, 2800)}` : ''}`,
         },
       ],
     });
@@ -247,11 +252,14 @@ export function incidentCard(
       elements: roles.map((role) => ({
         type: 'users_select' as const,
         action_id: `${ROLE_ACTION_PREFIX}${role.name}`,
-        placeholder: { type: 'plain_text' as const, text: `Set ${role.label}`.slice(0, 150) },
+        placeholder: { type: 'plain_text' as const, text: escapeClipped(`Set ${role.label}`, 150) },
         ...(role.user ? { initial_user: role.user } : {}),
       })),
     });
-  return { text: `Incident #${incident.id} (${incident.severity}): ${incident.title}: ${STATUS_WORDS[incident.status]}`, blocks };
+  return {
+    text: `Incident #${incident.id} (${incident.severity}): ${escapeText(incident.title)}: ${STATUS_WORDS[incident.status]}`,
+    blocks,
+  };
 }
 
 export function checklistBlocks(items: string[]): { text: string; blocks: KnownBlock[] } {
@@ -262,8 +270,10 @@ export function checklistBlocks(items: string[]): { text: string; blocks: KnownB
   };
 }
 
-export function mention(principal: string): string {
-  return principal.startsWith('S') ? `<!subteam^${principal}>` : `<@${principal}>`;
+/** Who did something: a Slack user id becomes a mention; the bot's own actors (alertmanager, health-watch) stay words. */
+export function actorText(actor: string | null): string {
+  if (!actor) return 'the bot';
+  return /^[UW][A-Z0-9]+$/.test(actor) ? mention(actor) : escapeText(actor);
 }
 
 export interface EscalationPostInput {
@@ -283,11 +293,11 @@ export function escalationPost(input: EscalationPostInput): { text: string; bloc
     : '';
   const known = [
     `${incident.severity} · ${STATUS_WORDS[incident.status]} · open for ${formatDuration(input.postedAt.getTime() - incident.declared_at.getTime())}`,
-    `Commander: ${incident.commander ? `<@${incident.commander}>` : 'none yet'} · Service: ${incident.service ?? 'not set'}`,
-    ...(incident.summary ? [`Summary: ${incident.summary.slice(0, 500)}`] : []),
-    ...input.lastNotes.map((note) => `Note: ${note.slice(0, 300)}`),
+    `Commander: ${incident.commander ? mention(incident.commander) : 'none yet'} · Service: ${incident.service ? escapeText(incident.service) : 'not set'}`,
+    ...(incident.summary ? [`Summary: ${escapeText(incident.summary.slice(0, 500))}`] : []),
+    ...input.lastNotes.map((note) => `Note: ${escapeText(note.slice(0, 300))}`),
   ];
-  const text = `:rotating_light: *Escalation level ${step.level}: ${step.label}* ${who}\nIncident #${incident.id}: *${incident.title}*${lateLine}\n${known.map((line) => `• ${line}`).join('\n')}`;
+  const text = `:rotating_light: *Escalation level ${step.level}: ${escapeText(step.label)}* ${who}\nIncident #${incident.id}: *${escapeText(incident.title)}*${lateLine}\n${known.map((line) => `• ${line}`).join('\n')}`;
   return {
     text: `Escalation level ${step.level} (${step.label}) for incident #${incident.id}${input.late ? ' (late)' : ''}`,
     blocks: [{ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 3000) } }],
@@ -297,11 +307,11 @@ export function escalationPost(input: EscalationPostInput): { text: string; bloc
 export function ackAlarmPost(incident: Incident, responders: string[], target: number, channelId: string | null): string {
   const who = responders.map(mention).join(' ');
   const where = channelId ? ` in <#${channelId}>` : '';
-  return `:alarm_clock: *Incident #${incident.id} (${incident.severity}) is not acknowledged* after ${formatDuration(target)}, its response target: *${incident.title}*${where}. ${who}`.trim();
+  return `:alarm_clock: *Incident #${incident.id} (${incident.severity}) is not acknowledged* after ${formatDuration(target)}, its response target: *${escapeText(incident.title)}*${where}. ${who}`.trim();
 }
 
 export function announcement(incident: Incident): string {
-  return `${SEVERITY_ICON[incident.severity]} *${incident.severity} incident declared*: ${incident.title}${incident.service ? ` (${incident.service})` : ''}. Join <#${incident.channel_id}>.`;
+  return `${SEVERITY_ICON[incident.severity]} *${incident.severity} incident declared*: ${escapeText(incident.title)}${incident.service ? ` (${escapeText(incident.service)})` : ''}. Join <#${incident.channel_id}>.`;
 }
 
 export function formatWhen(at: Date, timezone: string): string {
@@ -325,7 +335,7 @@ export function escalationCopyPost(
 ): { text: string; blocks: KnownBlock[] } {
   const when = step.posted_at ? formatWhen(step.posted_at, timezone) : 'earlier';
   const who = step.notify.length > 0 ? step.notify.map(mention).join(' ') : '_(no one is configured for this level)_';
-  const text = `:rotating_light: *Escalation level ${step.level}: ${step.label}* ${who} was paged ${when} in the announcement channel, while this channel was being set up.`;
+  const text = `:rotating_light: *Escalation level ${step.level}: ${escapeText(step.label)}* ${who} was paged ${when} in the announcement channel, while this channel was being set up.`;
   return {
     text: `Escalation level ${step.level} (${step.label}) for incident #${incident.id} was paged before this channel existed`,
     blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }],

@@ -10,6 +10,7 @@ import {
   type BudgetFailure,
   type PrivacyBudgetReading,
 } from '../tasks/privacy-budget.ts';
+import { escapeText } from './escape.ts';
 
 const ICON = { ok: ':large_green_circle:', warn: ':large_yellow_circle:', critical: ':red_circle:' } as const;
 
@@ -17,7 +18,7 @@ export function privacyBudgetMessage(
   readings: PrivacyBudgetReading[],
   failures: BudgetFailure[] = [],
   title = 'Privacy budget',
-): { text: string; blocks: KnownBlock[] } {
+): { text: string; blocks: KnownBlock[]; summary: string } {
   const blocks: KnownBlock[] = readings.map((reading) => ({
     type: 'section',
     text: { type: 'mrkdwn', text: readingText(reading) },
@@ -25,22 +26,29 @@ export function privacyBudgetMessage(
   for (const failure of failures) {
     blocks.push({
       type: 'section',
-      text: { type: 'mrkdwn', text: `:red_circle: *${failure.service}*: could not read the budget: ${failure.message}` },
+      text: {
+        type: 'mrkdwn',
+        text: `:red_circle: *${escapeText(failure.service)}*: could not read the budget: ${escapeText(failure.message)}`,
+      },
     });
   }
   const lines = [
     ...readings.map((reading) => budgetSummaryLine(reading)),
     ...failures.map((failure) => `${failure.service}: could not read the budget: ${failure.message}`),
   ];
+  const summary = `${title}: ${lines.join(' | ')}`;
   return {
-    text: `${title}: ${lines.join(' | ')}`,
-    blocks: [{ type: 'header', text: { type: 'plain_text', text: title } }, ...blocks],
+    text: escapeText(summary),
+    summary,
+    blocks: [{ type: 'header', text: { type: 'plain_text', text: escapeText(title) } }, ...blocks],
   };
 }
 
 function readingText(reading: PrivacyBudgetReading): string {
   const name =
-    reading.displayName === reading.service ? `*${reading.service}*` : `*${reading.displayName}* (\`${reading.service}\`)`;
+    reading.displayName === reading.service
+      ? `*${escapeText(reading.service)}*`
+      : `*${escapeText(reading.displayName)}* (\`${escapeText(reading.service)}\`)`;
   const threshold =
     reading.status === 'critical'
       ? ` — at or over the critical threshold of ${reading.criticalPercent}%`

@@ -4,6 +4,7 @@ import { formatDuration } from '../config/duration.ts';
 import { SEVERITIES } from '../config/schema.ts';
 import type { DurationStats, OperationsReport } from '../tasks/report.ts';
 import { stackedBarChartPng, type BarSeries } from './chart.ts';
+import { escapeClipped, escapeText } from './escape.ts';
 
 const SEVERITY_COLORS: Record<(typeof SEVERITIES)[number], [number, number, number]> = {
   P0: [220, 38, 38],
@@ -30,17 +31,17 @@ export function reportMessage(report: OperationsReport, title: string, timezone:
     (severity) => `${SEVERITY_SQUARES[severity]} ${severity}: ${incidents.bySeverity[severity]}`,
   ).join('   ');
   const services =
-    incidents.byService.length > 0 ? incidents.byService.map((s) => `${s.service}: ${s.count}`).join(', ') : 'none';
+    incidents.byService.length > 0 ? incidents.byService.map((s) => `${escapeText(s.service)}: ${s.count}`).join(', ') : 'none';
   const escalations =
     incidents.escalations.length > 0
-      ? incidents.escalations.map((e) => `${e.label}: ${e.incidents}${e.late ? ` (${e.late} late)` : ''}`).join(', ')
+      ? incidents.escalations.map((e) => `${escapeText(e.label)}: ${e.incidents}${e.late ? ` (${e.late} late)` : ''}`).join(', ')
       : 'no escalations';
   const jobs =
     report.jobs.length > 0
       ? report.jobs
           .map(
             (job) =>
-              `• ${job.job}: ${job.runs} run${job.runs === 1 ? '' : 's'}, ${job.failed} failed${job.late ? `, ${job.late} late` : ''}; last: ${job.lastOutcome ?? 'running'}${job.lastSummary ? ` (${job.lastSummary.slice(0, 150)})` : ''}`,
+              `• ${escapeText(job.job)}: ${job.runs} run${job.runs === 1 ? '' : 's'}, ${job.failed} failed${job.late ? `, ${job.late} late` : ''}; last: ${job.lastOutcome ?? 'running'}${job.lastSummary ? ` (${escapeClipped(job.lastSummary, 150)})` : ''}`,
           )
           .join('\n')
       : 'No scheduled jobs ran in this period.';
@@ -57,7 +58,7 @@ export function reportMessage(report: OperationsReport, title: string, timezone:
       ? report.backups
           .map(
             (b) =>
-              `• ${b.service}: ${b.runs} run${b.runs === 1 ? '' : 's'}, ${b.failed} failed; newest verified: ${b.newestVerifiedAt ? when.format(b.newestVerifiedAt) : 'none'}${b.failed > 0 ? ' :warning:' : ''}`,
+              `• ${escapeText(b.service)}: ${b.runs} run${b.runs === 1 ? '' : 's'}, ${b.failed} failed; newest verified: ${b.newestVerifiedAt ? when.format(b.newestVerifiedAt) : 'none'}${b.failed > 0 ? ' :warning:' : ''}`,
           )
           .join('\n')
       : 'No backups are recorded.';
@@ -66,12 +67,12 @@ export function reportMessage(report: OperationsReport, title: string, timezone:
       ? report.privacyBudgets
           .map(
             (p) =>
-              `• ${p.service}: ${p.fromPercent}% → ${p.toPercent}% consumed (${p.toPercent - p.fromPercent >= 0 ? '+' : ''}${Math.round((p.toPercent - p.fromPercent) * 10) / 10} points over ${p.readings} readings), ${Math.round(p.remainingEpsilon * 100) / 100} epsilon left`,
+              `• ${escapeText(p.service)}: ${p.fromPercent}% → ${p.toPercent}% consumed (${p.toPercent - p.fromPercent >= 0 ? '+' : ''}${Math.round((p.toPercent - p.fromPercent) * 10) / 10} points over ${p.readings} readings), ${Math.round(p.remainingEpsilon * 100) / 100} epsilon left`,
           )
           .join('\n')
       : 'No privacy budget readings in this period.';
   const blocks: KnownBlock[] = [
-    { type: 'header', text: { type: 'plain_text', text: `${title}: ${period}` } },
+    { type: 'header', text: { type: 'plain_text', text: escapeText(`${title}: ${period}`) } },
     {
       type: 'section',
       text: {

@@ -5,6 +5,7 @@ import type { Clock } from '../clock.ts';
 import type { Config, ServiceConfig } from '../config/schema.ts';
 import { ExternalError, UserError, errorMessage } from '../errors.ts';
 import type { SharedReads } from '../shared-reads.ts';
+import { escapeText } from '../slack/escape.ts';
 import type { Queryable } from '../store/db.ts';
 import { budgetSnapshotsSince, insertBudgetSnapshot, type BudgetSnapshot } from '../store/privacy-budget.ts';
 import type { HealthStatus } from './health/check.ts';
@@ -82,7 +83,7 @@ export function privacyBudgetTargets(config: Config, name: string | undefined): 
   if (!service) {
     const known = withBudget.map(([serviceName]) => `\`${serviceName}\``).join(', ') || 'none';
     throw new UserError(
-      `I don't know a service called \`${name}\`. Services with a privacy budget: ${known}.`,
+      `I don't know a service called \`${escapeText(name)}\`. Services with a privacy budget: ${known}.`,
       'service_unknown',
     );
   }

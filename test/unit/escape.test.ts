@@ -1,6 +1,6 @@
 // The escaping rule: mentions and links in untrusted text show as text; links and mentions the bot builds stay live.
 import { describe, expect, it } from 'vitest';
-import { botLink, escapeText, mention } from '../../src/slack/escape.ts';
+import { botLink, escapeClipped, escapeText, mention } from '../../src/slack/escape.ts';
 
 describe('escapeText', () => {
   it.each([
@@ -28,5 +28,13 @@ describe('botLink and mention', () => {
     expect(mention('U0CEO')).toBe('<@U0CEO>');
     expect(mention('S0EXEC')).toBe('<!subteam^S0EXEC>');
     expect(mention('<!channel>')).toBe('&lt;!channel&gt;');
+  });
+});
+
+describe('escapeClipped', () => {
+  it('cuts to the limit without splitting an escaped character', () => {
+    expect(escapeClipped('ab<cd', 5)).toBe('ab…');
+    expect(escapeClipped('a<b', 10)).toBe('a&lt;b');
+    expect(escapeClipped('abcdef', 4)).toBe('abc…');
   });
 });

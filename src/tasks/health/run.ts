@@ -5,6 +5,7 @@ import { fileSchema, type Config, type ServiceConfig, type Timeouts } from '../.
 import { DeadlineError, withDeadline } from '../../deadline.ts';
 import { ExternalError, UserError, errorMessage } from '../../errors.ts';
 import type { SharedReads } from '../../shared-reads.ts';
+import { escapeText } from '../../slack/escape.ts';
 import {
   worstStatus,
   type CheckFactory,
@@ -110,7 +111,7 @@ export function healthTargets(config: Config, target: string): { services: Servi
   const service = config.file.services[target];
   if (!service) {
     const known = entries.map(([name]) => `\`${name}\``).join(', ') || 'none';
-    throw new UserError(`I don't know a service called \`${target}\`. Known services: ${known}.`, 'service_unknown');
+    throw new UserError(`I don't know a service called \`${escapeText(target)}\`. Known services: ${known}.`, 'service_unknown');
   }
   return { services: [{ name: target, config: service }], unchecked: [] };
 }

@@ -4,6 +4,8 @@
 import { z } from 'zod';
 import type { ServiceConfig } from '../../config/schema.ts';
 import { UserError } from '../../errors.ts';
+// User words echoed in a UserError are escaped: these messages are mrkdwn, shown in Slack as well as the terminal.
+import { escapeText } from '../../slack/escape.ts';
 
 /** Options: what the user asked for, before anything is read (kubectl's UndoOptions from its flags and arguments). */
 export interface UndoOptions {
@@ -40,7 +42,7 @@ export function undoOptions(
   const deployment = names[0] ?? kubernetes.deployments[0]!;
   if (!kubernetes.deployments.includes(deployment))
     throw new UserError(
-      `\`${deployment}\` is not one of \`${serviceName}\`'s deployments (${kubernetes.deployments.map((d) => `\`${d}\``).join(', ')}).`,
+      `\`${escapeText(deployment)}\` is not one of \`${serviceName}\`'s deployments (${kubernetes.deployments.map((d) => `\`${d}\``).join(', ')}).`,
       'deployment_unknown',
     );
   const toRevision = revisionWord === undefined ? undefined : Number(revisionWord);
