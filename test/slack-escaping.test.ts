@@ -99,6 +99,7 @@ describe('untrusted text in Slack', () => {
     await command('/incident', `note ${HOSTILE}`, channel);
     await command('/incident', 'status', channel);
     await command('/incident', 'role <@U0ALICE> <!channel>', channel);
+    await command('/incident', `update ${HOSTILE}`, channel);
     await command('/incident', 'list');
     await command('/incident', `${HOSTILE}`);
     await command('/health', HOSTILE.split(' ')[0]!);
