@@ -26,7 +26,6 @@ export interface StackedBarChart {
 const PIXEL_RATIO = 2;
 // The container may have no system fonts: text is drawn with this file only, whatever the machine has.
 const FONT_FAMILY = 'DejaVu Sans';
-const FONT_FILE = createRequire(import.meta.url).resolve('dejavu-fonts-ttf/ttf/DejaVuSans.ttf');
 
 const hex = ([r, g, b]: [number, number, number]) => `#${[r, g, b].map((c) => c.toString(16).padStart(2, '0')).join('')}`;
 
@@ -95,7 +94,12 @@ export async function stackedBarChartPng(
   const rendered = new Resvg(svg, {
     fitTo: { mode: 'zoom', value: PIXEL_RATIO },
     background: 'white',
-    font: { loadSystemFonts: false, fontFiles: [FONT_FILE], defaultFontFamily: FONT_FAMILY },
+    font: { loadSystemFonts: false, fontFiles: [fontFile()], defaultFontFamily: FONT_FAMILY },
   }).render();
   return rendered.asPng();
+}
+
+/** Found when a chart is drawn, like the renderer: a missing package costs the chart, never the start. */
+function fontFile(): string {
+  return createRequire(import.meta.url).resolve('dejavu-fonts-ttf/ttf/DejaVuSans.ttf');
 }
