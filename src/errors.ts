@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   incident_resolved: 'The incident is already resolved, so it cannot be changed this way.',
   already_acknowledged: 'The incident was already acknowledged.',
   severity_unchanged: 'The incident already has the requested severity.',
+  followup_done: 'The follow-up was already marked done.',
   role_unchanged: 'The user already holds the incident role they were given.',
   escalation_exhausted: 'Every escalation level of the incident has already been reached.',
   no_checks: 'The service has no health checks configured.',

@@ -381,6 +381,8 @@ export const fileSchema = z.strictObject({
         .prefault({}),
       /** The reminder's Snooze button puts the next reminder this far off. */
       updateSnooze: durationSchema.default(15 * 60_000),
+      /** A follow-up (`/incident followup`) is due this long after it was added; past that it counts as overdue. */
+      followUpDue: durationSchema.default(14 * 86_400_000),
     })
     .prefault({}),
   escalation: z

@@ -20,11 +20,14 @@ import {
   declareModal,
   formatWhen,
   INCIDENT_ACTIONS,
+  followUpModal,
+  openFollowUpsMessage,
   ROLE_ACTION_PREFIX,
   rolesLine,
   updateModal,
 } from '../slack/incident-blocks.ts';
 import { escapeText, mention } from '../slack/escape.ts';
+import { listOpenFollowUps } from '../store/follow-ups.ts';
 import { getIncident, getIncidentByChannel, listOpenIncidents, type Incident } from '../store/incidents.ts';
 import { parseUserMention, restAfterFirstWord, splitWords } from './command-text.ts';
 import type { CommandHandler, HandlerDeps } from './listener.ts';
@@ -35,10 +38,31 @@ export const INCIDENT_USAGE = [
   '• `/incident`: declare an incident (opens a form)',
   '• `/incident declare [P0-P3] <title>`: declare straight away',
   '• in an incident channel: `/incident ack`, `/incident severity <P0-P3>`, `/incident commander @user`, `/incident role @user <role>`, `/incident note <text>`, `/incident update <text>` (to stakeholders), `/incident status`, `/incident resolve [summary]`',
-  '• `/incident list`: open incidents',
+  '• in an incident channel, also after it is resolved: `/incident followup <text> [@owner]`, `/incident followup done <id>`',
+  '• `/incident list`: open incidents · `/incident followups`: open follow-ups of all incidents',
 ].join('\n');
 
-const IN_CHANNEL_SUBCOMMANDS = ['ack', 'severity', 'commander', 'role', 'note', 'update', 'status', 'resolve'];
+const IN_CHANNEL_SUBCOMMANDS = ['ack', 'severity', 'commander', 'role', 'note', 'update', 'followup', 'status', 'resolve'];
+
+const FOLLOWUP_USAGE = 'Describe the follow-up: `/incident followup <text> [@owner]`, or `/incident followup done <id>`.';
+const followUpTextSchema = z.string().trim().min(1, FOLLOWUP_USAGE).max(500, 'Keep the follow-up under 500 characters.');
+
+export type FollowUpCommand = { kind: 'add'; text: string; owner: string | null } | { kind: 'done'; id: number };
+
+/** `<text> [@owner]` or `done <id>` → what to do with a follow-up. */
+export function parseFollowUpText(text: string): FollowUpCommand {
+  const done = /^done\s+#?(\S+)$/i.exec(text.trim());
+  if (done) {
+    const id = z.coerce.number().int().positive().safeParse(done[1]);
+    if (!id.success) throw new UserError(`\`${escapeText(done[1]!)}\` is not a follow-up number. ${FOLLOWUP_USAGE}`, 'usage');
+    return { kind: 'done', id: id.data };
+  }
+  const trailing = /\s*(<@[UW][A-Z0-9]+(?:\|[^>]*)?>)\s*$/.exec(text);
+  const owner = trailing ? parseUserMention(trailing[1]!)! : null;
+  const parsed = followUpTextSchema.safeParse(trailing ? text.slice(0, trailing.index) : text);
+  if (!parsed.success) throw new UserError(parsed.error.issues[0]!.message, 'usage');
+  return { kind: 'add', text: parsed.data, owner };
+}
 
 const updateTextSchema = z
   .string()
@@ -94,6 +118,13 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
       await respond({ response_type: 'ephemeral', replace_original: true, text: declaredText(incident, created) });
       return;
     }
+    if (sub === 'followups') {
+      await ack();
+      const open = await listOpenFollowUps(deps.store, 45);
+      const message = openFollowUpsMessage(open, config.timezone, deps.clock.now());
+      await respond({ response_type: 'ephemeral', text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) });
+      return;
+    }
     if (sub === 'list') {
       // Ack before reading the store: Slack's answer never waits for the database.
       await ack();
@@ -144,6 +175,7 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
         config.file.incidents.roles.map((r) => r.name),
       );
     const update = sub === 'update' ? parseUpdateText(rest) : undefined;
+    const followUp = sub === 'followup' ? parseFollowUpText(rest) : undefined;
     if (sub === 'note' && !rest) throw new UserError('Add the note text: `/incident note <text>`.', 'usage');
     await ack();
 
@@ -185,6 +217,15 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
             response_type: 'ephemeral',
             text: ':hourglass: Your update is on the timeline. Slack is not taking messages right now, so it will be posted as soon as Slack accepts it.',
           });
+        return;
+      case 'followup':
+        if (followUp!.kind === 'done') {
+          const done = await incidents.followUps.markDone(followUp!.id, command.user_id);
+          await respond({ response_type: 'ephemeral', text: `Follow-up #${done.id} is marked done.` });
+        } else {
+          const added = await incidents.followUps.add(incident, followUp!, command.user_id);
+          context.auditParams.followUp = added.id;
+        }
         return;
       case 'resolve': {
         await context.authorize('resolve', incident.service ?? undefined);
@@ -384,7 +425,7 @@ export function onIncidentButton(deps: IncidentDeps) {
   return async ({ action, body, respond, context }: ButtonArgs): Promise<void> => {
     const scope = scopeOf(context);
     // The update form must open within Slack's 3 s trigger window: not behind other work in the queue.
-    if (action.action_id === INCIDENT_ACTIONS.postUpdate) scope.runsAtOnce();
+    if (action.action_id === INCIDENT_ACTIONS.postUpdate || action.action_id === INCIDENT_ACTIONS.addFollowUp) scope.runsAtOnce();
     await scope.ack();
     const userId = body.user.id;
     const incident = await getIncident(deps.store, Number(action.value));
@@ -407,6 +448,9 @@ export function onIncidentButton(deps: IncidentDeps) {
         break;
       case INCIDENT_ACTIONS.postUpdate:
         await deps.slack.views.open({ trigger_id: body.trigger_id, view: updateModal(incident) });
+        break;
+      case INCIDENT_ACTIONS.addFollowUp:
+        await deps.slack.views.open({ trigger_id: body.trigger_id, view: followUpModal(incident) });
         break;
       case INCIDENT_ACTIONS.snoozeUpdate: {
         const next = await deps.incidents.snoozeUpdateReminder(incident, userId);
@@ -474,5 +518,49 @@ export function onUpdateSubmission(deps: IncidentDeps) {
     if (!incident) throw new UserError('This incident no longer exists.', 'not_found');
     scope.auditParams.incident = incident.id;
     await deps.incidents.postUpdate(incident, text.data, body.user.id);
+  };
+}
+
+/** The incident a form (update, follow-up) was opened for, from its private metadata. */
+function incidentOfForm(metadata: string) {
+  let raw: unknown = {};
+  try {
+    raw = JSON.parse(metadata || '{}');
+  } catch {
+    // A form of an older version: treated as not belonging to an incident.
+  }
+  return z.object({ incidentId: z.number().int().positive() }).safeParse(raw);
+}
+
+/** The resolution message's follow-up form: the text is checked in the form; the follow-up is added after the ack. */
+export function onFollowUpSubmission(deps: IncidentDeps) {
+  return async ({ body, view, context }: ViewArgs): Promise<void> => {
+    const scope = scopeOf(context);
+    const ack = scope.ack as ViewArgs['ack'];
+    const text = followUpTextSchema.safeParse(view.state.values.text?.value?.value ?? '');
+    const owner = view.state.values.owner?.value?.selected_user ?? null;
+    const meta = incidentOfForm(view.private_metadata);
+    if (!text.success) {
+      scope.outcome = 'user_error';
+      await ack({ response_action: 'errors', errors: { text: text.error.issues[0]!.message } });
+      return;
+    }
+    if (!meta.success) throw new UserError('This form does not belong to an incident any more.', 'not_found');
+    await ack();
+    const incident = await getIncident(deps.store, meta.data.incidentId);
+    if (!incident) throw new UserError('This incident no longer exists.', 'not_found');
+    scope.auditParams.incident = incident.id;
+    await deps.incidents.followUps.add(incident, { text: text.data, owner }, body.user.id);
+  };
+}
+
+/** A follow-up's Done button (in the channel or in `/incident followups`). */
+export function onFollowUpDone(deps: IncidentDeps) {
+  return async ({ action, body, respond, context }: ButtonArgs): Promise<void> => {
+    await scopeOf(context).ack();
+    const id = z.coerce.number().int().positive().safeParse(action.value);
+    if (!id.success) throw new UserError('This button does not name a follow-up.', 'not_found');
+    const done = await deps.incidents.followUps.markDone(id.data, body.user.id);
+    await respond({ response_type: 'ephemeral', replace_original: false, text: `Follow-up #${done.id} is marked done.` });
   };
 }

@@ -3,12 +3,21 @@ import type { App, BlockButtonAction, BlockUsersSelectAction, MessageShortcut, V
 import { CANCEL_ACTION_ID, CONFIRM_ACTION_ID } from '../slack/confirmation-blocks.ts';
 import { backupAction, handleBackupCommand } from './backup.ts';
 import { handleHealthCommand } from './health.ts';
-import { DECLARE_CALLBACK_ID, INCIDENT_ACTIONS, ROLE_ACTION_PREFIX, UPDATE_CALLBACK_ID } from '../slack/incident-blocks.ts';
+import {
+  DECLARE_CALLBACK_ID,
+  FOLLOWUP_CALLBACK_ID,
+  FOLLOWUP_DONE_ACTION,
+  INCIDENT_ACTIONS,
+  ROLE_ACTION_PREFIX,
+  UPDATE_CALLBACK_ID,
+} from '../slack/incident-blocks.ts';
 import {
   handleIncidentCommand,
   onDeclareShortcut,
   onDeclareSubmission,
   onIncidentButton,
+  onFollowUpDone,
+  onFollowUpSubmission,
   onRolePicked,
   onUpdateSubmission,
   type IncidentDeps,
@@ -27,6 +36,8 @@ export function registerHandlers(app: App, deps: IncidentDeps): void {
   app.command('/incident', commandListener(deps, handleIncidentCommand(deps.incidents)));
   app.view<ViewSubmitAction>(DECLARE_CALLBACK_ID, onDeclareSubmission(deps));
   app.view<ViewSubmitAction>(UPDATE_CALLBACK_ID, onUpdateSubmission(deps));
+  app.view<ViewSubmitAction>(FOLLOWUP_CALLBACK_ID, onFollowUpSubmission(deps));
+  app.action<BlockButtonAction>(FOLLOWUP_DONE_ACTION, onFollowUpDone(deps));
   app.shortcut<MessageShortcut>(DECLARE_SHORTCUT_ID, onDeclareShortcut(deps));
   for (const actionId of Object.values(INCIDENT_ACTIONS)) app.action<BlockButtonAction>(actionId, onIncidentButton(deps));
   for (const role of deps.config.file.incidents.roles)

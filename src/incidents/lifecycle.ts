@@ -24,6 +24,8 @@ import {
   type NewIncident,
 } from '../store/incidents.ts';
 import { assignRole as assignRoleInStore } from '../store/incident-roles.ts';
+import { listFollowUps } from '../store/follow-ups.ts';
+import { FollowUps } from './follow-ups.ts';
 import { resolutionMessage } from './report.ts';
 import { roleNamed } from './roles.ts';
 import type { IncidentSlack, SlackMessage, SlackUrgency } from './slack-port.ts';
@@ -82,9 +84,12 @@ export interface Declaration {
 
 export class IncidentService {
   readonly #o: IncidentServiceOptions;
+  /** Follow-ups (action items) of incidents. */
+  readonly followUps: FollowUps;
 
   constructor(options: IncidentServiceOptions) {
     this.#o = options;
+    this.followUps = new FollowUps(options);
   }
 
   get config(): Config {
@@ -426,8 +431,16 @@ export class IncidentService {
       );
     await this.#refreshNow(incident.id, true);
     if (resolved.channel_id) {
-      const [events, steps] = await Promise.all([listEvents(store, resolved.id), listSteps(store, resolved.id)]);
-      await this.#publish(resolved, resolutionMessage(resolved, events, steps, config.timezone), `resolution:${resolved.id}`);
+      const [events, steps, followUps] = await Promise.all([
+        listEvents(store, resolved.id),
+        listSteps(store, resolved.id),
+        listFollowUps(store, resolved.id),
+      ]);
+      await this.#publish(
+        resolved,
+        resolutionMessage(resolved, events, steps, config.timezone, followUps),
+        `resolution:${resolved.id}`,
+      );
     }
     await this.#o.slack
       .publish(

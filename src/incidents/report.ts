@@ -2,7 +2,8 @@
 import type { KnownBlock } from '@slack/types';
 import { formatDuration } from '../config/duration.ts';
 import { escapeText } from '../slack/escape.ts';
-import { actorText, formatWhen, mention } from '../slack/incident-blocks.ts';
+import { actorText, formatWhen, INCIDENT_ACTIONS, mention } from '../slack/incident-blocks.ts';
+import type { FollowUp } from '../store/follow-ups.ts';
 import type { EscalationStep, Incident, IncidentEvent } from '../store/incidents.ts';
 
 export interface IncidentDurations {
@@ -28,6 +29,7 @@ export function postIncidentReport(
   events: IncidentEvent[],
   steps: EscalationStep[],
   timezone: string,
+  followUps: FollowUp[] = [],
 ): string {
   const durations = incidentDurations(incident, steps);
   const end = incident.resolved_at ?? incident.declared_at;
@@ -58,9 +60,16 @@ export function postIncidentReport(
     '- What could be improved:',
     '',
     '## Action items',
-    '- [ ] Preventive measure: owner, due date',
-    '- [ ] Monitoring or alerting change: owner, due date',
-    '- [ ] Runbook or documentation update: owner, due date',
+    ...(followUps.length > 0
+      ? followUps.map(
+          (f) =>
+            `- [${f.done_at ? 'x' : ' '}] #${f.id} ${escapeText(f.text)} (${f.owner ? `owner ${mention(f.owner)}` : 'no owner'}, due ${formatWhen(f.due_at, timezone)})`,
+        )
+      : [
+          '- [ ] Preventive measure: owner, due date',
+          '- [ ] Monitoring or alerting change: owner, due date',
+          '- [ ] Runbook or documentation update: owner, due date',
+        ]),
     '',
     '## Communication and compliance',
     '- [ ] Stakeholders updated',
@@ -76,6 +85,10 @@ export function timelineText(event: IncidentEvent): string {
     const label = event.kind === 'commander_changed' ? 'Commander' : escapeText(event.text.split(':')[0] ?? 'Role');
     return `${label}: ${mention(holder)}${typeof previous === 'string' ? ` (was ${mention(previous)})` : ''}`;
   }
+  if (event.kind === 'followup_added' && typeof event.data.text === 'string') {
+    const owner = typeof event.data.owner === 'string' ? ` (owner ${mention(event.data.owner)})` : '';
+    return `Follow-up #${String(event.data.followUp)}: ${escapeText(event.data.text)}${owner}`;
+  }
   return escapeText(event.text);
 }
 
@@ -84,6 +97,7 @@ export function resolutionMessage(
   events: IncidentEvent[],
   steps: EscalationStep[],
   timezone: string,
+  followUps: FollowUp[] = [],
 ): { text: string; blocks: KnownBlock[] } {
   const durations = incidentDurations(incident, steps);
   const lines = [
@@ -92,14 +106,27 @@ export function resolutionMessage(
     `• Time to resolve: *${formatDuration(durations.timeToResolveMs ?? 0)}*`,
     `• Escalation levels reached: *${durations.levelsReached.length > 0 ? durations.levelsReached.join(', ') : 'none (on-call only)'}*`,
   ];
-  const report = postIncidentReport(incident, events, steps, timezone);
+  const report = postIncidentReport(incident, events, steps, timezone, followUps);
   const blocks: KnownBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }, { type: 'divider' }];
   // Section text is capped at 3000 characters: the report goes in as several preformatted chunks.
   for (const chunk of chunkLines(report, 2_900))
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `\`\`\`${chunk}\`\`\`` } });
+  blocks.splice(49);
+  blocks.push({
+    type: 'actions',
+    block_id: `resolution:${incident.id}`,
+    elements: [
+      {
+        type: 'button',
+        action_id: INCIDENT_ACTIONS.addFollowUp,
+        text: { type: 'plain_text', text: 'Add follow-up' },
+        value: String(incident.id),
+      },
+    ],
+  });
   return {
     text: `Incident #${incident.id} resolved: time to resolve ${formatDuration(durations.timeToResolveMs ?? 0)}`,
-    blocks: blocks.slice(0, 50),
+    blocks,
   };
 }
 

@@ -2,6 +2,7 @@
 import type { KnownBlock, View } from '@slack/types';
 import { formatDuration } from '../config/duration.ts';
 import { SEVERITIES, type IncidentRole, type Severity } from '../config/schema.ts';
+import type { FollowUp, OpenFollowUp } from '../store/follow-ups.ts';
 import type { EscalationStep, Incident } from '../store/incidents.ts';
 import { escapeClipped, escapeText, mention } from './escape.ts';
 
@@ -9,6 +10,9 @@ export { mention };
 
 export const DECLARE_CALLBACK_ID = 'incident:declare';
 export const UPDATE_CALLBACK_ID = 'incident:update';
+export const FOLLOWUP_CALLBACK_ID = 'incident:followup';
+/** A follow-up's Done button; its value is the follow-up's id. */
+export const FOLLOWUP_DONE_ACTION = 'followup:done';
 export const INCIDENT_ACTIONS = {
   ack: 'incident:ack',
   health: 'incident:health',
@@ -17,6 +21,8 @@ export const INCIDENT_ACTIONS = {
   /** On an update reminder: opens the update form; puts the next reminder off by incidents.updateSnooze. */
   postUpdate: 'incident:update-post',
   snoozeUpdate: 'incident:update-snooze',
+  /** On the resolution message: opens the follow-up form. */
+  addFollowUp: 'incident:followup-add',
 } as const;
 
 /** The card's role pickers: `incident:role:<role>` (a users_select in the `roles:<incident>` block). */
@@ -429,6 +435,95 @@ export function updateModal(incident: Incident): View {
         label: { type: 'plain_text', text: `Update on incident #${incident.id}`.slice(0, 2000) },
         hint: { type: 'plain_text', text: 'Posted to the announcement channel and this incident’s channel.' },
         element: { type: 'plain_text_input', action_id: 'value', multiline: true, max_length: 2000 },
+      },
+    ],
+  };
+}
+
+/** "#12 Add an alert on audit write errors · owner <@U1> · due Dec 6" (the text is the user's). */
+export function followUpLine(followUp: FollowUp, timezone: string, now?: Date): string {
+  const overdue = now && !followUp.done_at && followUp.due_at < now ? ' *(overdue)*' : '';
+  return `#${followUp.id} ${escapeText(followUp.text)} · ${followUp.owner ? `owner <@${followUp.owner}>` : 'no owner'} · due ${formatWhen(followUp.due_at, timezone)}${overdue}`;
+}
+
+function doneButton(followUp: FollowUp) {
+  return {
+    type: 'button' as const,
+    action_id: FOLLOWUP_DONE_ACTION,
+    text: { type: 'plain_text' as const, text: 'Done' },
+    value: String(followUp.id),
+  };
+}
+
+export function followUpPost(followUp: FollowUp, timezone: string): { text: string; blocks: KnownBlock[] } {
+  return {
+    text: `Follow-up #${followUp.id} added`,
+    blocks: [
+      {
+        type: 'section',
+        text: { type: 'mrkdwn', text: `:pushpin: *Follow-up* ${followUpLine(followUp, timezone)}`.slice(0, 3000) },
+        accessory: doneButton(followUp),
+      },
+    ],
+  };
+}
+
+export function followUpDonePost(followUp: FollowUp): { text: string } {
+  return {
+    text: `:ballot_box_with_check: Follow-up #${followUp.id} done (<@${followUp.done_by}>): ${escapeText(followUp.text)}`,
+  };
+}
+
+/** `/incident followups`: the open follow-ups across incidents, each with its Done button. */
+export function openFollowUpsMessage(
+  followUps: OpenFollowUp[],
+  timezone: string,
+  now: Date,
+): { text: string; blocks?: KnownBlock[] } {
+  if (followUps.length === 0) return { text: 'There are no open follow-ups.' };
+  const overdue = followUps.filter((followUp) => followUp.due_at < now).length;
+  const heading = `*Open follow-ups*: ${followUps.length}${overdue ? `, ${overdue} overdue` : ''}`;
+  return {
+    text: `${followUps.length} open follow-ups`,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: heading } },
+      ...followUps.slice(0, 45).map((followUp): KnownBlock => ({
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: `${followUpLine(followUp, timezone, now)}\nIncident #${followUp.incident_id}: ${escapeText(followUp.incident_title)}${followUp.channel_id ? ` <#${followUp.channel_id}>` : ''}`.slice(
+            0,
+            3000,
+          ),
+        },
+        accessory: doneButton(followUp),
+      })),
+    ],
+  };
+}
+
+/** The form behind the resolution message's Add follow-up button. */
+export function followUpModal(incident: Incident): View {
+  return {
+    type: 'modal',
+    callback_id: FOLLOWUP_CALLBACK_ID,
+    title: { type: 'plain_text', text: 'Add a follow-up' },
+    submit: { type: 'plain_text', text: 'Add' },
+    close: { type: 'plain_text', text: 'Cancel' },
+    private_metadata: JSON.stringify({ incidentId: incident.id }),
+    blocks: [
+      {
+        type: 'input',
+        block_id: 'text',
+        label: { type: 'plain_text', text: `Follow-up of incident #${incident.id}` },
+        element: { type: 'plain_text_input', action_id: 'value', max_length: 500 },
+      },
+      {
+        type: 'input',
+        block_id: 'owner',
+        optional: true,
+        label: { type: 'plain_text', text: 'Owner' },
+        element: { type: 'users_select', action_id: 'value' },
       },
     ],
   };

@@ -84,6 +84,7 @@ export function reportMessage(report: OperationsReport, title: string, timezone:
           statsLine('Time to acknowledge', incidents.timeToAcknowledge),
           statsLine('Time to resolve', incidents.timeToResolve),
           `Escalation levels reached: ${escalations}`,
+          `Follow-ups: ${report.followUps.open} open, ${report.followUps.overdue} overdue`,
         ].join('\n'),
       },
     },

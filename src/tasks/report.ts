@@ -9,6 +9,7 @@ import {
   newestVerifiedBackups,
   scheduleRunsIn,
 } from '../store/reports.ts';
+import { followUpCountsAt } from '../store/follow-ups.ts';
 
 export interface DurationStats {
   count: number;
@@ -31,6 +32,8 @@ export interface OperationsReport {
     /** How many incidents reached each escalation level (by label), and how many of those posts were late. */
     escalations: Array<{ level: number; label: string; incidents: number; late: number }>;
   };
+  /** Follow-ups of all incidents open at the end of the period, and how many of those were past due. */
+  followUps: { open: number; overdue: number };
   /** Backups per service: runs and failures in the period (from the audit log), and the newest verified one. */
   backups: Array<{ service: string; runs: number; failed: number; newestVerifiedAt: Date | null }>;
   /** Privacy budget per service: consumed share at the first and last reading of the period. */
@@ -86,6 +89,7 @@ export async function buildOperationsReport(
   const newest = await newestVerifiedBackups(db, range.to);
   const backupServices = [...new Set([...backupRuns.map((row) => row.service), ...newest.map((row) => row.service)])].sort();
   const budgets = await budgetTrendsIn(db, range);
+  const followUps = await followUpCountsAt(db, range.to);
   return {
     from: range.from,
     to: range.to,
@@ -99,6 +103,7 @@ export async function buildOperationsReport(
       timeToResolve: stats(ttr),
       escalations,
     },
+    followUps,
     backups: backupServices.map((service) => {
       const runs = backupRuns.find((row) => row.service === service);
       return {
