@@ -1,4 +1,5 @@
 // Every delivery from Slack acted on once, whichever receiver (Socket Mode or HTTP) and whichever replica it reaches.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { App, Receiver, ReceiverEvent } from '@slack/bolt';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
@@ -25,6 +26,9 @@ export interface DeliverOnceOptions {
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
+/** A copy that finds the first still at work looks again this often, for up to this long, before giving up unanswered. */
+const IN_PROGRESS_POLL_MS = 100;
+const IN_PROGRESS_WAIT_MS = 2_000;
 
 /**
  * Wraps a Bolt receiver: before Bolt sees a delivery, its key is claimed in the store. A delivery seen and acked
@@ -67,6 +71,11 @@ export class DeliverOnce implements Receiver {
     let claim;
     try {
       claim = await claimDelivery(store, key, now, new Date(now.getTime() - (this.#options.takeOverAfterMs ?? 30_000)));
+      // A copy right behind the first usually finds its ack a moment later: wait a little rather than leave it unanswered.
+      for (let waited = 0; claim === 'in_progress' && waited < IN_PROGRESS_WAIT_MS; waited += IN_PROGRESS_POLL_MS) {
+        await sleep(IN_PROGRESS_POLL_MS);
+        claim = await claimDelivery(store, key, clock.now(), new Date(now.getTime() - (this.#options.takeOverAfterMs ?? 30_000)));
+      }
     } catch (error) {
       // Acting possibly twice beats dropping a click because the store hiccuped.
       logger.warn({ event: 'slack.delivery_claim_failed', key, err: error });
@@ -81,11 +90,16 @@ export class DeliverOnce implements Receiver {
     }
     let acked = false;
     const ack: ReceiverEvent['ack'] = async (response) => {
-      await event.ack(response);
-      acked = true;
-      await markDeliveryAcked(store, key, clock.now()).catch((error: unknown) =>
+      // Marked while the ack travels, so a copy that Slack sends right after finds it done.
+      const marked = markDeliveryAcked(store, key, clock.now()).catch((error: unknown) =>
         logger.warn({ event: 'slack.delivery_mark_failed', key, err: error }),
       );
+      acked = true;
+      try {
+        await event.ack(response);
+      } finally {
+        await marked;
+      }
     };
     try {
       await app.processEvent({ ...event, ack });
