@@ -11,7 +11,7 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24-trixie-slim
 # pg_dump/pg_restore for backups and restore tests (trixie ships PostgreSQL 17 clients, which dump servers up to 17);
-# gnupg only for operators who decrypt inside the container.
+# gnupg encrypts backups (pg_dump | gpg -e).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends postgresql-client gnupg ca-certificates \
  && rm -rf /var/lib/apt/lists/*

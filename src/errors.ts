@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   store_unreachable: "The bot's own database (PostgreSQL or the embedded store) cannot be opened.",
   database_unreachable: 'A service database (backup source, restore scratch) cannot be reached.',
   pg_tool_failed: 'pg_dump, pg_restore or psql exited with an error or could not be started.',
+  encryption_failed: 'gpg could not encrypt a backup: not installed, or it exited with an error.',
   s3_failed: 'An S3 request failed.',
   verification_failed: 'An uploaded backup does not match what was sent (size or SHA-256).',
   http_unreachable: 'An HTTP endpoint of a watched service cannot be reached.',

@@ -1,14 +1,24 @@
-// The S3 client from config (any S3-compatible endpoint; credentials from the standard AWS environment variables), and S3 errors in words.
+// The S3 client from config (any S3-compatible endpoint; credentials from the standard AWS environment variables) under timeouts.s3, and S3 errors in words.
 import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import type { FileConfig } from '../config/schema.ts';
+import { formatDuration } from '../config/duration.ts';
+import type { FileConfig, Timeouts } from '../config/schema.ts';
+import { isDeadlineError, withDeadline } from '../deadline.ts';
 
 export interface S3ClientOptions {
   /** Attempts per request, retries included (the SDK's default is 3). */
   maxAttempts?: number;
+  /** timeouts.s3: connect, one request (retries included), no byte moving on a socket; the schema's defaults when absent. */
+  timeouts?: Timeouts['s3'];
 }
 
+const DEFAULT_TIMEOUTS: Timeouts['s3'] = { connect: 5_000, request: 60_000, stall: 60_000 };
+// Their length follows the object's size, not S3's health: a part upload and a server-side copy are bound by the stall
+// limit (no byte moving on the socket) instead of a deadline on the whole request.
+const STREAMING_COMMANDS = new Set(['UploadPartCommand', 'CopyObjectCommand', 'UploadPartCopyCommand']);
+
 export function createS3Client(settings: FileConfig['s3'], options: S3ClientOptions = {}): S3Client {
-  return new S3Client({
+  const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+  const client = new S3Client({
     region: settings.region,
     forcePathStyle: settings.forcePathStyle,
     ...(settings.endpoint
@@ -21,11 +31,42 @@ export function createS3Client(settings: FileConfig['s3'], options: S3ClientOpti
         }
       : {}),
     ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),
+    // connectionTimeout: the TCP (and TLS) connect; socketTimeout: no byte moving either way on an open request.
+    requestHandler: { connectionTimeout: timeouts.connect, socketTimeout: timeouts.stall },
   });
+  // One deadline per command, retries included, so an S3 that accepts and never answers ends the command by its limit.
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      if (STREAMING_COMMANDS.has(context.commandName ?? '')) return next(args);
+      const input = args.input as { Bucket?: string; Key?: string; Prefix?: string };
+      const where = input.Bucket ? ` s3://${input.Bucket}/${input.Key ?? input.Prefix ?? ''}` : '';
+      return withDeadline(
+        {
+          dependency: 'S3',
+          doing: `${(context.commandName ?? 'request').replace(/Command$/, '')}${where}`,
+          limitMs: timeouts.request,
+          setting: 'timeouts.s3.request',
+        },
+        () => next(args),
+      );
+    },
+    { step: 'initialize', name: 'runbookBotRequestDeadline' },
+  );
+  return client;
 }
 
 /** "AccessDenied: Access Denied (HTTP 403)" for an S3 answer; the network error otherwise. */
 export function s3ErrorMessage(error: unknown): string {
+  // Already says "S3: … no answer within …" and which setting; said again it would only get longer.
+  if (isDeadlineError(error)) return error.message.replace(/^S3: /, '');
+  if (error instanceof Error && error.name === 'TimeoutError') {
+    const ms = Number(/(\d+) ?ms/.exec(error.message)?.[1]);
+    const limit = Number.isFinite(ms) ? formatDuration(ms) : 'its limit';
+    if (/inactivity/.test(error.message))
+      return `stalled: no byte moved for ${limit} (the limit is timeouts.s3.stall in the config file)`;
+    if (/establish a connection/.test(error.message))
+      return `no connection within ${limit} (the limit is timeouts.s3.connect in the config file)`;
+  }
   if (error instanceof S3ServiceException) {
     const status = error.$metadata.httpStatusCode;
     const message = error.message && error.message !== error.name ? `: ${error.message}` : '';

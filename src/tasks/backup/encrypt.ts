@@ -1,113 +1,128 @@
-// OpenPGP for backups: the recipient's public key from config, streaming encryption that `gpg --decrypt` reads, and streaming decryption for restore tests.
+// OpenPGP encryption of backups by gpg, as the runbooks do it (`pg_dump | gpg -e`): the recipient's public key from config, checked by gpg, and gpg as a pipe.
+// gpg runs with no home directory and no keyring: the key travels on a pipe, nothing is written to disk, and `gpg --decrypt` reads the result.
+import type { Readable } from 'node:stream';
 import { readFileSync } from 'node:fs';
-import { Readable } from 'node:stream';
-import type { ReadableStream } from 'node:stream/web';
-import type { Key, PrivateKey, PublicKey } from 'openpgp';
 import type { ServiceConfig } from '../../config/schema.ts';
 import { ConfigError, errorMessage } from '../../errors.ts';
+import { startTool, type ToolProcess } from './child-tool.ts';
 
 export type EncryptionSettings = NonNullable<NonNullable<ServiceConfig['backup']>['encryption']>;
 
 export interface RecipientKey {
-  key: PublicKey;
+  /** The armored public key, as configured. */
+  armored: string;
   /** Upper-case hex fingerprint of the primary key, as gpg prints it. */
   fingerprint: string;
   userIds: string[];
 }
 
-type Env = Record<string, string | undefined>;
+type Env = Readonly<Record<string, string | undefined>>;
 
-/** Reads and checks the armored public key named in backup.encryption; ConfigError says exactly what is wrong. */
-export async function loadRecipientKey(settings: EncryptionSettings, env: Env, now: Date): Promise<RecipientKey> {
+// A home directory that does not exist, no options file, no keyring, no trust database, no random seed file: gpg
+// keeps everything in memory. The key comes on fd 3 (--recipient-file), so no key file exists either.
+const GPG_ISOLATION = [
+  '--homedir',
+  '/nonexistent/runbook-bot-gnupg',
+  '--batch',
+  '--no-tty',
+  '--no-options',
+  '--no-keyring',
+  '--trust-model',
+  'always',
+  '--no-random-seed-file',
+  '--no-auto-key-locate',
+  '--no-permission-warning',
+];
+const INSTALL_GPG = 'install GnuPG, e.g. the Debian package gnupg';
+
+/** Reads the armored public key named in backup.encryption and has gpg check it; ConfigError says exactly what is wrong. */
+export async function loadRecipientKey(settings: EncryptionSettings, env: Env): Promise<RecipientKey> {
   const where = settings.publicKeyEnv
     ? `backup.encryption.publicKeyEnv (${settings.publicKeyEnv})`
     : `backup.encryption.publicKeyFile (${settings.publicKeyFile})`;
   const armored = readKeyText(where, settings.publicKeyEnv, settings.publicKeyFile, env);
-  const openpgp = await loadOpenpgp();
-  let key: Key;
-  try {
-    key = await openpgp.readKey({ armoredKey: armored });
-  } catch (error) {
-    throw new ConfigError([`${where}: not an armored OpenPGP public key (${errorMessage(error)})`]);
-  }
-  if (key.isPrivate()) throw new ConfigError([`${where}: holds a private key; give the recipient's public key only`]);
-  try {
-    await key.getEncryptionKey(undefined, now);
-  } catch (error) {
-    throw new ConfigError([`${where}: the key cannot encrypt (${errorMessage(error)}); is it expired or revoked?`]);
-  }
-  return { key: key as PublicKey, fingerprint: key.getFingerprint().toUpperCase(), userIds: key.getUserIDs() };
+  const shown = startTool({
+    command: 'gpg',
+    args: [...GPG_ISOLATION, '--with-colons', '--show-keys'],
+    stdin: 'pipe',
+    stdout: 'pipe',
+    env: gpgEnvironment(env),
+    code: 'encryption_failed',
+    install: INSTALL_GPG,
+  });
+  shown.stdin!.on('error', () => undefined);
+  shown.stdin!.end(armored);
+  let listing = '';
+  shown.stdout!.setEncoding('utf8');
+  shown.stdout!.on('data', (text: string) => (listing += text));
+  // A private key is listed, and then gpg fails for want of an agent: the listing says what it is.
+  const failed = await shown.exited.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  if (failed && (failed as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT') throw failed;
+  if (failed && !/^(pub|sec):/m.test(listing))
+    throw new ConfigError([`${where}: not an armored OpenPGP public key (${errorMessage(failed)})`]);
+  return parseKeyListing(where, armored, listing);
 }
 
-/** The private key (and its passphrase) named in backup.encryption, for restore tests. */
-export async function loadDecryptionKey(settings: EncryptionSettings, env: Env): Promise<PrivateKey> {
-  if (!settings.privateKeyEnv) {
-    throw new ConfigError([
-      'backup.encryption.privateKeyEnv: not set; the backups are encrypted, so the restore test needs the name of the environment variable holding the armored private key',
-    ]);
+/** gpg --with-colons: the first key's fingerprint and user ids, refused when it is private or cannot encrypt. */
+export function parseKeyListing(where: string, armored: string, listing: string): RecipientKey {
+  const records = listing.split('\n').map((line) => line.split(':'));
+  const primary = records.find((fields) => fields[0] === 'pub' || fields[0] === 'sec');
+  if (!primary) throw new ConfigError([`${where}: not an armored OpenPGP public key (gpg found no key in it)`]);
+  if (primary[0] === 'sec') throw new ConfigError([`${where}: holds a private key; give the recipient's public key only`]);
+  const primaryAt = records.indexOf(primary);
+  const nextKey = records.findIndex((fields, i) => i > primaryAt && (fields[0] === 'pub' || fields[0] === 'sec'));
+  const own = records.slice(primaryAt, nextKey < 0 ? undefined : nextKey);
+  const fingerprint = own.find((fields) => fields[0] === 'fpr')?.[9] ?? '';
+  const userIds = own.filter((fields) => fields[0] === 'uid').map((fields) => unescapeColons(fields[9] ?? ''));
+  // Field 12 holds the whole key's usable capabilities in capitals: an E means some subkey can encrypt now.
+  if (!(primary[11] ?? '').includes('E')) {
+    const validity = primary[1];
+    const why = validity === 'e' ? 'it has expired' : validity === 'r' ? 'it is revoked' : 'no subkey of it can encrypt';
+    throw new ConfigError([`${where}: the key cannot encrypt (${why}); is it expired or revoked?`]);
   }
-  const where = `backup.encryption.privateKeyEnv (${settings.privateKeyEnv})`;
-  const armored = readKeyText(where, settings.privateKeyEnv, undefined, env);
-  const openpgp = await loadOpenpgp();
-  let key: PrivateKey;
-  try {
-    key = await openpgp.readPrivateKey({ armoredKey: armored });
-  } catch (error) {
-    throw new ConfigError([`${where}: not an armored OpenPGP private key (${errorMessage(error)})`]);
-  }
-  if (key.isDecrypted()) return key;
-  const passphrase = settings.passphraseEnv ? env[settings.passphraseEnv] : undefined;
-  if (!passphrase) {
-    throw new ConfigError([
-      `${where}: the key is protected by a passphrase; name the variable holding it in backup.encryption.passphraseEnv${settings.passphraseEnv ? ` (${settings.passphraseEnv} is not set)` : ''}`,
-    ]);
-  }
-  try {
-    return await openpgp.decryptKey({ privateKey: key, passphrase });
-  } catch (error) {
-    throw new ConfigError([
-      `backup.encryption.passphraseEnv (${settings.passphraseEnv}): cannot unlock the private key (${errorMessage(error)})`,
-    ]);
-  }
+  return { armored, fingerprint: fingerprint.toUpperCase(), userIds };
 }
 
-/** Encrypts a byte stream to the recipient as it flows (binary OpenPGP message, no compression: pg_dump -Fc already compresses). */
-export async function encryptStream(source: Readable, recipient: RecipientKey): Promise<AsyncIterable<Uint8Array>> {
-  const openpgp = await loadOpenpgp();
-  const message = await openpgp.createMessage({ binary: Readable.toWeb(source) as never, format: 'binary' });
-  const encrypted = await openpgp.encrypt({ message, encryptionKeys: recipient.key, format: 'binary' });
-  return encrypted as unknown as ReadableStream<Uint8Array>;
+export interface EncryptionProcess extends ToolProcess {
+  /** The ciphertext: a binary OpenPGP message. */
+  stdout: Readable;
 }
 
 /**
- * Decrypts a byte stream as it flows. The data is released before OpenPGP's integrity check at the end of the
- * message; a failed check errors the stream, so a consumer must treat what it got as void unless the stream ended cleanly.
+ * gpg encrypting `input` to the recipient: pg_dump's output handed to gpg directly (no byte of plaintext passes through
+ * this process), or 'pipe' to write to its stdin. No compression: pg_dump -Fc already compresses.
  */
-export async function decryptStream(source: Readable, key: PrivateKey): Promise<Readable> {
-  const openpgp = await loadOpenpgp();
-  const message = await openpgp.readMessage({ binaryMessage: Readable.toWeb(source) as never });
-  const recipients = message.getEncryptionKeyIDs().map((id) => id.toHex().toUpperCase());
-  const ours = new Set(key.getKeyIDs().map((id) => id.toHex().toUpperCase()));
-  if (recipients.length > 0 && !recipients.some((id) => ours.has(id))) {
-    throw new Error(
-      `it is encrypted to key ID ${recipients.join(', ')}, not to this private key (${key.getFingerprint().toUpperCase()})`,
-    );
-  }
-  const { data } = await openpgp.decrypt({
-    message,
-    decryptionKeys: key,
-    format: 'binary',
-    config: { allowUnauthenticatedStream: true },
+export function startEncryption(recipient: RecipientKey, input: Readable | 'pipe', env: Env): EncryptionProcess {
+  const gpg = startTool({
+    command: 'gpg',
+    // `-&3` is file descriptor 3 (--enable-special-filenames): Node's pipes are sockets, which /dev/fd/3 cannot open.
+    args: [...GPG_ISOLATION, '--enable-special-filenames', '--compress-algo', 'none', '--recipient-file', '-&3', '--encrypt'],
+    stdin: input,
+    stdout: 'pipe',
+    extra: ['pipe'],
+    env: gpgEnvironment(env),
+    code: 'encryption_failed',
+    install: INSTALL_GPG,
   });
-  return Readable.fromWeb(data as unknown as ReadableStream<Uint8Array>);
+  const keyPipe = gpg.child.stdio[3] as NodeJS.WritableStream & { on(event: 'error', listener: () => void): void };
+  keyPipe.on('error', () => undefined);
+  keyPipe.end(recipient.armored);
+  return gpg as EncryptionProcess;
 }
 
-/** OpenPGP.js is large: loaded only by a process that encrypts or decrypts, which keeps the others' memory down. */
-function loadOpenpgp() {
-  return import('openpgp');
+function gpgEnvironment(env: Env): Record<string, string | undefined> {
+  // gpg needs PATH and the locale, nothing of the bot's secrets.
+  return { PATH: env.PATH ?? process.env.PATH, LANG: 'C', LC_ALL: 'C' };
 }
 
-function readKeyText(where: string, envName: string | undefined, file: string | undefined, env: Env): string {
+function unescapeColons(text: string): string {
+  return text.replace(/\\x([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
+export function readKeyText(where: string, envName: string | undefined, file: string | undefined, env: Env): string {
   if (envName) {
     const value = env[envName];
     if (!value?.trim()) throw new ConfigError([`${where}: the environment variable is not set`]);

@@ -49,6 +49,8 @@ export interface BackupRequest {
   progressIntervalMs?: number;
   /** The pg_dump to run; default `pg_dump` on PATH. */
   pgDumpPath?: string;
+  /** pg_dump (through gpg) giving no byte for this long has stalled: it is stopped and the backup fails (timeouts.pgToolStall). */
+  pgToolStallMs?: number;
   partSizeBytes?: number;
   maxPartsInFlight?: number;
   /** How long the per-service lock holds without renewal (renewed every third of it). */

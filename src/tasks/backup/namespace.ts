@@ -1,6 +1,5 @@
 // The config part of a backup: the service's Kubernetes namespace as YAML (secrets only when encrypted) in one S3 object, verified and recorded.
-import { Readable } from 'node:stream';
-import { encryptStream, loadRecipientKey } from './encrypt.ts';
+import { loadRecipientKey, startEncryption } from './encrypt.ts';
 import type { BackupDeps, BackupObject, BackupRequest, BackupSettings } from './model.ts';
 import { finalizeObject, uploadObject } from './object.ts';
 
@@ -16,7 +15,7 @@ export async function backUpNamespace(
   if (!kubernetes) throw new Error(`${request.service} has no kubernetes section (namespace) in the config`);
   if (!deps.kubernetes) throw new Error('Kubernetes is not available to this process');
   const started = deps.clock.now();
-  const recipient = settings.encryption ? await loadRecipientKey(settings.encryption, request.env, started) : undefined;
+  const recipient = settings.encryption ? await loadRecipientKey(settings.encryption, request.env) : undefined;
   const includeSecrets = settings.includeSecrets && recipient !== undefined;
   if (settings.includeSecrets && !includeSecrets)
     notes.push('secrets were not saved: backup.includeSecrets needs backup.encryption, so they never sit in the bucket in clear');
@@ -28,11 +27,23 @@ export async function backUpNamespace(
   });
   if (signal.aborted) throw signal.reason;
   const bytes = Buffer.from(exported.yaml, 'utf8');
-  const source = recipient ? await encryptStream(Readable.from([bytes]), recipient) : [bytes];
-  const uploaded = await uploadObject(deps, request, settings, { kind: 'config', key, recipient, started, signal }, source, {
-    succeeded: Promise.resolve(),
-    stop: () => undefined,
-  });
+  const encryption = recipient ? startEncryption(recipient, 'pipe', request.env) : undefined;
+  let uploaded;
+  try {
+    encryption?.stdin!.on('error', () => undefined);
+    encryption?.stdin!.end(bytes);
+    uploaded = await uploadObject(
+      deps,
+      request,
+      settings,
+      { kind: 'config', key, recipient, started, signal },
+      encryption?.stdout ?? [bytes],
+      { succeeded: encryption?.exited ?? Promise.resolve(), stop: () => encryption?.stop() },
+    );
+  } finally {
+    encryption?.stop();
+    await encryption?.exited.catch(() => undefined);
+  }
   return finalizeObject(deps, request, settings, uploaded, signal, {
     kind: 'config',
     started,

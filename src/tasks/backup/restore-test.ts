@@ -6,13 +6,14 @@ import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/cli
 import pg from 'pg';
 import { s3ErrorMessage } from '../../clients/s3.ts';
 import type { Clock } from '../../clock.ts';
+import { stallGuard } from '../../deadline.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
 import { ExternalError, errorMessage } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { redactString } from '../../log.ts';
 import type { Store } from '../../store/db.ts';
 import { listStoredBackups } from './catalog.ts';
-import { decryptStream, loadDecryptionKey } from './encrypt.ts';
+import { decryptStream, loadDecryptionKey } from './decrypt.ts';
 import { takeLock } from './lock.ts';
 import { failureReason } from './model.ts';
 import { startPgTool } from './pg-tools.ts';
@@ -31,6 +32,8 @@ export interface RestoreTestRequest {
   signal?: AbortSignal | undefined;
   /** The pg_restore to run; default `pg_restore` on PATH. */
   pgRestorePath?: string;
+  /** pg_restore taking no byte for this long has stalled: it is stopped and the test fails (timeouts.pgToolStall). */
+  pgToolStallMs?: number;
 }
 
 export interface RestoreTestResult {
@@ -50,6 +53,7 @@ export interface RestoreTestResult {
 }
 
 const SCRATCH_PREFIX = 'rb_restore_';
+const DEFAULT_PG_TOOL_STALL_MS = 120_000;
 // Long enough for a large restore; a lease that runs out lets a later test clean up after a replica that died.
 const LOCK_LEASE_MS = 6 * 3_600_000;
 
@@ -185,7 +189,21 @@ async function restoreInto(
     pipe: 'stdin',
     env: request.env,
   });
-  const streamed = pipeline(plain, restore.stdin!, ...(request.signal ? [{ signal: request.signal }] : [])).then(
+  // pg_restore taking no byte for the limit has stalled (a lock it waits on, a hung server): it is stopped.
+  const stall = stallGuard({
+    dependency: 'pg_restore',
+    doing: `restoring ${key}`,
+    limitMs: request.pgToolStallMs ?? DEFAULT_PG_TOOL_STALL_MS,
+    setting: 'timeouts.pgToolStall',
+    signal: request.signal,
+  });
+  const flowing = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      stall.touch();
+      callback(null, chunk);
+    },
+  });
+  const streamed = pipeline(plain, flowing, restore.stdin!, { signal: stall.signal }).then(
     () => undefined,
     (error: unknown) => error,
   );
@@ -199,6 +217,7 @@ async function restoreInto(
       (error: unknown) => error,
     ),
   ]);
+  stall.dispose();
   body.destroy();
   if (complete) {
     target.result.downloadedSha256 = hash.digest('hex');
@@ -207,6 +226,7 @@ async function restoreInto(
     }
   }
   if (request.signal?.aborted) return `stopped: ${errorMessage(request.signal.reason)}`;
+  if (stall.signal.aborted) return errorMessage(stall.signal.reason);
   const brokenPipe = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
   // pg_restore dying first breaks the pipe: its own exit says why.
   if (streamError && !(brokenPipe(streamError) && restoreError)) {

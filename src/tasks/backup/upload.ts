@@ -94,7 +94,8 @@ export async function uploadStream(options: StreamUploadOptions): Promise<Stream
           Metadata: options.metadata,
           ServerSideEncryption: options.serverSideEncryption,
         }),
-        { abortSignal: signal },
+        // Not cut off by the signal: an upload the server created after we stopped listening could never be aborted.
+        // The client's deadline (timeouts.s3.request) bounds it instead.
       )
       .then(
         (created) => {

@@ -51,7 +51,7 @@ export async function previewBackup(
       ? import('./pg-tools.ts').then(({ describeDatabase }) => describeDatabase(databaseUrl(settings, env)))
       : undefined,
     settings.encryption
-      ? import('./encrypt.ts').then(({ loadRecipientKey }) => loadRecipientKey(settings.encryption!, env, runtime.clock.now()))
+      ? import('./encrypt.ts').then(({ loadRecipientKey }) => loadRecipientKey(settings.encryption!, env))
       : undefined,
   ]);
   return { plan, database, recipient };
@@ -76,7 +76,7 @@ export async function backup(
 ): Promise<BackupResult> {
   const running = (async () => {
     const [{ runBackup }, { createS3Client }] = await Promise.all([import('./run-backup.ts'), import('../../clients/s3.ts')]);
-    const s3 = createS3Client(runtime.config.file.s3);
+    const s3 = createS3Client(runtime.config.file.s3, { timeouts: runtime.config.file.timeouts.s3 });
     const deps: BackupDeps = {
       store: runtime.store,
       s3,
@@ -98,6 +98,7 @@ export async function backup(
         keys: options.keys,
         signal: options.signal,
         onProgress: options.onProgress,
+        pgToolStallMs: runtime.config.file.timeouts.pgToolStall,
       });
     } finally {
       s3.destroy();
@@ -114,7 +115,7 @@ export async function restoreTest(runtime: BackupRuntime, name: string, service:
       import('./restore-test.ts'),
       import('../../clients/s3.ts'),
     ]);
-    const s3 = createS3Client(runtime.config.file.s3);
+    const s3 = createS3Client(runtime.config.file.s3, { timeouts: runtime.config.file.timeouts.s3 });
     try {
       return await runRestoreTest(
         { store: runtime.store, s3, clock: runtime.clock, log: runtime.logger },
@@ -123,6 +124,7 @@ export async function restoreTest(runtime: BackupRuntime, name: string, service:
           config: service,
           env: runtime.config.variables,
           signal: AbortSignal.timeout(RESTORE_TEST_TIME_LIMIT_MS),
+          pgToolStallMs: runtime.config.file.timeouts.pgToolStall,
         },
       );
     } finally {
