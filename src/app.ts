@@ -40,6 +40,7 @@ import { WorkQueue } from './work-queue.ts';
 import { buildJobs, type JobWork } from './schedule/jobs.ts';
 import { healthJobWork } from './schedule/health-jobs.ts';
 import { backupJobWork } from './schedule/backup-jobs.ts';
+import { auditJobWork } from './schedule/audit-jobs.ts';
 import { Scheduler } from './schedule/scheduler.ts';
 import { AuditWriter } from './store/audit.ts';
 
@@ -357,6 +358,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
         {
           ...healthJobWork({ config, clock, store, healthWatch, reads }),
           ...backupJobWork({ config, store, clock, logger, inflight, audit }),
+          ...auditJobWork({ config, store, clock, outbox, audit }),
           ...options.jobWork,
         },
       ),

@@ -3,7 +3,7 @@ import { loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { ConfigError, UserError, errorMessage } from './errors.ts';
 import { openMigratedStore, storeOptions } from './store/open.ts';
-import { verifyAuditLog } from './store/audit.ts';
+import { auditCommands } from './cli/audit.ts';
 import { backupCommands } from './cli/backup-commands.ts';
 import { healthCommands } from './cli/health-commands.ts';
 import { rollbackCommands } from './cli/rollback-commands.ts';
@@ -13,7 +13,7 @@ export interface CliIo {
   err: (line: string) => void;
 }
 
-interface CliCommand {
+export interface CliCommand {
   usage: string;
   summary: string;
   run(args: string[], config: Config, io: CliIo, env: NodeJS.ProcessEnv): Promise<number>;
@@ -43,26 +43,7 @@ const commands: Record<string, CliCommand> = {
       return 0;
     },
   },
-  'audit verify': {
-    usage: 'runbook-bot audit verify',
-    summary: 'walk the hash-chained audit log and name the first broken row (exit 1 when broken)',
-    async run(_args, config, io) {
-      const { store } = await openMigratedStore(storeOptions(config));
-      try {
-        const result = await verifyAuditLog(store);
-        if (result.ok) {
-          io.out(`audit log intact: ${result.rowsChecked} rows, every hash matches`);
-          return 0;
-        }
-        io.out(
-          `audit log BROKEN at row ${result.firstBroken!.seq}: ${result.firstBroken!.reason} (${result.rowsChecked} rows before it are intact)`,
-        );
-        return 1;
-      } finally {
-        await store.close();
-      }
-    },
-  },
+  ...auditCommands,
   ...rollbackCommands,
   ...backupCommands,
   ...healthCommands,

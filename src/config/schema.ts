@@ -409,6 +409,31 @@ export const fileSchema = z.strictObject({
     .prefault({}),
   permissions: permissionsSchema.prefault({}),
   confirmations: z.strictObject({ expiresAfter: durationSchema.default(5 * 60_000) }).prefault({}),
+  /**
+   * Signed audit checkpoints (in the manner of CloudTrail's digest files): the head of the hash chain, signed with an
+   * Ed25519 key the database does not hold, published where the bot's database role cannot rewrite it.
+   */
+  audit: z
+    .strictObject({
+      checkpoints: z
+        .strictObject({
+          /** The environment variable holding the Ed25519 private key (PEM); or signingKeyFile. */
+          signingKeyEnv: envVarNameSchema.default('AUDIT_CHECKPOINT_KEY'),
+          signingKeyFile: z.string().min(1).optional(),
+          /** The public key (PEM text or a file path) `audit verify` checks with when the private key is not at hand. */
+          publicKey: z.string().min(1).optional(),
+          s3: z.strictObject({
+            bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name'),
+            prefix: z.string().default('audit-checkpoints/'),
+            /** Object Lock retention (COMPLIANCE mode) for each checkpoint, when the bucket has Object Lock enabled. */
+            retentionDays: z.number().int().positive().optional(),
+          }),
+          /** Also posted here, as a second copy the database cannot touch. */
+          slackChannel: channelSchema.optional(),
+        })
+        .optional(),
+    })
+    .prefault({}),
   s3: z
     .strictObject({
       endpoint: z.url().optional(),
@@ -525,6 +550,8 @@ export const fileSchema = z.strictObject({
       privacyBudget: scheduleSchema('0 9 * * *'),
       weeklyReport: scheduleSchema('0 9 * * 1'),
       monthlyRestoreTest: scheduleSchema('0 3 1 * *'),
+      /** A signed audit checkpoint (only when audit.checkpoints is configured). */
+      auditCheckpoint: scheduleSchema('0 * * * *'),
       catchUpWithin: durationSchema.default(6 * 3_600_000),
     })
     .prefault({}),

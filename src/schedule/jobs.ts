@@ -11,7 +11,7 @@ import { postToChannel, type SlackPost } from './post.ts';
 import { lateNote, type JobContext, type JobOutcome, type ScheduledJob } from './scheduler.ts';
 
 export type ScheduleName =
-  'dailyHealth' | 'healthWatch' | 'dailyBackup' | 'privacyBudget' | 'weeklyReport' | 'monthlyRestoreTest';
+  'dailyHealth' | 'healthWatch' | 'dailyBackup' | 'privacyBudget' | 'weeklyReport' | 'monthlyRestoreTest' | 'auditCheckpoint';
 
 /** What a job produced: its outcome for the record, and what to post. */
 export interface JobResult extends JobOutcome {
@@ -69,6 +69,7 @@ export function buildJobs(deps: JobDeps, work: JobWork): ScheduledJob[] {
     'privacyBudget',
     'weeklyReport',
     'monthlyRestoreTest',
+    'auditCheckpoint',
   ] as const) {
     const schedule = config.file.schedules[name];
     if (!schedule.enabled) continue;

@@ -218,3 +218,30 @@ export async function verifyAuditLog(store: Queryable, batchSize = 1_000): Promi
 function broken(checked: number, seq: number, reason: string): AuditVerification {
   return { ok: false, rowsChecked: checked, firstBroken: { seq, reason } };
 }
+
+/** The recorded head of the chain (seq 0 and the genesis hash for an empty log). */
+export async function readAuditHead(store: Queryable): Promise<{ seq: number; hash: string }> {
+  const { rows } = await store.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head');
+  return rows[0] ? { seq: Number(rows[0].seq), hash: rows[0].hash } : { seq: 0, hash: GENESIS_HASH };
+}
+
+/** The stored hash of each of these rows (rows that are not there are left out). */
+export async function auditHashesAt(store: Queryable, seqs: readonly number[]): Promise<Map<number, string>> {
+  const hashes = new Map<number, string>();
+  const wanted = [...new Set(seqs.filter((seq) => seq > 0))];
+  for (let start = 0; start < wanted.length; start += 500) {
+    const batch = wanted.slice(start, start + 500);
+    const { rows } = await store.query<{ seq: number; hash: string }>(
+      `SELECT seq, hash FROM audit_log WHERE seq IN (${batch.map((_, i) => `$${i + 1}`).join(', ')})`,
+      batch,
+    );
+    for (const row of rows) hashes.set(Number(row.seq), row.hash);
+  }
+  return hashes;
+}
+
+/** The highest row number in the log (0 when it is empty). */
+export async function lastAuditSeq(store: Queryable): Promise<number> {
+  const { rows } = await store.query<{ seq: number | null }>('SELECT MAX(seq) AS seq FROM audit_log');
+  return Number(rows[0]?.seq ?? 0);
+}
