@@ -10,6 +10,7 @@ import {
   type S3Client,
   type ServerSideEncryption,
 } from '@aws-sdk/client-s3';
+import { isDeadlineError } from '../../deadline.ts';
 import { ExternalError, errorMessage } from '../../errors.ts';
 import { s3ErrorMessage } from '../../clients/s3.ts';
 
@@ -228,6 +229,8 @@ export function withCleanupFailures(reason: unknown, failures: string[]): Error 
 function s3Failure(signal: AbortSignal, doing: string, error: unknown): unknown {
   // A request cut off by our own signal failed because of the signal's reason, not because of S3.
   if (signal.aborted) return signal.reason;
+  // "S3: CreateMultipartUpload s3://…: no answer within 1 min (the limit is timeouts.s3.request…)" says it all.
+  if (isDeadlineError(error)) return error;
   return new ExternalError('S3', `${doing}: ${s3ErrorMessage(error)}`, { code: 's3_failed', cause: error });
 }
 
