@@ -48,7 +48,8 @@ const cronSchema = z.string().refine((expr) => isValidCron(expr), {
 });
 
 // --- JSON assertions such as "integrity_score >= 0.95" ---
-const ASSERTION = /^\s*([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*|\[\d+\])*)\s*(>=|<=|==|!=|>|<)\s*(.+?)\s*$/;
+// The value may not start with an operator's character, so "score >=" (no value) is refused rather than read as `score > "="`.
+const ASSERTION = /^\s*([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*|\[\d+\])*)\s*(>=|<=|==|!=|>|<)\s*([^\s=<>!].*?)\s*$/;
 export const jsonAssertionSchema = z.string().transform((text, ctx) => {
   const match = ASSERTION.exec(text);
   if (!match) {
