@@ -41,10 +41,10 @@ describe('confirmations', () => {
   let channelId: string;
   let runs: string[];
 
-  async function start(behaviour: { fail?: string; hang?: boolean } = {}, store?: StoreKind) {
+  async function start(behaviour: { fail?: string; hang?: boolean } = {}, store?: StoreKind, config: object = file) {
     runs = [];
     t = await startTestBot({
-      file,
+      file: config,
       clock,
       slack,
       ...(store ? { store } : {}),
@@ -179,6 +179,44 @@ describe('confirmations', () => {
     expect(runs).toEqual([]);
     expect((await auditActions()).map((row) => [row.action, row.actor])).toContainEqual(['denied', 'U0MALLORY']);
     await click(id, 'U0SRE');
+    expect(runs).toEqual(['primary by U0SRE']);
+  });
+
+  it('names each permitted person once when the requester is also in the list', async () => {
+    await start({}, undefined, { ...file, permissions: { backup: ['U0ALICE', 'S0SRE', 'U0ALICE'] } });
+    const { blocks } = await ask('U0ALICE');
+    expect(JSON.stringify(blocks)).toContain('Only <@U0ALICE> or <!subteam^S0SRE> can confirm');
+    const denied = await click((await ask('U0ALICE')).id, 'U0MALLORY');
+    expect(denied[0]!.text).toBe(':no_entry: Only <@U0ALICE> or <!subteam^S0SRE> can confirm this.');
+  });
+
+  it('under four-eyes refuses the requester their own confirmation, even when permitted, and lets another confirm', async () => {
+    await start({}, undefined, {
+      ...file,
+      permissions: { backup: ['U0ALICE', 'S0SRE'] },
+      confirmations: { requireSecondPerson: { backup: true } },
+    });
+    const { id, blocks } = await ask('U0ALICE');
+    expect(JSON.stringify(blocks)).toContain('Only <!subteam^S0SRE> (not the requester) can confirm');
+    const own = await click(id, 'U0ALICE');
+    expect(own[0]!.text).toBe(
+      ':no_entry: You asked for this, so someone else must confirm it (four-eyes for backup): <!subteam^S0SRE>.',
+    );
+    expect(runs).toEqual([]);
+    expect(await auditActions()).toContainEqual({
+      action: 'denied',
+      actor: 'U0ALICE',
+      result: 'requester may not confirm their own request (four-eyes)',
+    });
+    await click(id, 'U0SRE');
+    expect(runs).toEqual(['primary by U0SRE']);
+
+    // A member of the permitted group asking is refused too; the requester may still cancel.
+    const second = await ask('U0SRE');
+    expect((await click(second.id, 'U0SRE'))[0]!.text).toContain('someone else must confirm it');
+    expect((await click(second.id, 'U0SRE', 'cancel'))[0]).toMatchObject({
+      text: 'Cancelled: Change primary on pqc-migration-audit',
+    });
     expect(runs).toEqual(['primary by U0SRE']);
   });
 

@@ -409,7 +409,23 @@ export const fileSchema = z.strictObject({
     })
     .prefault({}),
   permissions: permissionsSchema.prefault({}),
-  confirmations: z.strictObject({ expiresAfter: durationSchema.default(5 * 60_000) }).prefault({}),
+  confirmations: z
+    .strictObject({
+      expiresAfter: durationSchema.default(5 * 60_000),
+      /**
+       * Four-eyes per action: when true, whoever asked cannot confirm their own request; someone else from the
+       * action's permission list must.
+       */
+      requireSecondPerson: z
+        .strictObject({
+          rollback: z.boolean().default(false),
+          restore: z.boolean().default(false),
+          backup: z.boolean().default(false),
+          privacyReset: z.boolean().default(false),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   /**
    * Signed audit checkpoints (in the manner of CloudTrail's digest files): the head of the hash chain, signed with an
    * Ed25519 key the database does not hold, published where the bot's database role cannot rewrite it.

@@ -95,6 +95,7 @@ export class Confirmations {
     const { config, store, clock } = this.#deps;
     const now = clock.now();
     const approvers = this.#deps.permissions.ruleFor(action.permission, input.service) ?? [];
+    const secondPerson = this.#requiresSecondPerson(action);
     const title = action.title(action.params.parse(input.params), input.service ?? null);
     const summary = [title, ...input.details].join('\n');
     const confirmation = await createConfirmation(store, {
@@ -125,6 +126,7 @@ export class Confirmations {
         details: input.details,
         requestedBy: input.requestedBy,
         approvers,
+        requesterMayConfirm: !secondPerson,
         expiresAt: confirmation.expires_at,
         timezone: config.timezone,
       }),
@@ -170,6 +172,29 @@ export class Confirmations {
         response_type: 'ephemeral',
         replace_original: false,
         text: `:no_entry: Only ${confirmersText([confirmation.requested_by, ...confirmation.approvers])} can ${decision === 'confirmed' ? 'confirm' : 'cancel'} this.`,
+      });
+      return;
+    }
+
+    // Four-eyes (confirmations.requireSecondPerson): whoever asked may still cancel, never confirm.
+    if (decision === 'confirmed' && userId === confirmation.requested_by && this.#requiresSecondPerson(action)) {
+      const others = confirmation.approvers.filter((principal) => principal !== userId);
+      await this.#audit({
+        actor: userId,
+        action: 'denied',
+        target: confirmation.service,
+        channel: confirmation.channel_id,
+        params: { confirmation: id, decision },
+        result: 'requester may not confirm their own request (four-eyes)',
+      });
+      log.info({ event: 'confirmation.denied_own', confirmation: id });
+      await args.respond({
+        response_type: 'ephemeral',
+        replace_original: false,
+        text:
+          others.length > 0
+            ? `:no_entry: You asked for this, so someone else must confirm it (four-eyes for ${action.permission}): ${confirmersText(others)}.`
+            : `:no_entry: You asked for this, so someone else must confirm it (four-eyes for ${action.permission}), and \`permissions.${action.permission}\` lists nobody else: ask an admin to add someone.`,
       });
       return;
     }
@@ -341,6 +366,11 @@ export class Confirmations {
       log.warn({ event: 'confirmation.status_post_failed', code: slackErrorCode(error) });
       return undefined;
     }
+  }
+
+  #requiresSecondPerson(action: ConfirmableAction<never>): boolean {
+    const rules: Partial<Record<string, boolean>> = this.#deps.config.file.confirmations.requireSecondPerson;
+    return rules[action.permission] === true;
   }
 
   #action(name: string): ConfirmableAction<never> {

@@ -12,6 +12,8 @@ export interface ConfirmationView {
   details: string[];
   requestedBy: string;
   approvers: string[];
+  /** False under four-eyes (confirmations.requireSecondPerson): only the approvers other than the requester confirm. */
+  requesterMayConfirm?: boolean;
   expiresAt: Date;
   timezone: string;
 }
@@ -24,7 +26,10 @@ export function confirmersText(principals: readonly string[]): string {
 }
 
 export function confirmationRequestBlocks(view: ConfirmationView): KnownBlock[] {
-  const who = confirmersText([view.requestedBy, ...view.approvers]);
+  const who =
+    view.requesterMayConfirm === false
+      ? `${confirmersText(view.approvers.filter((principal) => principal !== view.requestedBy))} (not the requester)`
+      : confirmersText([view.requestedBy, ...view.approvers]);
   return [
     {
       type: 'section',
