@@ -41,7 +41,11 @@ describe('confirmations', () => {
   let channelId: string;
   let runs: string[];
 
-  async function start(behaviour: { fail?: string; hang?: boolean } = {}, store?: StoreKind, config: Record<string, unknown> = file) {
+  async function start(
+    behaviour: { fail?: string; hang?: boolean } = {},
+    store?: StoreKind,
+    config: Record<string, unknown> = file,
+  ) {
     runs = [];
     t = await startTestBot({
       file: config,
