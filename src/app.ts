@@ -21,6 +21,7 @@ import { ALERT_WORK, AlertIntake } from './incidents/alerts.ts';
 import { IncidentViews } from './incidents/card.ts';
 import { ChannelSetup } from './incidents/setup.ts';
 import { UpdateReminders } from './incidents/update-reminders.ts';
+import { IncidentReportPublisher } from './incidents/report-document.ts';
 import { INCIDENT_WORK } from './incidents/timers.ts';
 import { DueWorkPoller } from './work/due-work-poller.ts';
 import { HealthWatch } from './incidents/health-watch.ts';
@@ -235,6 +236,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     const pager = new Pager({ ...incidentModule, lateAfterMs: options.escalation?.lateAfterMs ?? timers.lateAfter });
     const setup = new ChannelSetup(incidentModule);
     const views = new IncidentViews(incidentModule);
+    const reports = new IncidentReportPublisher(incidentModule);
     const reminders = new UpdateReminders({
       ...incidentModule,
       lateAfterMs: options.escalation?.lateAfterMs ?? timers.lateAfter,
@@ -259,6 +261,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
         ...outbox.handlers(),
         [INCIDENT_WORK.card]: (lease) => views.renderCard(lease),
         [INCIDENT_WORK.topic]: (lease) => views.renderTopic(lease),
+        [INCIDENT_WORK.report]: (lease) => reports.publish(lease),
       },
     });
     const deps: IncidentDeps = {

@@ -6,6 +6,7 @@ import { openMigratedStore, storeOptions } from './store/open.ts';
 import { auditCommands } from './cli/audit.ts';
 import { backupCommands } from './cli/backup-commands.ts';
 import { healthCommands } from './cli/health-commands.ts';
+import { incidentCommands } from './cli/incident-commands.ts';
 import { rollbackCommands } from './cli/rollback-commands.ts';
 
 export interface CliIo {
@@ -47,6 +48,7 @@ const commands: Record<string, CliCommand> = {
   ...rollbackCommands,
   ...backupCommands,
   ...healthCommands,
+  ...incidentCommands,
   migrate: {
     usage: 'runbook-bot migrate',
     summary: 'apply database migrations (the bot also does this at start-up)',

@@ -15,6 +15,18 @@ import {
 /** How long the members of a user group are taken as known. */
 const GROUP_CACHE_MS = 60_000;
 
+// Errors that mean the workspace or channel takes no canvas from the bot: the report goes out as a file instead.
+const CANVAS_REFUSALS = new Set([
+  'not_allowed',
+  'team_tier_cannot_create_canvases',
+  'canvas_disabled_user_team',
+  'free_team_canvas_tab_already_exists',
+  'channel_canvas_already_exists',
+  'restricted_action',
+  'not_allowed_token_type',
+  'missing_scope',
+]);
+
 // Errors that mean "nothing to do" for an invite: the user is there already, or cannot be invited.
 const HARMLESS_INVITE_ERRORS = new Set([
   'already_in_channel',
@@ -151,6 +163,31 @@ export function createIncidentSlack(
     },
     async ephemeral(channel, user, text) {
       await slack.chat.postEphemeral({ channel, user, text });
+    },
+    createChannelCanvas: (channel, markdown) =>
+      known(async () => {
+        try {
+          const result = await slack.conversations.canvases.create({
+            channel_id: channel,
+            document_content: { type: 'markdown', markdown },
+          });
+          return { ok: true as const, id: String(result.canvas_id) };
+        } catch (error) {
+          const code = slackErrorCode(error);
+          if (CANVAS_REFUSALS.has(code)) return { ok: false as const, error: code };
+          throw error;
+        }
+      }),
+    async uploadTextFile(channel, file) {
+      await known(() =>
+        slack.filesUploadV2({
+          channel_id: channel,
+          file: Buffer.from(file.content, 'utf8'),
+          filename: file.filename,
+          title: file.title,
+          initial_comment: file.comment,
+        }),
+      );
     },
   };
 }

@@ -21,6 +21,8 @@ type Tier = keyof typeof TIER_PER_MINUTE;
 const METHOD_TIERS: Record<string, Tier> = {
   'apps.connections.open': 1,
   'conversations.create': 2,
+  'conversations.canvases.create': 2,
+  'canvases.create': 2,
   'conversations.list': 2,
   'usergroups.users.list': 2,
   'users.list': 2,

@@ -34,6 +34,7 @@ import {
   escalateLevelNow,
   refreshIncidentViews,
   rescheduleAfterSeverityChange,
+  schedulePostIncidentReport,
   startIncidentTimers,
   stopAckAlarm,
   stopIncidentTimers,
@@ -420,6 +421,7 @@ export class IncidentService {
       const done = await resolveInStore(tx, incident.id, userId, summary.trim(), now);
       if (!done) return undefined;
       await stopIncidentTimers(tx, incident.id);
+      await schedulePostIncidentReport(tx, incident.id, now);
       await addEvent(tx, incident.id, now, 'resolved', userId, summary.trim() ? `Resolved: ${summary.trim()}` : 'Resolved');
       await refreshIncidentViews(tx, incident.id, now, true);
       return done;

@@ -56,6 +56,13 @@ export interface IncidentSlack {
   /** User ids for a list of users and user groups. */
   expand(principals: string[]): Promise<string[]>;
   ephemeral(channel: string, user: string, text: string): Promise<void>;
+  /**
+   * Creates the channel's canvas from Markdown; `ok: false` with Slack's error when the workspace does not allow
+   * canvases (a free plan, canvases turned off) or the channel already has one.
+   */
+  createChannelCanvas(channel: string, markdown: string): Promise<{ ok: true; id: string } | { ok: false; error: string }>;
+  /** Posts a text file into the channel (files.uploadV2: upload URL, upload, complete). */
+  uploadTextFile(channel: string, file: { filename: string; title: string; content: string; comment: string }): Promise<void>;
   /** Runs fn with its Slack calls at this urgency. */
   at<T>(urgency: SlackUrgency, fn: () => Promise<T>): Promise<T>;
 }

@@ -14,6 +14,7 @@ export const INCIDENT_WORK = {
   card: 'incident_card',
   topic: 'incident_topic',
   updateReminder: 'update_reminder',
+  report: 'incident_report',
 } as const;
 
 /** Priorities of the work rows (lower first), in step with the Slack budget's: pages, setup, updates. */
@@ -25,6 +26,7 @@ export const workKey = {
   ackAlarm: (incidentId: number) => `ack_alarm:${incidentId}`,
   card: (incidentId: number) => `card:${incidentId}`,
   topic: (incidentId: number) => `topic:${incidentId}`,
+  report: (incidentId: number) => `incident_report:${incidentId}`,
   /** One row per reminder, named by its due time: a sent reminder is done, the next one is a new row. */
   updateReminder: (incidentId: number, dueAt: Date) => `update_reminder:${incidentId}:${dueAt.getTime()}`,
 };
@@ -121,6 +123,15 @@ export async function stopAckAlarm(tx: Queryable, incidentId: number): Promise<v
 /** Resolved: every timer stops (a setup still running finishes, so the channel is complete). */
 export async function stopIncidentTimers(tx: Queryable, incidentId: number): Promise<void> {
   await cancelIncidentWork(tx, incidentId, [INCIDENT_WORK.escalation, INCIDENT_WORK.ackAlarm, INCIDENT_WORK.updateReminder]);
+}
+
+/** Resolved: the post-incident report is published (once) when Slack's budget allows. */
+export async function schedulePostIncidentReport(tx: Queryable, incidentId: number, now: Date): Promise<void> {
+  await enqueueWork(
+    tx,
+    { kind: INCIDENT_WORK.report, key: workKey.report(incidentId), incidentId, priority: PRIORITY.update, runAt: now },
+    now,
+  );
 }
 
 /**

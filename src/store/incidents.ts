@@ -142,6 +142,10 @@ export async function getIncidentByChannel(db: Queryable, channelId: string): Pr
   return (await db.query<Incident>('SELECT * FROM incidents WHERE channel_id = $1', [channelId])).rows[0];
 }
 
+export async function getIncidentByChannelName(db: Queryable, name: string): Promise<Incident | undefined> {
+  return (await db.query<Incident>('SELECT * FROM incidents WHERE channel_name = $1', [name])).rows[0];
+}
+
 export async function listOpenIncidents(db: Queryable, limit = 20): Promise<Incident[]> {
   return (
     await db.query<Incident>(`SELECT * FROM incidents WHERE status <> 'resolved' ORDER BY declared_at DESC LIMIT $1`, [limit])

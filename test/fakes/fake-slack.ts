@@ -146,6 +146,14 @@ export interface FakeFile {
   channels: string[];
 }
 
+export interface FakeCanvas {
+  id: string;
+  title: string;
+  /** The channel whose canvas it is (conversations.canvases.create), or where canvases.create shared it. */
+  channel: string | null;
+  markdown: string;
+}
+
 export interface FakeSlackOptions {
   /** Tokens answered as valid; default any xoxb-/xoxp- token. Others get invalid_auth, none gets not_authed. */
   tokens?: string[];
@@ -182,7 +190,7 @@ type Handler = (args: Args) => Args | Promise<Args>;
 type Waiter = { predicate: (call: RecordedCall) => boolean; resolve: (call: RecordedCall) => void };
 
 // Fields the Web API client JSON-encodes inside form bodies.
-const JSON_FIELDS = new Set(['blocks', 'attachments', 'view', 'metadata', 'files']);
+const JSON_FIELDS = new Set(['blocks', 'attachments', 'view', 'metadata', 'files', 'document_content']);
 // Slack's limits that the bot could plausibly hit (docs.slack.dev/reference/block-kit/blocks).
 const LIMITS = {
   text: 40_000,
@@ -223,6 +231,9 @@ export class FakeSlack {
   #ephemerals: FakeEphemeral[] = [];
   #views = new Map<string, FakeView>();
   #files = new Map<string, FakeFile>();
+  #canvases = new Map<string, FakeCanvas>();
+  /** The error canvas calls answer with (a free workspace, canvases turned off), or undefined when allowed. */
+  #canvasRefusal: string | undefined;
   #usedTriggers = new Set<string>();
   #responseUrls = new Map<string, ResponseUrlTarget & { uses: number }>();
   #responses: FakeResponse[] = [];
@@ -287,6 +298,8 @@ export class FakeSlack {
     this.#ephemerals = [];
     this.#views.clear();
     this.#files.clear();
+    this.#canvases.clear();
+    this.#canvasRefusal = undefined;
     this.#usedTriggers.clear();
     this.#responseUrls.clear();
     this.#responses = [];
@@ -397,6 +410,15 @@ export class FakeSlack {
 
   views(): FakeView[] {
     return structuredClone([...this.#views.values()]);
+  }
+
+  canvases(): FakeCanvas[] {
+    return [...this.#canvases.values()].map((canvas) => ({ ...canvas }));
+  }
+
+  /** Canvases are not allowed in this workspace: canvases.create and conversations.canvases.create answer `error`. */
+  refuseCanvases(error: 'not_allowed' | 'team_tier_cannot_create_canvases' | 'canvas_disabled_user_team' = 'not_allowed'): void {
+    this.#canvasRefusal = error;
   }
 
   files(): FakeFile[] {
@@ -1054,6 +1076,28 @@ export class FakeSlack {
         this.#messages = this.#messages.filter((m) => m !== message);
         return { channel: channel.id, ts: message.ts };
       },
+      'conversations.canvases.create': (args) => {
+        if (this.#canvasRefusal) throw new SlackApiError(this.#canvasRefusal);
+        const channel = this.#channelById(args, 'channel_id');
+        this.#requireOpen(channel);
+        if ([...this.#canvases.values()].some((canvas) => canvas.channel === channel.id))
+          throw new SlackApiError('channel_canvas_already_exists');
+        const canvas = { id: this.#newId('F'), title: channel.name, channel: channel.id, markdown: canvasMarkdown(args) };
+        this.#canvases.set(canvas.id, canvas);
+        return { canvas_id: canvas.id };
+      },
+      'canvases.create': (args) => {
+        if (this.#canvasRefusal) throw new SlackApiError(this.#canvasRefusal);
+        const channel = str(args, 'channel_id') ? this.#channelById(args, 'channel_id') : undefined;
+        const canvas = {
+          id: this.#newId('F'),
+          title: str(args, 'title'),
+          channel: channel?.id ?? null,
+          markdown: canvasMarkdown(args),
+        };
+        this.#canvases.set(canvas.id, canvas);
+        return { canvas_id: canvas.id };
+      },
       'pins.add': (args) => {
         const channel = this.#channelById(args);
         this.#requireOpen(channel);
@@ -1290,6 +1334,16 @@ function asArray(value: unknown): unknown[] | undefined {
 }
 
 /** Slack's channel name rules: lower case letters, digits, hyphens and underscores, 80 characters at most. */
+/** document_content: { type: 'markdown', markdown } as canvases take it. */
+function canvasMarkdown(args: Args): string {
+  const content = args.document_content;
+  if (!isRecord(content) || content.type !== 'markdown' || typeof content.markdown !== 'string')
+    throw new SlackApiError('invalid_arguments', {
+      response_metadata: { messages: ['[ERROR] document_content must be { type: markdown, markdown }'] },
+    });
+  return content.markdown;
+}
+
 export function channelNameProblem(name: string): string | undefined {
   if (!name) return 'invalid_name_required';
   if (name.length > LIMITS.channelName) return 'invalid_name_maxlength';
