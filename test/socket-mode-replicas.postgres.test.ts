@@ -11,6 +11,7 @@ describe('Socket Mode across two replicas', () => {
   let slack: FakeSlack;
   let fake: FakeSocketMode;
   const replicas: TestBot[] = [];
+  const replicaOf = new Map<number, number>();
 
   beforeAll(async () => {
     slack = await startFakeSlack();
@@ -22,9 +23,13 @@ describe('Socket Mode across two replicas', () => {
       file: { socketMode: { connections: 2, stagger: '200ms' } },
       extra: { escalation: { autoStart: false }, schedules: { autoStart: false } },
     };
+    // One replica after the other, so the fake knows whose connections are whose.
     replicas.push(await startTestBot(options));
+    await vi.waitFor(() => expect(fake.openCount).toBe(2), { timeout: 5_000 });
+    replicaOf.set(fake.openConnections()[0]!.id, 0).set(fake.openConnections()[1]!.id, 0);
     replicas.push(await startTestBot({ ...options, databaseUrl: replicas[0]!.databaseUrl! }));
     await vi.waitFor(() => expect(fake.openCount).toBe(4), { timeout: 5_000 });
+    for (const connection of fake.openConnections()) if (!replicaOf.has(connection.id)) replicaOf.set(connection.id, 1);
   });
   afterAll(async () => {
     for (const replica of replicas.reverse()) await replica.stop();
@@ -58,12 +63,16 @@ describe('Socket Mode across two replicas', () => {
                 responseUrl,
               }),
             );
-      // Round robin over four connections: the copy goes to the next one, every other time on the other replica.
-      sent.push({ responseUrl, first, copy: await fake.redeliver(first) });
+      // The copy goes to a connection of the other replica.
+      const other = [...replicaOf].find(([, replica]) => replica !== replicaOf.get(first.connectionId!))![0];
+      sent.push({ responseUrl, first, copy: await fake.redeliver(first, { to: other }) });
     }
     for (const replica of replicas) await replica.bot.idle();
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(sent.every((entry) => entry.first.acked && entry.copy.acked)).toBe(true);
+    expect(sent.every((entry) => replicaOf.get(entry.copy.connectionId!) !== replicaOf.get(entry.first.connectionId!))).toBe(
+      true,
+    );
     const acted = sent.map((entry) => slack.responses(entry.responseUrl).length);
     expect(acted.filter((count) => count !== 1)).toEqual([]);
     // Both replicas received work: the dedupe crossed processes, not only one bot's memory.

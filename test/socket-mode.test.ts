@@ -1,6 +1,7 @@
 // Socket Mode without gaps: a steady stream of commands and clicks across refreshes, warnings and abrupt drops is
 // answered, acted on once each, and never meets a moment without an open connection; readiness tells the truth.
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { SocketTiming } from '../src/receiver/socket-mode-receiver.ts';
 import { CANCEL_ACTION_ID } from '../src/slack/confirmation-blocks.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { startFakeSocketMode, type Delivery, type FakeSocketMode } from './fakes/fake-socket-mode.ts';
@@ -14,7 +15,9 @@ describe('Socket Mode', () => {
   let fake: FakeSocketMode;
   let t: TestBot | undefined;
 
-  async function start(options: { socketMode?: Record<string, unknown>; maxConnections?: number } = {}) {
+  async function start(
+    options: { socketMode?: Record<string, unknown>; maxConnections?: number; timing?: Partial<SocketTiming> } = {},
+  ) {
     slack = await startFakeSlack();
     slack.addUser({ id: 'U0ALICE' });
     fake = await startFakeSocketMode(slack, { maxConnections: options.maxConnections ?? 10 });
@@ -25,7 +28,7 @@ describe('Socket Mode', () => {
       extra: {
         escalation: { autoStart: false },
         schedules: { autoStart: false },
-        socketTiming: { backoffMs: 200, maxBackoffMs: 1_000, tooManyWaitMs: 2_000 },
+        socketTiming: { backoffMs: 200, maxBackoffMs: 1_000, tooManyWaitMs: 2_000, ...options.timing },
       },
     });
     return t;
@@ -152,6 +155,19 @@ describe('Socket Mode', () => {
     fake.refuseConnections(false);
     await vi.waitFor(() => expect(fake.openCount).toBe(2), { timeout: 5_000 });
     expect((await fetch(`${t!.baseUrl}/readyz`)).status).toBe(200);
+  });
+
+  it('replaces a connection that goes silent without closing', async () => {
+    await start({ timing: { pingEveryMs: 200, silenceMs: 1_000 } });
+    await vi.waitFor(() => expect(fake.openCount).toBe(2), { timeout: 5_000 });
+    const frozeAt = Date.now();
+    const replaced = fake.nextHello(5_000);
+    fake.freeze(fake.openConnections()[0]!.id);
+    await replaced;
+    const ms = Date.now() - frozeAt;
+    expect(ms).toBeGreaterThan(800);
+    expect(ms).toBeLessThan(2_500);
+    expect(await metricsText()).toMatch(/runbook_bot_socket_reconnects_total\{reason="silent"\} 1/);
   });
 
   it('waits out 429 on apps.connections.open, and meets too_many_websockets without a storm', async () => {

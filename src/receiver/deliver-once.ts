@@ -46,10 +46,6 @@ export class DeliverOnce implements Receiver {
     this.#options = options;
   }
 
-  get inner(): Receiver {
-    return this.#inner;
-  }
-
   init(app: App): void {
     // The inner receiver only calls processEvent on the app it is given.
     this.#inner.init({ processEvent: (event: ReceiverEvent) => this.process(app, event) } as unknown as App);

@@ -1,6 +1,6 @@
 // Socket Mode with several connections per process, replaced make-before-break, so no command or click lands in a gap.
 import type { App, Receiver, ReceiverEvent } from '@slack/bolt';
-import { ExternalError } from '../errors.ts';
+import { ExternalError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { SocketConnection, type ConnectionTiming, type SocketEnvelope } from './socket-connection.ts';
@@ -201,8 +201,24 @@ export class SocketModeConnections implements Receiver {
       logger.warn({ event: 'slack.socket_open_failed', slot: slot.index, error: answer.error, retryInMs: delayMs });
       return this.#schedule(slot, Math.max(delayMs, 1), answer.kind === 'rate_limited' ? 'rate_limited' : 'failed');
     }
-    const connection = new SocketConnection(
-      answer.url,
+    let connection: SocketConnection;
+    try {
+      connection = this.#connect(slot, answer.url);
+    } catch (error) {
+      // A URL the WebSocket client refuses outright is a failed attempt like any other.
+      slot.opening = false;
+      slot.failures += 1;
+      const delayMs = Math.max(this.#backoff(slot.failures), this.#timing.backoffMs);
+      logger.warn({ event: 'slack.socket_open_failed', slot: slot.index, error: errorMessage(error), retryInMs: delayMs });
+      return this.#schedule(slot, delayMs, 'failed');
+    }
+    this.#connections.add(connection);
+  }
+
+  #connect(slot: Slot, url: string): SocketConnection {
+    const { logger } = this.#options;
+    return new SocketConnection(
+      url,
       {
         hello: (opened) => this.#greeted(slot, opened),
         envelope: (from, envelope) => this.#deliver(from, envelope),
@@ -215,7 +231,6 @@ export class SocketModeConnections implements Receiver {
       },
       this.#timing,
     );
-    this.#connections.add(connection);
   }
 
   #greeted(slot: Slot, connection: SocketConnection): void {

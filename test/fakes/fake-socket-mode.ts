@@ -34,6 +34,8 @@ export interface Delivery {
   ackedAt: number | undefined;
   /** No open connection to send it on, or not acked after maxAttempts. */
   lost: boolean;
+  /** The connection it was last sent on. */
+  connectionId: number | undefined;
 }
 
 export interface FakeSocketModeOptions {
@@ -57,6 +59,8 @@ interface Live {
 }
 
 interface Pending {
+  /** Send on this connection when it is open (the first attempt only). */
+  to?: number | undefined;
   delivery: Delivery;
   timer: NodeJS.Timeout | undefined;
   done: () => void;
@@ -166,6 +170,7 @@ export class FakeSocketMode {
       sentAt: Date.now(),
       ackedAt: undefined,
       lost: false,
+      connectionId: undefined,
     };
     return new Promise((resolve) => {
       this.#pending.set(delivery.envelopeId, { delivery, timer: undefined, done: () => resolve(delivery) });
@@ -175,12 +180,12 @@ export class FakeSocketMode {
 
   /**
    * Sends an already acked envelope again, as Slack sometimes does (same envelope_id, retry_attempt + 1), on the next
-   * open connection in turn. Resolves when this copy is acked.
+   * open connection in turn, or on connection `to` when it is open. Resolves when this copy is acked.
    */
-  redeliver(delivery: Delivery): Promise<Delivery> {
+  redeliver(delivery: Delivery, options: { to?: number } = {}): Promise<Delivery> {
     const copy: Delivery = { ...delivery, acked: false, ackPayload: undefined, ackedAt: undefined, lost: false };
     return new Promise((resolve) => {
-      this.#pending.set(copy.envelopeId, { delivery: copy, timer: undefined, done: () => resolve(copy) });
+      this.#pending.set(copy.envelopeId, { delivery: copy, timer: undefined, done: () => resolve(copy), to: options.to });
       this.#send(copy.envelopeId);
     });
   }
@@ -199,6 +204,14 @@ export class FakeSocketMode {
   /** The connection dies without a close handshake (a node of Slack's going away, a NAT forgetting it). */
   drop(id: number): void {
     this.#live.find((candidate) => candidate.info.id === id)?.ws.terminate();
+  }
+
+  /** The connection goes quiet without closing (a half-open TCP connection): nothing is read or answered on it. */
+  freeze(id: number): void {
+    const live = this.#live.find((candidate) => candidate.info.id === id);
+    if (!live) return;
+    live.info.leaving = true;
+    live.ws.pause();
   }
 
   /** While refusing, WebSocket upgrades are answered 503 (apps.connections.open still gives URLs). */
@@ -285,7 +298,10 @@ export class FakeSocketMode {
       pending.done();
       return;
     }
-    const live = candidates[this.#next++ % candidates.length]!;
+    const chosen = candidates.find((candidate) => candidate.info.id === pending.to);
+    pending.to = undefined;
+    const live = chosen ?? candidates[this.#next++ % candidates.length]!;
+    delivery.connectionId = live.info.id;
     live.info.envelopes += 1;
     live.ws.send(
       JSON.stringify({
