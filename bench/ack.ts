@@ -3,7 +3,7 @@
 // post-ack work with every command (`/health all` against a fast, a slow and a hanging service) and counts the requests
 // reaching those services. Goals: the bot's p99 <= 1.3x the minimal app's and under 50 ms; each service checked at
 // most once per freshness window (`reads.freshFor`).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +50,17 @@ async function measure(baseUrl: string, input: () => SlashCommand, count: number
   }
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   return latencies.sort((a, b) => a - b);
+}
+
+/** User + system CPU time of a process so far, from /proc (Linux); 0 where it cannot be read. */
+function cpuMs(pid: number | undefined): number {
+  try {
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in clock ticks (100 a second).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
 }
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -124,9 +135,15 @@ async function main(): Promise<void> {
     const baseline: number[] = [];
     const ours: number[] = [];
     const rounds = 4;
+    // CPU time each process spent in its own rounds (the bot's includes the post-ack work that ran meanwhile).
+    const cpu = { minimal: 0, bot: 0 };
     for (let round = 0; round < rounds; round += 1) {
+      const minimalCpu = cpuMs(minimal.child.pid);
       baseline.push(...(await measure(minimal.baseUrl, input, REQUESTS / rounds)));
+      cpu.minimal += cpuMs(minimal.child.pid) - minimalCpu;
+      const botCpu = cpuMs(bot.child.pid);
       ours.push(...(await measure(botUrl, input, REQUESTS / rounds, tally)));
+      cpu.bot += cpuMs(bot.child.pid) - botCpu;
     }
     const elapsedMs = performance.now() - started;
     baseline.sort((a, b) => a - b);
@@ -140,6 +157,11 @@ async function main(): Promise<void> {
       `  runbook-bot:      p50 ${pct(ours, 50).toFixed(1)} ms  p99 ${pct(ours, 99).toFixed(1)} ms  max ${ours.at(-1)!.toFixed(1)} ms`,
     );
     console.log(`  p99 ratio: ${ratio.toFixed(2)}x`);
+    if (cpu.bot > 0)
+      console.log(
+        `  CPU per command: minimal ${(cpu.minimal / REQUESTS).toFixed(2)} ms, runbook-bot ${(cpu.bot / REQUESTS).toFixed(2)} ms ` +
+          `(${(cpu.bot / cpu.minimal).toFixed(2)}x; on a machine short of CPU the ack waits in proportion)`,
+      );
     if (!dependencies) continue;
     const commands = REQUESTS + 200;
     // A service's result is served again for freshFor after its run ends, so a round of this length may run it at most this often.
