@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { startFakeSocketMode } from './fakes/fake-socket-mode.ts';
 import { startBotProcess } from './support/bot-process.ts';
@@ -97,6 +97,8 @@ describe('the bot as a process', () => {
 
       // Running, connected, then the token is revoked: the next reconnect learns it and the bot stops.
       const bot = await startBotProcess({ ...env(), SLACK_APP_TOKEN: socketMode.appToken });
+      // A failed expectation must not leave the replica running.
+      onTestFinished(() => bot.kill('SIGKILL').then(() => undefined));
       await vi.waitFor(() => expect(socketMode.openCount).toBeGreaterThan(0), { timeout: 10_000 });
       slack.failNext('apps.connections.open', 'token_revoked', { times: 5 });
       const exited = new Promise<number | null>((resolve) => bot.child.once('exit', resolve));
