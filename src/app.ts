@@ -27,7 +27,7 @@ import { DueWorkPoller } from './work/due-work-poller.ts';
 import { HealthWatch } from './incidents/health-watch.ts';
 import { IncidentService } from './incidents/lifecycle.ts';
 import { alertmanagerRoute } from './handlers/alertmanager.ts';
-import { closeServer, createHttpServer, listen, type Route } from './http-server.ts';
+import { closeServer, createHttpServer, listen, sendJson, type Route } from './http-server.ts';
 import { InFlight } from './inflight.ts';
 import { createLogger, slackLogger, type Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -335,7 +335,21 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     ];
     if (http) {
       const listener = http.requestListener;
-      routes.push({ method: 'POST', path: '/slack/events', handle: (req, res) => listener(req, res) });
+      routes.push({
+        method: 'POST',
+        path: '/slack/events',
+        handle: (req, res) => {
+          // Bolt refuses requests signed more than five minutes ago but takes any dated in the future, which a captured
+          // request could then be replayed until. Slack's rule is five minutes either way. Wall time, as Bolt's check
+          // uses, not the injected clock: it is compared with the time Slack signed at.
+          const skewMs = slackTimestampSkewMs(req.headers['x-slack-request-timestamp'], systemClock.now());
+          if (skewMs === undefined || Math.abs(skewMs) > SLACK_TIMESTAMP_WINDOW_MS) {
+            logger.warn({ event: 'slack.request_refused', reason: 'timestamp', skewMs });
+            return sendJson(res, 401, { error: 'x-slack-request-timestamp is more than five minutes from now' });
+          }
+          return listener(req, res);
+        },
+      });
     }
     const server: Server = createHttpServer({ routes, logger });
     const port = await listen(server, env.PORT, options.host);
@@ -459,4 +473,13 @@ function botIdentity(slack: GatedWebClient, logger: Logger) {
       get().catch((error: unknown) => logger.warn({ event: 'slack.auth_test_failed', code: slackErrorCode(error), err: error }));
     },
   };
+}
+
+const SLACK_TIMESTAMP_WINDOW_MS = 5 * 60_000;
+
+/** How far a request's X-Slack-Request-Timestamp (epoch seconds) is from now; undefined when it is not a number. */
+export function slackTimestampSkewMs(header: string | string[] | undefined, now: Date): number | undefined {
+  const text = Array.isArray(header) ? header[0] : header;
+  if (!text || !/^\d{1,12}$/.test(text)) return undefined;
+  return Number(text) * 1000 - now.getTime();
 }

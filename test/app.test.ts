@@ -72,11 +72,29 @@ describe('the bot over HTTP', () => {
     expect(stale.status).toBe(401);
     const wrongSecret = await sendSigned(t.baseUrl, 'another-secret-entirely', body);
     expect(wrongSecret.status).toBe(401);
+    // Correctly signed, but dated ahead: a day, and just past Slack's five minutes.
+    for (const ahead of [24 * 3_600, 5 * 60 + 30]) {
+      const future = await sendSigned(t.baseUrl, t.secret, body, { timestamp: Math.floor(Date.now() / 1000) + ahead });
+      expect(future.status, `${ahead}s ahead`).toBe(401);
+      expect(future.body).toEqual({ error: 'x-slack-request-timestamp is more than five minutes from now' });
+    }
     expect(t.slack.calls().length).toBe(before);
     const metricsAfter = (await (await fetch(`${t.baseUrl}/metrics`)).text())
       .split('\n')
       .filter((line) => line.includes('command="incident"'));
     expect(metricsAfter).toEqual(metricsBefore);
+  });
+
+  it('accepts a signed request dated a little ahead of its clock, within five minutes', async () => {
+    const ahead = await sendSlashCommand(
+      t.baseUrl,
+      t.secret,
+      { command: '/health', text: 'nope' },
+      {
+        timestamp: Math.floor(Date.now() / 1000) + 4 * 60,
+      },
+    );
+    expect(ahead.status).toBe(200);
   });
 
   it('counts commands by name and outcome', async () => {
