@@ -10,6 +10,10 @@ import { runCli } from '../src/cli.ts';
 import { appendAudit, GENESIS_HASH, hashAuditRow, type AuditRow } from '../src/store/audit.ts';
 import { openStore, type Store } from '../src/store/db.ts';
 import { migrate } from '../src/store/migrate.ts';
+import { listRuns } from '../src/store/schedule-runs.ts';
+import { startFakeSlack } from './fakes/fake-slack.ts';
+import { startTestBot, type TestBot } from './support/bot.ts';
+import { ManualClock } from './support/clock.ts';
 import { createTestDatabase, type TestDatabase } from './support/databases.ts';
 import { startTestS3, type TestS3 } from './support/s3.ts';
 
@@ -107,6 +111,48 @@ describe('audit checkpoints (PostgreSQL, S3)', () => {
     delete env.AUDIT_CHECKPOINT_KEY;
     expect((await cli('audit', 'verify')).code).toBe(0);
     expect((await cli('audit', 'checkpoint')).err).toMatch(/no signing key: set AUDIT_CHECKPOINT_KEY/);
+  });
+
+  it('makes a checkpoint once across two replicas on the schedule, with a copy in the Slack channel', async () => {
+    await seed(2);
+    const slack = await startFakeSlack();
+    slack.addChannel({ name: 'audit' });
+    const clock = new ManualClock('2026-11-22T10:59:30Z');
+    const file = {
+      s3: { endpoint: s3.endpoint, forcePathStyle: true },
+      audit: { checkpoints: { s3: { bucket: BUCKET, prefix }, slackChannel: '#audit' } },
+    };
+    const replicas: TestBot[] = [];
+    try {
+      for (let i = 0; i < 2; i += 1)
+        replicas.push(
+          await startTestBot({
+            file,
+            clock,
+            slack,
+            databaseUrl: database.url,
+            env: { AUDIT_CHECKPOINT_KEY: PRIVATE_PEM },
+            extra: { schedules: { autoStart: false }, escalation: { autoStart: false } },
+          }),
+        );
+      await Promise.all(replicas.map((replica) => replica.bot.scheduler.tick()));
+      clock.advance(60_000);
+      await Promise.all(replicas.map((replica) => replica.bot.scheduler.tick()));
+      await Promise.all(replicas.map((replica) => replica.bot.scheduler.tick()));
+      await Promise.all(replicas.map((replica) => replica.bot.idle()));
+      const keys = await s3.keys(BUCKET, prefix);
+      expect(keys).toEqual([`${prefix}2026-11-22T110030000Z-000000000002.json`]);
+      const [run] = await listRuns(store, 'auditCheckpoint');
+      expect(run).toMatchObject({ outcome: 'ok', summary: `checkpoint ${keys[0]} at row 2` });
+      const posts = slack.messages().filter((message) => message.text.startsWith(':lock: Audit checkpoint: row 2'));
+      expect(posts).toHaveLength(1);
+      expect(posts[0]!.text).toContain(keys[0]);
+    } finally {
+      for (const replica of replicas.reverse()) await replica.stop();
+      await slack.close();
+    }
+    const verified = await cli('audit', 'verify');
+    expect(verified.out).toMatch(/^audit log intact: 3 rows, every hash matches; checked against 1 signed checkpoint/);
   });
 
   it('refuses TRUNCATE of either audit table, and deleting or rewinding the head', async () => {
