@@ -46,7 +46,7 @@ export interface StreamUploadResult {
   parts: number;
 }
 
-export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_PART_SIZE = 5 * 1024 * 1024;
 const MAX_PARTS = 10_000;
 // S3 allows 10,000 parts: doubling the part size every 1,000 parts reaches ~8 TB from 8 MiB parts.
 const PARTS_PER_SIZE = 1_000;
