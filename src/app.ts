@@ -22,6 +22,7 @@ import { IncidentViews } from './incidents/card.ts';
 import { ChannelSetup } from './incidents/setup.ts';
 import { UpdateReminders } from './incidents/update-reminders.ts';
 import { IncidentReportPublisher } from './incidents/report-document.ts';
+import { ChannelArchiver } from './incidents/archive.ts';
 import { INCIDENT_WORK } from './incidents/timers.ts';
 import { DueWorkPoller } from './work/due-work-poller.ts';
 import { HealthWatch } from './incidents/health-watch.ts';
@@ -237,6 +238,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     const setup = new ChannelSetup(incidentModule);
     const views = new IncidentViews(incidentModule);
     const reports = new IncidentReportPublisher(incidentModule);
+    const archiver = new ChannelArchiver(incidentModule);
     const reminders = new UpdateReminders({
       ...incidentModule,
       lateAfterMs: options.escalation?.lateAfterMs ?? timers.lateAfter,
@@ -262,6 +264,8 @@ export async function startBot(options: BotOptions): Promise<Bot> {
         [INCIDENT_WORK.card]: (lease) => views.renderCard(lease),
         [INCIDENT_WORK.topic]: (lease) => views.renderTopic(lease),
         [INCIDENT_WORK.report]: (lease) => reports.publish(lease),
+        [INCIDENT_WORK.archiveNotice]: (lease) => archiver.announce(lease),
+        [INCIDENT_WORK.archive]: (lease) => archiver.archive(lease),
       },
     });
     const deps: IncidentDeps = {

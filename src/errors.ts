@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   incident_resolved: 'The incident is already resolved, so it cannot be changed this way.',
   already_acknowledged: 'The incident was already acknowledged.',
   severity_unchanged: 'The incident already has the requested severity.',
+  incident_not_resolved: 'The incident is not resolved, so it cannot be reopened.',
+  reopen_too_late: 'The incident was resolved longer ago than incidents.reopenWithin; a new incident is declared instead.',
   followup_done: 'The follow-up was already marked done.',
   role_unchanged: 'The user already holds the incident role they were given.',
   escalation_exhausted: 'Every escalation level of the incident has already been reached.',

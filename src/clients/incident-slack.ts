@@ -178,6 +178,17 @@ export function createIncidentSlack(
           throw error;
         }
       }),
+    async archiveChannel(channel) {
+      try {
+        await slack.conversations.archive({ channel });
+      } catch (error) {
+        if (slackErrorCode(error) !== 'already_archived') throw error;
+      }
+    },
+    async humanPostedSince(channel, ts) {
+      const result = await slack.conversations.history({ channel, oldest: ts, inclusive: false, limit: 100 });
+      return (result.messages ?? []).some((message) => message.user && !message.bot_id && !message.subtype);
+    },
     async uploadTextFile(channel, file) {
       await known(() =>
         slack.filesUploadV2({

@@ -162,7 +162,7 @@ const rolesSchema = z
     });
   });
 
-/** A reminder cadence: a duration, or `off` (null). */
+/** A duration, or `off` (null): reminder cadences, the archive delay. */
 const cadenceSchema = z.union([
   z.literal('off').transform(() => null),
   durationSchema.refine((ms) => ms > 0, 'must be longer than 0 (or `off`)'),
@@ -384,6 +384,10 @@ export const fileSchema = z.strictObject({
       updateSnooze: durationSchema.default(15 * 60_000),
       /** A follow-up (`/incident followup`) is due this long after it was added; past that it counts as overdue. */
       followUpDue: durationSchema.default(14 * 86_400_000),
+      /** `/incident reopen` works for this long after the resolve. */
+      reopenWithin: durationSchema.default(86_400_000),
+      /** Archive the incident channel this long after the resolve (announced a day before; a post there puts it off); `off` keeps it. */
+      archiveAfter: cadenceSchema.default(null),
     })
     .prefault({}),
   escalation: z

@@ -37,12 +37,23 @@ export const INCIDENT_USAGE = [
   'Usage:',
   '• `/incident`: declare an incident (opens a form)',
   '• `/incident declare [P0-P3] <title>`: declare straight away',
-  '• in an incident channel: `/incident ack`, `/incident severity <P0-P3>`, `/incident commander @user`, `/incident role @user <role>`, `/incident note <text>`, `/incident update <text>` (to stakeholders), `/incident status`, `/incident resolve [summary]`',
+  '• in an incident channel: `/incident ack`, `/incident severity <P0-P3>`, `/incident commander @user`, `/incident role @user <role>`, `/incident note <text>`, `/incident update <text>` (to stakeholders), `/incident status`, `/incident resolve [summary]`, `/incident reopen`',
   '• in an incident channel, also after it is resolved: `/incident followup <text> [@owner]`, `/incident followup done <id>`',
   '• `/incident list`: open incidents · `/incident followups`: open follow-ups of all incidents',
 ].join('\n');
 
-const IN_CHANNEL_SUBCOMMANDS = ['ack', 'severity', 'commander', 'role', 'note', 'update', 'followup', 'status', 'resolve'];
+const IN_CHANNEL_SUBCOMMANDS = [
+  'ack',
+  'severity',
+  'commander',
+  'role',
+  'note',
+  'update',
+  'followup',
+  'status',
+  'resolve',
+  'reopen',
+];
 
 const FOLLOWUP_USAGE = 'Describe the follow-up: `/incident followup <text> [@owner]`, or `/incident followup done <id>`.';
 const followUpTextSchema = z.string().trim().min(1, FOLLOWUP_USAGE).max(500, 'Keep the follow-up under 500 characters.');
@@ -226,6 +237,11 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
           const added = await incidents.followUps.add(incident, followUp!, command.user_id);
           context.auditParams.followUp = added.id;
         }
+        return;
+      case 'reopen':
+        await context.authorize('resolve', incident.service ?? undefined);
+        await incidents.reopen(incident, command.user_id);
+        log.info({ event: 'incident.reopened' });
         return;
       case 'resolve': {
         await context.authorize('resolve', incident.service ?? undefined);

@@ -18,6 +18,7 @@ import {
   lastStatusUpdateAt,
   listEvents,
   listSteps,
+  reopenIncident,
   resolveIncident as resolveInStore,
   setSeverity as setSeverityInStore,
   type Incident,
@@ -34,7 +35,9 @@ import {
   escalateLevelNow,
   refreshIncidentViews,
   rescheduleAfterSeverityChange,
+  scheduleChannelArchive,
   schedulePostIncidentReport,
+  stopChannelArchive,
   startIncidentTimers,
   stopAckAlarm,
   stopIncidentTimers,
@@ -422,6 +425,9 @@ export class IncidentService {
       if (!done) return undefined;
       await stopIncidentTimers(tx, incident.id);
       await schedulePostIncidentReport(tx, incident.id, now);
+      const archiveAfter = config.file.incidents.archiveAfter;
+      if (archiveAfter !== null && done.channel_id)
+        await scheduleChannelArchive(tx, incident.id, new Date(now.getTime() + archiveAfter), now);
       await addEvent(tx, incident.id, now, 'resolved', userId, summary.trim() ? `Resolved: ${summary.trim()}` : 'Resolved');
       await refreshIncidentViews(tx, incident.id, now, true);
       return done;
@@ -454,6 +460,51 @@ export class IncidentService {
       )
       .catch((error: unknown) => this.#o.logger.warn({ event: 'incident.announce_failed', incidentId: resolved.id, err: error }));
     return resolved;
+  }
+
+  /** Reopens a resolved incident within incidents.reopenWithin: acknowledged again, reminders on, no archive. */
+  async reopen(incident: Incident, userId: string): Promise<Incident> {
+    const { store, clock, config } = this.#o;
+    const now = clock.now();
+    if (incident.status !== 'resolved' || !incident.resolved_at)
+      throw new UserError('This incident is not resolved; there is nothing to reopen.', 'incident_not_resolved');
+    const within = config.file.incidents.reopenWithin;
+    if (now.getTime() - incident.resolved_at.getTime() > within)
+      throw new UserError(
+        `This incident was resolved ${this.#since(incident.resolved_at, now)} ago, longer than the ${formatDuration(within)} it can be reopened within: declare a new incident with \`/incident declare\`.`,
+        'reopen_too_late',
+      );
+    const done = await store.transaction(async (tx) => {
+      const reopened = await reopenIncident(tx, incident.id);
+      if (!reopened) return undefined;
+      await stopChannelArchive(tx, incident.id);
+      await armUpdateReminder(tx, incident.id, this.updateDueAfter(reopened.severity, now), now);
+      const eventId = await addEvent(tx, incident.id, now, 'reopened', userId, 'Reopened');
+      await refreshIncidentViews(tx, incident.id, now, true);
+      return { reopened, eventId };
+    });
+    if (!done)
+      throw new UserError(
+        'This incident cannot be reopened now: it is no longer resolved, or its alert group has a newer open incident.',
+        'incident_not_resolved',
+      );
+    await this.#refreshNow(incident.id, true);
+    this.#o.onWorkAdded?.();
+    await this.#publish(
+      done.reopened,
+      { text: `:leftwards_arrow_with_hook: <@${userId}> reopened the incident.` },
+      `event:${done.eventId}`,
+    );
+    await this.#o.slack
+      .publish(
+        config.file.channels.announcements,
+        {
+          text: `:leftwards_arrow_with_hook: Incident #${done.reopened.id} reopened${done.reopened.channel_id ? ` (<#${done.reopened.channel_id}>)` : ''}`,
+        },
+        { key: `reopened-announcement:${done.eventId}`, urgency: 'update', incidentId: done.reopened.id },
+      )
+      .catch((error: unknown) => this.#o.logger.warn({ event: 'incident.announce_failed', incidentId: incident.id, err: error }));
+    return done.reopened;
   }
 
   /** Re-renders the pinned card and (unless only the escalation changed) the topic from the stored state, soon. */

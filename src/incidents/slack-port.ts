@@ -61,6 +61,10 @@ export interface IncidentSlack {
    * canvases (a free plan, canvases turned off) or the channel already has one.
    */
   createChannelCanvas(channel: string, markdown: string): Promise<{ ok: true; id: string } | { ok: false; error: string }>;
+  /** Archives the channel (one already archived counts as done). */
+  archiveChannel(channel: string): Promise<void>;
+  /** Whether a person (not a bot, not a join or topic notice) posted in the channel after the message `ts`. */
+  humanPostedSince(channel: string, ts: string): Promise<boolean>;
   /** Posts a text file into the channel (files.uploadV2: upload URL, upload, complete). */
   uploadTextFile(channel: string, file: { filename: string; title: string; content: string; comment: string }): Promise<void>;
   /** Runs fn with its Slack calls at this urgency. */

@@ -15,6 +15,8 @@ export const INCIDENT_WORK = {
   topic: 'incident_topic',
   updateReminder: 'update_reminder',
   report: 'incident_report',
+  archiveNotice: 'archive_notice',
+  archive: 'incident_archive',
 } as const;
 
 /** Priorities of the work rows (lower first), in step with the Slack budget's: pages, setup, updates. */
@@ -27,6 +29,8 @@ export const workKey = {
   card: (incidentId: number) => `card:${incidentId}`,
   topic: (incidentId: number) => `topic:${incidentId}`,
   report: (incidentId: number) => `incident_report:${incidentId}`,
+  archiveNotice: (incidentId: number, archiveAt: Date) => `archive_notice:${incidentId}:${archiveAt.getTime()}`,
+  archive: (incidentId: number, archiveAt: Date) => `archive:${incidentId}:${archiveAt.getTime()}`,
   /** One row per reminder, named by its due time: a sent reminder is done, the next one is a new row. */
   updateReminder: (incidentId: number, dueAt: Date) => `update_reminder:${incidentId}:${dueAt.getTime()}`,
 };
@@ -132,6 +136,53 @@ export async function schedulePostIncidentReport(tx: Queryable, incidentId: numb
     { kind: INCIDENT_WORK.report, key: workKey.report(incidentId), incidentId, priority: PRIORITY.update, runAt: now },
     now,
   );
+}
+
+/** A day ahead of the archive, the channel is told (at once when the archive is less than a day away). */
+export const ARCHIVE_NOTICE_MS = 86_400_000;
+
+/** The channel of a resolved incident is archived at `archiveAt`, announced a day before; replaces a waiting archive. */
+export async function scheduleChannelArchive(tx: Queryable, incidentId: number, archiveAt: Date, now: Date): Promise<void> {
+  await stopChannelArchive(tx, incidentId);
+  await enqueueWork(
+    tx,
+    {
+      kind: INCIDENT_WORK.archiveNotice,
+      key: workKey.archiveNotice(incidentId, archiveAt),
+      incidentId,
+      priority: PRIORITY.update,
+      runAt: new Date(Math.max(now.getTime(), archiveAt.getTime() - ARCHIVE_NOTICE_MS)),
+      payload: { archiveAt: archiveAt.getTime() },
+    },
+    now,
+  );
+}
+
+/** The announced archive: due at `archiveAt`, it checks for posts after the notice (`noticeTs`) before it archives. */
+export async function scheduleArchiveAfterNotice(
+  tx: Queryable,
+  incidentId: number,
+  archiveAt: Date,
+  noticeTs: string,
+  now: Date,
+): Promise<void> {
+  await enqueueWork(
+    tx,
+    {
+      kind: INCIDENT_WORK.archive,
+      key: workKey.archive(incidentId, archiveAt),
+      incidentId,
+      priority: PRIORITY.update,
+      runAt: archiveAt,
+      payload: { noticeTs },
+    },
+    now,
+  );
+}
+
+/** Reopened: no archive. */
+export async function stopChannelArchive(tx: Queryable, incidentId: number): Promise<void> {
+  await cancelIncidentWork(tx, incidentId, [INCIDENT_WORK.archiveNotice, INCIDENT_WORK.archive]);
 }
 
 /**

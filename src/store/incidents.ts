@@ -226,6 +226,22 @@ export async function resolveIncident(
   return resolved;
 }
 
+/**
+ * resolved → acknowledged again (a resolve always leaves it acknowledged); undefined when it is not resolved, or when
+ * its alert group has a newer open incident (one open incident per group).
+ */
+export async function reopenIncident(tx: Queryable, id: number): Promise<Incident | undefined> {
+  return (
+    await tx.query<Incident>(
+      `UPDATE incidents SET status = 'acknowledged', resolved_at = NULL, resolved_by = NULL, resolution = NULL
+       WHERE id = $1 AND status = 'resolved' AND NOT EXISTS (
+         SELECT 1 FROM incidents o WHERE o.alert_group_key = incidents.alert_group_key AND o.status <> 'resolved' AND o.id <> $1)
+       RETURNING *`,
+      [id],
+    )
+  ).rows[0];
+}
+
 /** A new severity with its ack target; the levels not yet posted are replaced by the new policy's. Run it in a transaction. */
 export async function setSeverity(
   tx: Queryable,
