@@ -144,6 +144,29 @@ describe('delivery to Slack when it says no', () => {
     expect(slack.calls('conversations.create').filter((call) => call.status === 200)).toHaveLength(1);
   }, 90_000);
 
+  it('combines the pages of many incidents due at once into few messages in the announcement channel, each page once', async () => {
+    // A storm: no incident channel can be made yet, five incidents whose first level falls due together, and a Slack
+    // that takes a moment to answer each post (so the others wait while the first is on its way).
+    slack.failNext('conversations.create', 'restricted_action', { times: 50 });
+    for (let i = 1; i <= 5; i += 1) await declare(`Audit API down ${i}`);
+    clock.advance(minutes(15));
+    slack.delay('chat.postMessage', 300);
+    await t.bot.poller.tick();
+    await t.bot.idle();
+    const announcements = slack.channelByName('incidents')!.id;
+    const keysIn = (message: { metadata?: unknown }) => {
+      const payload = (message.metadata as { event_payload?: { key?: string; keys?: string } } | undefined)?.event_payload;
+      return payload?.keys ? payload.keys.split(' ') : payload?.key ? [payload.key] : [];
+    };
+    const pages = slack
+      .messages()
+      .filter((message) => message.channel === announcements && keysIn(message).some((key) => key.startsWith('escalation:')));
+    const keys = pages.flatMap(keysIn).sort();
+    expect(keys).toEqual([1, 2, 3, 4, 5].map((id) => `escalation:${id}:1:announcements`).sort());
+    // The first goes at once; the others, which waited for it, go together.
+    expect(pages.length).toBeLessThan(5);
+  }, 90_000);
+
   it('tells the user a note is queued when Slack is down, and posts it once Slack is back', async () => {
     await declare('Audit API down');
     const channel = incidentChannels()[0]!;

@@ -91,7 +91,12 @@ export function createIncidentSlack(
     async setTopic(channel, topic) {
       await slack.conversations.setTopic({ channel, topic });
     },
-    postOnce: (channel, message, options) => known(() => postOnce.post(channel, message, { ...options, kind: 'incident' })),
+    postOnce: (channel, message, { combine, ...options }) =>
+      known(() =>
+        combine
+          ? postOnce.combined(channel, message, { ...options, kind: 'incident' })
+          : postOnce.post(channel, message, { ...options, kind: 'incident' }),
+      ),
     publish: (channel, message, options) =>
       outbox.publish(channel, message, { key: options.key, priority: options.urgency, incidentId: options.incidentId ?? null }),
     async roll(channel, topic, title, line, options) {
