@@ -76,9 +76,22 @@ export function bucketHitBy(method: string, channel: string | undefined): string
   return bucketsFor(method, channel)[0]!.key;
 }
 
+/**
+ * Tokens a budget keeps for urgent calls (pages, people waiting on an answer). A call of lower priority takes a token
+ * only while more than this is left. Each replica orders its own calls by priority, but the budget shared through Redis
+ * is first come, first served: without a reserve, setups and summaries of one replica empty it under a page of another.
+ * The rate left to the others is the same; only the last tokens of a burst are kept back.
+ */
+export function reserveOf(bucket: BucketSpec): number {
+  return bucket.capacity >= 3 ? Math.max(1, Math.floor(bucket.capacity / 5)) : 0;
+}
+
 export interface SlackBudget {
-  /** Takes one token from each bucket, all or none; returns 0, or how many ms to wait before asking again. */
-  take(buckets: readonly BucketSpec[]): Promise<number>;
+  /**
+   * Takes one token from each bucket, all or none; returns 0, or how many ms to wait before asking again. With
+   * `keepReserve` (calls that are not urgent), each bucket must keep its reserve (reserveOf) after the take.
+   */
+  take(buckets: readonly BucketSpec[], keepReserve?: boolean): Promise<number>;
   /** Closes a bucket until `ms` from now (a 429 with Retry-After). */
   block(bucket: string, ms: number): Promise<void>;
 }
@@ -88,7 +101,7 @@ export function memoryBudget(now: () => number = Date.now): SlackBudget {
   const tokens = new Map<string, { tokens: number; at: number }>();
   const blockedUntil = new Map<string, number>();
   return {
-    async take(buckets) {
+    async take(buckets, keepReserve = false) {
       const t = now();
       let wait = 0;
       const levels = buckets.map((bucket) => {
@@ -96,7 +109,8 @@ export function memoryBudget(now: () => number = Date.now): SlackBudget {
         if (blocked > 0) wait = Math.max(wait, blocked);
         const state = tokens.get(bucket.key) ?? { tokens: bucket.capacity, at: t };
         const level = Math.min(bucket.capacity, state.tokens + (t - state.at) * bucket.rate);
-        if (level < 1) wait = Math.max(wait, Math.ceil((1 - level) / bucket.rate));
+        const need = 1 + (keepReserve ? reserveOf(bucket) : 0);
+        if (level < need) wait = Math.max(wait, Math.ceil((need - level) / bucket.rate));
         return level;
       });
       if (wait > 0) return wait;
@@ -111,7 +125,8 @@ export function memoryBudget(now: () => number = Date.now): SlackBudget {
   };
 }
 
-// KEYS: one hash per bucket, then one "blocked" key per bucket. ARGV: n, then rate and capacity per bucket.
+// KEYS: one hash per bucket, then one "blocked" key per bucket. ARGV: n, then rate, capacity and the tokens the take
+// must leave (its reserve, or 0 for an urgent call) per bucket.
 const TAKE_SCRIPT = `
 local n = tonumber(ARGV[1])
 local time = redis.call('TIME')
@@ -121,15 +136,16 @@ local levels = {}
 for i = 1, n do
   local blocked = redis.call('PTTL', KEYS[n + i])
   if blocked > wait then wait = blocked end
-  local rate = tonumber(ARGV[2 * i])
-  local capacity = tonumber(ARGV[2 * i + 1])
+  local rate = tonumber(ARGV[3 * i - 1])
+  local capacity = tonumber(ARGV[3 * i])
+  local need = 1 + tonumber(ARGV[3 * i + 1])
   local state = redis.call('HMGET', KEYS[i], 'tokens', 'at')
   local tokens = tonumber(state[1]) or capacity
   local at = tonumber(state[2]) or now
   local level = math.min(capacity, tokens + math.max(0, now - at) * rate)
-  if level < 1 then
-    local need = math.ceil((1 - level) / rate)
-    if need > wait then wait = need end
+  if level < need then
+    local until_enough = math.ceil((need - level) / rate)
+    if until_enough > wait then wait = until_enough end
   end
   levels[i] = level
 end
@@ -144,9 +160,9 @@ return 0
 /** The budget shared by every replica on one Redis. */
 export function redisBudget(redis: Redis, prefix = 'runbook-bot:slack:'): SlackBudget {
   return {
-    async take(buckets) {
+    async take(buckets, keepReserve = false) {
       const keys = [...buckets.map((b) => `${prefix}bucket:${b.key}`), ...buckets.map((b) => `${prefix}blocked:${b.key}`)];
-      const args = [buckets.length, ...buckets.flatMap((b) => [b.rate, b.capacity])];
+      const args = [buckets.length, ...buckets.flatMap((b) => [b.rate, b.capacity, keepReserve ? reserveOf(b) : 0])];
       const wait = await redis.eval(TAKE_SCRIPT, keys.length, ...keys, ...args);
       return Number(wait);
     },
@@ -159,12 +175,12 @@ export function redisBudget(redis: Redis, prefix = 'runbook-bot:slack:'): SlackB
 /** Redis first; if Redis fails, this process's own budget, so Slack calls never wait on a broken Redis. */
 export function resilientBudget(primary: SlackBudget, fallback: SlackBudget, onError: (error: unknown) => void): SlackBudget {
   return {
-    async take(buckets) {
+    async take(buckets, keepReserve) {
       try {
-        return await primary.take(buckets);
+        return await primary.take(buckets, keepReserve);
       } catch (error) {
         onError(error);
-        return fallback.take(buckets);
+        return fallback.take(buckets, keepReserve);
       }
     },
     async block(bucket, ms) {

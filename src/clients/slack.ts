@@ -104,8 +104,10 @@ const IDEMPOTENT = new Set([
 // Answers in which Slack says the operation failed on its side, possibly after part of it happened.
 const SLACK_SIDE_ERRORS = new Set(['fatal_error', 'internal_error', 'service_unavailable', 'request_timeout']);
 const IDEMPOTENT_RETRIES = 3;
+/** A call that waited this long for its budget is logged: which method, channel and priority Slack's limits held up. */
+const LONG_BUDGET_WAIT_MS = 5_000;
 
-type Turn = { kind: 'go' } | { kind: 'superseded' } | { kind: 'busy'; waitMs: number };
+type Turn = { kind: 'go'; heldBy?: string } | { kind: 'superseded' } | { kind: 'busy'; waitMs: number };
 
 interface Waiter {
   rank: number;
@@ -138,11 +140,16 @@ class BudgetQueue {
   async turn(method: string, channel: string | undefined, context: CallContext, supersedeKey: string | undefined): Promise<Turn> {
     const since = Date.now();
     const buckets = bucketsFor(method, channel, this.#postsPerMinute);
+    // The budget that held the call longest, for the log of long waits.
+    let heldBy: string | undefined;
+    let longest = 0;
     for (const [i, bucket] of buckets.entries()) {
+      const asked = Date.now();
       const turn = await this.#turnFor(bucket, context, since, i === 0 ? supersedeKey : undefined);
       if (turn.kind !== 'go') return turn;
+      if (Date.now() - asked >= longest) [heldBy, longest] = [bucket.key, Date.now() - asked];
     }
-    return { kind: 'go' };
+    return { kind: 'go', ...(heldBy ? { heldBy } : {}) };
   }
 
   #turnFor(bucket: BucketSpec, context: CallContext, since: number, supersedeKey: string | undefined): Promise<Turn> {
@@ -176,7 +183,8 @@ class BudgetQueue {
       const head = queue[0]!;
       let waitMs: number;
       try {
-        waitMs = await this.#budget.take([bucket]);
+        // Only the most urgent calls may take a budget's last tokens (across replicas, the reserve is their priority).
+        waitMs = await this.#budget.take([bucket], head.rank > 0);
       } catch {
         waitMs = 0;
       }
@@ -249,9 +257,20 @@ export class GatedWebClient extends WebClient {
     const channel = typeof options?.channel === 'string' ? options.channel : undefined;
     const supersedeKey = method === 'chat.update' && channel ? `${channel}:${String(options?.ts)}` : undefined;
     for (let attempt = 1; ; attempt += 1) {
+      const asked = Date.now();
       const turn = await this.#queue.turn(method, channel, context, supersedeKey);
       if (turn.kind === 'superseded') return { ok: true, superseded: true } as WebAPICallResult;
       if (turn.kind === 'busy') throw new SlackBusyError(method, turn.waitMs);
+      const waitedMs = Date.now() - asked;
+      if (waitedMs >= LONG_BUDGET_WAIT_MS)
+        this.#log.info({
+          event: 'slack.budget_wait',
+          method,
+          channel,
+          priority: context.priority,
+          waitedMs,
+          budget: turn.heldBy,
+        });
       try {
         return await super.apiCall(method, options);
       } catch (error) {

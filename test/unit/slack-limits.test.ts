@@ -35,3 +35,22 @@ describe('Slack budgets', () => {
     expect(await budget.take(bucketsFor('chat.postMessage', 'C1'))).toBe(1_000);
   });
 });
+
+describe('the reserve for urgent calls', () => {
+  it('keeps the last tokens of a budget for pages: a setup waits while a page still goes', async () => {
+    let now = 0;
+    const budget = memoryBudget(() => now);
+    const channel = bucketsFor('chat.postMessage', 'C1');
+    // A burst of three: the setup's posts may take two; the third is kept for a page.
+    expect([await budget.take(channel, true), await budget.take(channel, true)]).toEqual([0, 0]);
+    expect(await budget.take(channel, true)).toBe(1_000);
+    expect(await budget.take(channel)).toBe(0);
+    // Under steady load the setup still gets the channel's full rate, one post a second.
+    now += 2_000;
+    expect(await budget.take(channel, true)).toBe(0);
+    now += 1_000;
+    expect(await budget.take(channel, true)).toBe(0);
+    now += 1_000;
+    expect(await budget.take(channel, true)).toBe(0);
+  });
+});
