@@ -8,17 +8,7 @@ import { backupCommands } from './cli/backup-commands.ts';
 import { healthCommands } from './cli/health-commands.ts';
 import { incidentCommands } from './cli/incident-commands.ts';
 import { rollbackCommands } from './cli/rollback-commands.ts';
-
-export interface CliIo {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
-
-export interface CliCommand {
-  usage: string;
-  summary: string;
-  run(args: string[], config: Config, io: CliIo, env: NodeJS.ProcessEnv): Promise<number>;
-}
+import type { CliCommand, CliIo } from './cli/command.ts';
 
 const EXIT_USAGE = 64;
 const EXIT_CONFIG = 78;

@@ -6,7 +6,7 @@ import { systemClock } from '../clock.ts';
 import { appendAudit, verifyAuditLog, type AuditEntry } from '../store/audit.ts';
 import { openMigratedStore, storeOptions } from '../store/open.ts';
 import { createCheckpoint, integrityReportText, openCheckpointing, verifyAuditIntegrity } from '../tasks/audit-checkpoint.ts';
-import type { CliCommand } from '../cli.ts';
+import type { CliCommand } from './command.ts';
 
 export async function openCliAudit(
   config: Config,

@@ -12,22 +12,12 @@ import { openMigratedStore, storeOptions } from '../store/open.ts';
 import { backupProgressText } from '../slack/backup-blocks.ts';
 import { BACKUP_KINDS, type BackupRequestKind } from '../tasks/backup/model.ts';
 import { backup, restoreTest, type BackupRuntime } from '../tasks/backup/use-cases.ts';
-
-interface Io {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
-
-interface Command {
-  usage: string;
-  summary: string;
-  run(args: string[], config: Config, io: Io, env?: NodeJS.ProcessEnv): Promise<number>;
-}
+import type { CliCommand } from './command.ts';
 
 const BACKUP_USAGE = 'runbook-bot backup <service> [database|config|full]';
 const VERIFY_USAGE = 'runbook-bot backup verify <service>';
 
-export const backupCommands: Record<string, Command> = {
+export const backupCommands: Record<string, CliCommand> = {
   backup: {
     usage: BACKUP_USAGE,
     summary: 'pg_dump -Fc and/or the namespace streamed to S3, verified and recorded, then retention (exit 1 when it fails)',

@@ -1,9 +1,8 @@
 // `runbook-bot health [service|all] [--json] [--details]` and `runbook-bot privacy-budget [service] [--json]`, printed for a terminal or as JSON.
 import { systemClock } from '../clock.ts';
 import { formatLatency } from '../config/duration.ts';
-import type { Config } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
-import type { CliIo } from '../cli.ts';
+import type { CliCommand } from './command.ts';
 import { openMigratedStore, storeOptions } from '../store/open.ts';
 import { worstStatus, type HealthStatus } from '../tasks/health/check.ts';
 import { objectTable } from '../tasks/health/object-table.ts';
@@ -19,18 +18,12 @@ import {
   type PrivacyBudgetReading,
 } from '../tasks/privacy-budget.ts';
 
-interface Command {
-  usage: string;
-  summary: string;
-  run(args: string[], config: Config, io: CliIo, env?: NodeJS.ProcessEnv): Promise<number>;
-}
-
 const HEALTH_USAGE = 'runbook-bot health [service|all] [--json] [--details]';
 const BUDGET_USAGE = 'runbook-bot privacy-budget [service] [--json]';
 /** For cron and scripts: the worst status is the exit code. */
 export const EXIT_BY_STATUS: Record<HealthStatus, number> = { ok: 0, warn: 1, critical: 2 };
 
-export const healthCommands: Record<string, Command> = {
+export const healthCommands: Record<string, CliCommand> = {
   health: {
     usage: HEALTH_USAGE,
     summary: 'run every health check of a service or all of them at once (exit 0 ok, 1 warn, 2 critical)',

@@ -1,23 +1,16 @@
 // `runbook-bot rollback <service> [deployment] [revision]`: the rollback use case printed for a terminal, audited like the bot's.
 import { systemClock } from '../clock.ts';
-import type { Config } from '../config/schema.ts';
 import { UserError, errorMessage } from '../errors.ts';
 import { requireService } from '../handlers/listener.ts';
-import type { CliIo } from '../cli.ts';
+import type { CliCommand } from './command.ts';
 import { openCliAudit } from './audit.ts';
 import { formatImages } from '../tasks/rollback/template.ts';
 import { undoOptions } from '../tasks/rollback/options.ts';
 import type { UndoEnv } from '../tasks/rollback/undo.ts';
 
-interface Command {
-  usage: string;
-  summary: string;
-  run(args: string[], config: Config, io: CliIo, env?: NodeJS.ProcessEnv): Promise<number>;
-}
-
 const ROLLBACK_USAGE = 'runbook-bot rollback <service> [deployment] [revision] [--force] [--dry-run]';
 
-export const rollbackCommands: Record<string, Command> = {
+export const rollbackCommands: Record<string, CliCommand> = {
   rollback: {
     usage: ROLLBACK_USAGE,
     summary: 'roll a deployment back as `kubectl rollout undo` does, then follow the rollout (exit 1 unless it completes)',
