@@ -58,6 +58,26 @@ interface RoundResult {
   faults: number;
 }
 
+/** Where the time of late pages went: started late by the pollers, or held by Slack's budgets (the replicas' logs). */
+function diagnose(logs: Array<Record<string, unknown>>): void {
+  const started = logs
+    .filter((line) => line.event === 'escalation.posted')
+    .map((line) => Number(line.lateByMs))
+    .sort((a, b) => a - b);
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+  console.log(
+    `pages started by a poller after their due time: p50 ${s(percentile(started, 50))}  p99 ${s(percentile(started, 99))}  max ${s(started.at(-1) ?? Number.NaN)}  (${started.length})`,
+  );
+  const waits = new Map<string, number[]>();
+  for (const line of logs.filter((entry) => entry.event === 'slack.budget_wait')) {
+    const budget = String(line.budget ?? '').replace(/^post:C\w+$/, 'post:<a channel>');
+    const key = `${String(line.priority)} ${String(line.method)} (${budget})`;
+    waits.set(key, [...(waits.get(key) ?? []), Number(line.waitedMs)]);
+  }
+  for (const [key, list] of [...waits].sort())
+    console.log(`  calls that waited >= 5 s for Slack's budget, ${key}: ${list.length}, longest ${s(Math.max(...list))}`);
+}
+
 async function round(name: string, faultRate: number): Promise<RoundResult> {
   const database = await scratchDatabase('rb_bench_slack');
   const redis = process.env.REDIS_URL ? undefined : await startThrowawayRedis();
@@ -112,6 +132,7 @@ async function round(name: string, faultRate: number): Promise<RoundResult> {
         userId: 'U0ALICE',
         channelId: slack.channelByName('ops')!.id,
         triggerId: `bench-trigger-${name}-${i}`,
+        responseUrl: slack.newResponseUrl(),
       }).catch((error: unknown) => console.error(`declaration ${i + 1} failed: ${String(error)}`));
     }),
   );
@@ -135,6 +156,7 @@ async function round(name: string, faultRate: number): Promise<RoundResult> {
     if (Number(line.level) >= 40 || ['warn', 'error'].includes(String(line.level)))
       events.set(String(line.event), (events.get(String(line.event)) ?? 0) + 1);
   if (events.size > 0) console.log(`replica warnings and errors by event: ${JSON.stringify(Object.fromEntries(events))}`);
+  diagnose(replicas.flatMap((replica) => replica.logs()));
 
   const incidents = (
     await store.query<{ id: number; declared_at: Date; channel_id: string | null }>(
@@ -148,7 +170,7 @@ async function round(name: string, faultRate: number): Promise<RoundResult> {
   ).rows;
   const unfinished = (
     await store.query<{ key: string; state: string; attempts: number; last_error: string | null }>(
-      `SELECT key, state, attempts, last_error FROM work WHERE state IN ('pending', 'running') AND kind <> 'lock' ORDER BY key`,
+      `SELECT key, state, attempts, last_error FROM work WHERE state IN ('pending', 'running') AND kind <> 'lock' AND run_at <= now() ORDER BY key`,
     )
   ).rows;
   if (unfinished.length > 0)
