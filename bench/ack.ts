@@ -3,7 +3,7 @@
 // post-ack work with every command (`/health all` against a fast, a slow and a hanging service) and counts the requests
 // reaching those services. Goals: the bot's p99 <= 1.3x the minimal app's and under 50 ms; each service checked at
 // most once per freshness window (`reads.freshFor`).
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,8 @@ import { stringify } from 'yaml';
 import { startFakeService, type FakeService } from '../test/fakes/fake-services.ts';
 import { startFakeSlack } from '../test/fakes/fake-slack.ts';
 import { startBotProcess } from '../test/support/bot-process.ts';
-import { sendSlashCommand, type SlashCommand } from '../test/support/slack-requests.ts';
+import type { SlashCommand } from '../test/support/slack-requests.ts';
+import { compareAcks, percentile as pct, type AckTally } from './ack-rounds.ts';
 import { scratchDatabase } from './scratch-database.ts';
 
 const { values: args } = parseArgs({
@@ -26,44 +27,6 @@ const MINIMAL_APP = fileURLToPath(new URL('./minimal-bolt-app.ts', import.meta.u
 const FRESH_FOR_MS = 10_000;
 // The hanging service's checks give up after this (its services.<name>.health.timeout).
 const HEALTH_TIMEOUT_MS = 2_000;
-
-/** How the acks of one round read: ran at once, waited in line (with a position), or refused because the line was full. */
-interface AckTally {
-  queued: number;
-  refused: number;
-}
-
-async function measure(baseUrl: string, input: () => SlashCommand, count: number, tally?: AckTally): Promise<number[]> {
-  const latencies: number[] = [];
-  let next = 0;
-  async function worker() {
-    while (next < count) {
-      next += 1;
-      const command = input();
-      const started = performance.now();
-      const response = await sendSlashCommand(baseUrl, SECRET, command);
-      latencies.push(performance.now() - started);
-      if (response.status !== 200) throw new Error(`${command.command} answered ${response.status}`);
-      if (tally && /Queued: position/.test(response.text)) tally.queued += 1;
-      if (tally && /did not take this one/.test(response.text)) tally.refused += 1;
-    }
-  }
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  return latencies.sort((a, b) => a - b);
-}
-
-/** User + system CPU time of a process so far, from /proc (Linux); 0 where it cannot be read. */
-function cpuMs(pid: number | undefined): number {
-  try {
-    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in clock ticks (100 a second).
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return 0;
-  }
-}
-
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 async function main(): Promise<void> {
   const database = await scratchDatabase('rb_bench_ack');
@@ -128,26 +91,18 @@ async function main(): Promise<void> {
     const hitsBefore = Object.values(watched).map((service) => service.requests.length);
     const started = performance.now();
     const tally: AckTally = { queued: 0, refused: 0 };
-    // Warm both up (JIT, pools) before measuring; alternate so machine noise hits both alike.
-    await measure(minimal.baseUrl, input, 200);
-    await measure(botUrl, input, 200, tally);
-    // Interleaved rounds, so a noisy moment on this machine hits both apps alike.
-    const baseline: number[] = [];
-    const ours: number[] = [];
-    const rounds = 4;
-    // CPU time each process spent in its own rounds (the bot's includes the post-ack work that ran meanwhile).
-    const cpu = { minimal: 0, bot: 0 };
-    for (let round = 0; round < rounds; round += 1) {
-      const minimalCpu = cpuMs(minimal.child.pid);
-      baseline.push(...(await measure(minimal.baseUrl, input, REQUESTS / rounds)));
-      cpu.minimal += cpuMs(minimal.child.pid) - minimalCpu;
-      const botCpu = cpuMs(bot.child.pid);
-      ours.push(...(await measure(botUrl, input, REQUESTS / rounds, tally)));
-      cpu.bot += cpuMs(bot.child.pid) - botCpu;
-    }
+    const { baseline, ours, cpu } = await compareAcks({
+      secret: SECRET,
+      concurrency: CONCURRENCY,
+      tally,
+      botUrl,
+      minimalUrl: minimal.baseUrl,
+      botPid: bot.child.pid,
+      minimalPid: minimal.child.pid,
+      input,
+      requests: REQUESTS,
+    });
     const elapsedMs = performance.now() - started;
-    baseline.sort((a, b) => a - b);
-    ours.sort((a, b) => a - b);
     const ratio = pct(ours, 99) / pct(baseline, 99);
     worstRatio = Math.max(worstRatio, ratio);
     worstP99 = Math.max(worstP99, pct(ours, 99));
