@@ -66,7 +66,8 @@ export const handleBackupCommand: CommandHandler = async ({ command, ack, respon
     await respond({
       response_type: 'ephemeral',
       replace_original: true,
-      text: `:no_entry_sign: Cannot back up *${name}*: ${why}`,
+      // The reason may quote the database or the key: text, never mentions or links.
+      text: `:no_entry_sign: Cannot back up *${name}*: ${escapeText(why)}`,
     });
     return;
   }

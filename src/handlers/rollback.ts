@@ -59,8 +59,12 @@ export const handleRollbackCommand: CommandHandler = async ({ command, ack, resp
     await respond({
       response_type: 'ephemeral',
       replace_original: true,
-      text: error.message,
-      blocks: [...historyBlocks, { type: 'section', text: { type: 'mrkdwn', text: `:no_entry_sign: ${error.message}` } }],
+      // The reason quotes the cluster (rollout messages, image names): text, never mentions or links.
+      text: escapeText(error.message),
+      blocks: [
+        ...historyBlocks,
+        { type: 'section', text: { type: 'mrkdwn', text: `:no_entry_sign: ${escapeText(error.message)}` } },
+      ],
     });
     return;
   }
