@@ -42,6 +42,15 @@ describe(`audit log on ${testStoreKind()}`, () => {
     await testStore.close();
   });
 
+  it('refuses removing the recorded head or moving it back', async () => {
+    testStore = await openTestStore();
+    await seed(testStore, 3);
+    await expect(testStore.store.query('DELETE FROM audit_head')).rejects.toThrow(/audit_head cannot be deleted/);
+    await expect(testStore.store.query('UPDATE audit_head SET seq = 2')).rejects.toThrow(/audit_head only moves forward/);
+    await expect(testStore.store.query('DELETE FROM audit_log')).rejects.toThrow(/append-only/);
+    expect(await verifyAuditLog(testStore.store)).toEqual({ ok: true, rowsChecked: 3 });
+  });
+
   it('verifies an untouched chain', async () => {
     testStore = await openTestStore();
     await seed(testStore, 5);
