@@ -1,10 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listEvents } from '../src/store/incidents.ts';
 import { buildOperationsReport } from '../src/tasks/report.ts';
-import { startFakeSlack } from './fakes/fake-slack.ts';
-import { startTestBot, type TestBot } from './support/bot.ts';
-import { ManualClock, minutes } from './support/clock.ts';
-import { declareByModal, incidentCommand, incidentFile, seedWorkspace, START, untilSetUp } from './support/incident-fixture.ts';
+import type { TestBot } from './support/bot.ts';
+import { minutes, type ManualClock } from './support/clock.ts';
+import { incidentCommand, incidentFile, START, startIncidentInChannel, stopIncidentBot } from './support/incident-fixture.ts';
 import { sendBlockAction, sendSlashCommand, sendViewSubmission } from './support/slack-requests.ts';
 
 const DAY = 86_400_000;
@@ -16,20 +15,10 @@ describe('incident follow-ups', () => {
   let incidentId: number;
 
   beforeEach(async () => {
-    clock = new ManualClock(START);
-    const slack = await startFakeSlack();
-    seedWorkspace(slack);
     const file = { ...incidentFile, incidents: { ...incidentFile.incidents, followUpDue: '7d' } };
-    t = await startTestBot({ file, clock, slack, extra: { escalation: { autoStart: false } } });
-    await declareByModal(t, { severity: 'P2' });
-    const { channel, incident } = await untilSetUp(t, 'incident-2026-11-22-1534');
-    channelId = channel.id;
-    incidentId = incident.id;
+    ({ t, clock, channelId, incidentId } = await startIncidentInChannel(file, { severity: 'P2' }));
   });
-  afterEach(async () => {
-    await t.stop();
-    await t.slack.close();
-  });
+  afterEach(() => stopIncidentBot(t));
 
   const command = (text: string, userId = 'U0ALICE', channel = channelId) => incidentCommand(t, text, userId, channel);
   const posts = () => t.slack.messages(channelId);

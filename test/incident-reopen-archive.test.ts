@@ -1,9 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getIncidentByChannel, listEvents } from '../src/store/incidents.ts';
-import { startFakeSlack } from './fakes/fake-slack.ts';
-import { startTestBot, type TestBot } from './support/bot.ts';
-import { ManualClock, minutes } from './support/clock.ts';
-import { declareByModal, incidentCommand, incidentFile, seedWorkspace, START, untilSetUp } from './support/incident-fixture.ts';
+import type { TestBot } from './support/bot.ts';
+import { minutes, type ManualClock } from './support/clock.ts';
+import { incidentCommand, incidentFile, startIncidentInChannel, stopIncidentBot } from './support/incident-fixture.ts';
 
 const HOUR = minutes(60);
 
@@ -15,24 +14,14 @@ describe('reopening and archiving incident channels', () => {
   let resolvedAt: number;
 
   beforeEach(async () => {
-    clock = new ManualClock(START);
-    const slack = await startFakeSlack();
-    seedWorkspace(slack);
     const file = { ...incidentFile, incidents: { ...incidentFile.incidents, reopenWithin: '2h', archiveAfter: '3d' } };
-    t = await startTestBot({ file, clock, slack, extra: { escalation: { autoStart: false } } });
-    await declareByModal(t, { severity: 'P2' });
-    const { channel, incident } = await untilSetUp(t, 'incident-2026-11-22-1534');
-    channelId = channel.id;
-    incidentId = incident.id;
+    ({ t, clock, channelId, incidentId } = await startIncidentInChannel(file, { severity: 'P2' }));
     await command('ack');
     clock.advance(minutes(10));
     await command('resolve config reverted');
     resolvedAt = clock.now().getTime();
   });
-  afterEach(async () => {
-    await t.stop();
-    await t.slack.close();
-  });
+  afterEach(() => stopIncidentBot(t));
 
   const command = (text: string, userId = 'U0ALICE') => incidentCommand(t, text, userId, channelId);
   const tickAt = async (hoursAfterResolve: number) => {

@@ -6,10 +6,9 @@ import { stringify } from 'yaml';
 import { runCli } from '../src/cli.ts';
 import { addFollowUp } from '../src/store/follow-ups.ts';
 import { acknowledgeIncident, addEvent, insertIncident, listEvents } from '../src/store/incidents.ts';
-import { startFakeSlack } from './fakes/fake-slack.ts';
-import { startTestBot, type TestBot } from './support/bot.ts';
-import { ManualClock, minutes } from './support/clock.ts';
-import { declareByModal, incidentCommand, incidentFile, seedWorkspace, START, untilSetUp } from './support/incident-fixture.ts';
+import type { TestBot } from './support/bot.ts';
+import { minutes, type ManualClock } from './support/clock.ts';
+import { incidentCommand, incidentFile, START, startIncidentInChannel, stopIncidentBot } from './support/incident-fixture.ts';
 import { openTestStore } from './support/stores.ts';
 
 const SECTIONS = [
@@ -29,19 +28,12 @@ describe('the post-incident report document', () => {
   let incidentId: number;
 
   beforeEach(async () => {
-    clock = new ManualClock(START);
-    const slack = await startFakeSlack();
-    seedWorkspace(slack);
-    t = await startTestBot({ file: incidentFile, clock, slack, extra: { escalation: { autoStart: false } } });
-    await declareByModal(t, { severity: 'P2', service: 'rlhf-audit-trail' });
-    const { channel, incident } = await untilSetUp(t, 'incident-2026-11-22-1534');
-    channelId = channel.id;
-    incidentId = incident.id;
+    ({ t, clock, channelId, incidentId } = await startIncidentInChannel(incidentFile, {
+      severity: 'P2',
+      service: 'rlhf-audit-trail',
+    }));
   });
-  afterEach(async () => {
-    await t.stop();
-    await t.slack.close();
-  });
+  afterEach(() => stopIncidentBot(t));
 
   const command = (text: string, userId = 'U0ALICE') => incidentCommand(t, text, userId, channelId);
   const workThrough = async () => {

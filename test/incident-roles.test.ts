@@ -1,10 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import { getIncidentByChannel, listEvents } from '../src/store/incidents.ts';
-import { startFakeSlack } from './fakes/fake-slack.ts';
-import { startTestBot, type TestBot } from './support/bot.ts';
-import { ManualClock } from './support/clock.ts';
-import { declareByModal, incidentCommand, incidentFile, seedWorkspace, START, untilSetUp } from './support/incident-fixture.ts';
+import type { TestBot } from './support/bot.ts';
+import { incidentCommand, incidentFile, startIncidentInChannel, stopIncidentBot } from './support/incident-fixture.ts';
 import { sendBlockAction } from './support/slack-requests.ts';
 
 describe('incident roles', () => {
@@ -13,23 +11,9 @@ describe('incident roles', () => {
   let incidentId: number;
 
   beforeEach(async () => {
-    const slack = await startFakeSlack();
-    seedWorkspace(slack);
-    t = await startTestBot({
-      file: incidentFile,
-      clock: new ManualClock(START),
-      slack,
-      extra: { escalation: { autoStart: false } },
-    });
-    await declareByModal(t, { severity: 'P2' });
-    const { channel, incident } = await untilSetUp(t, 'incident-2026-11-22-1534');
-    channelId = channel.id;
-    incidentId = incident.id;
+    ({ t, channelId, incidentId } = await startIncidentInChannel(incidentFile, { severity: 'P2' }));
   });
-  afterEach(async () => {
-    await t.stop();
-    await t.slack.close();
-  });
+  afterEach(() => stopIncidentBot(t));
 
   const command = (text: string, userId = 'U0ALICE') => incidentCommand(t, text, userId, channelId);
   const card = async () => {

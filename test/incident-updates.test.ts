@@ -1,9 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { getIncidentByChannel, listEvents } from '../src/store/incidents.ts';
-import { startFakeSlack } from './fakes/fake-slack.ts';
-import { startTestBot, type TestBot } from './support/bot.ts';
-import { ManualClock, minutes } from './support/clock.ts';
-import { declareByModal, incidentCommand, incidentFile, seedWorkspace, START, untilSetUp } from './support/incident-fixture.ts';
+import type { TestBot } from './support/bot.ts';
+import { minutes, type ManualClock } from './support/clock.ts';
+import { incidentCommand, incidentFile, START, startIncidentInChannel, stopIncidentBot } from './support/incident-fixture.ts';
 import { sendBlockAction, sendViewSubmission } from './support/slack-requests.ts';
 
 // P2 is reminded every 20 minutes here; snoozing puts the next one 10 minutes off.
@@ -19,19 +18,9 @@ describe('stakeholder updates and their reminders', () => {
   let incidentId: number;
 
   beforeEach(async () => {
-    clock = new ManualClock(START);
-    const slack = await startFakeSlack();
-    seedWorkspace(slack);
-    t = await startTestBot({ file: updatesFile, clock, slack, extra: { escalation: { autoStart: false } } });
-    await declareByModal(t, { severity: 'P2' });
-    const { channel, incident } = await untilSetUp(t, 'incident-2026-11-22-1534');
-    channelId = channel.id;
-    incidentId = incident.id;
+    ({ t, clock, channelId, incidentId } = await startIncidentInChannel(updatesFile, { severity: 'P2' }));
   });
-  afterEach(async () => {
-    await t.stop();
-    await t.slack.close();
-  });
+  afterEach(() => stopIncidentBot(t));
 
   const command = (text: string, userId = 'U0ALICE') => incidentCommand(t, text, userId, channelId);
   const reminders = () =>

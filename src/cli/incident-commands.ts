@@ -1,22 +1,11 @@
 // `runbook-bot incident report <channel|id> --markdown`: the post-incident report document, printed for a terminal.
 import { z } from 'zod';
-import type { Config } from '../config/schema.ts';
+import type { CliCommand } from './command.ts';
 import { UserError } from '../errors.ts';
 import { incidentReportMarkdown, loadReportData } from '../incidents/report-document.ts';
 import { getIncident, getIncidentByChannel, getIncidentByChannelName, type Incident } from '../store/incidents.ts';
 import type { Queryable } from '../store/db.ts';
 import { openMigratedStore, storeOptions } from '../store/open.ts';
-
-interface Io {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
-
-interface Command {
-  usage: string;
-  summary: string;
-  run(args: string[], config: Config, io: Io): Promise<number>;
-}
 
 const REPORT_USAGE = 'runbook-bot incident report <channel|id> [--markdown]';
 
@@ -37,7 +26,7 @@ async function findIncident(db: Queryable, ref: string): Promise<Incident | unde
   return getIncidentByChannelName(db, ref.replace(/^#/, ''));
 }
 
-export const incidentCommands: Record<string, Command> = {
+export const incidentCommands: Record<string, CliCommand> = {
   'incident report': {
     usage: REPORT_USAGE,
     summary: 'print the post-incident report (summary, impact, timeline, durations, escalations, tasks, follow-ups) as Markdown',

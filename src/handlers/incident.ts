@@ -508,67 +508,49 @@ export function onRolePicked(deps: IncidentDeps) {
   };
 }
 
-/** The reminder's update form: the text is checked in the form; the update is posted after the ack. */
-export function onUpdateSubmission(deps: IncidentDeps) {
+/**
+ * A form opened for one incident (the reminder's update form, the resolution message's follow-up form): its `text`
+ * is checked in the form, and `run` is called after the ack with the incident as stored now.
+ */
+function onIncidentForm(
+  deps: IncidentDeps,
+  textSchema: z.ZodType<string>,
+  run: (incident: Incident, text: string, view: ViewArgs['view'], userId: string) => Promise<unknown>,
+) {
   return async ({ body, view, context }: ViewArgs): Promise<void> => {
     const scope = scopeOf(context);
     const ack = scope.ack as ViewArgs['ack'];
-    const text = updateTextSchema.safeParse(view.state.values.text?.value?.value ?? '');
-    const meta = z.object({ incidentId: z.number().int().positive() }).safeParse(
-      (() => {
-        try {
-          return JSON.parse(view.private_metadata || '{}') as unknown;
-        } catch {
-          return {};
-        }
-      })(),
-    );
+    const text = textSchema.safeParse(view.state.values.text?.value?.value ?? '');
     if (!text.success) {
       scope.outcome = 'user_error';
       await ack({ response_action: 'errors', errors: { text: text.error.issues[0]!.message } });
       return;
     }
-    if (!meta.success) throw new UserError('This form does not belong to an incident any more.', 'not_found');
-    await ack();
-    const incident = await getIncident(deps.store, meta.data.incidentId);
-    if (!incident) throw new UserError('This incident no longer exists.', 'not_found');
-    scope.auditParams.incident = incident.id;
-    await deps.incidents.postUpdate(incident, text.data, body.user.id);
-  };
-}
-
-/** The incident a form (update, follow-up) was opened for, from its private metadata. */
-function incidentOfForm(metadata: string) {
-  let raw: unknown = {};
-  try {
-    raw = JSON.parse(metadata || '{}');
-  } catch {
-    // A form of an older version: treated as not belonging to an incident.
-  }
-  return z.object({ incidentId: z.number().int().positive() }).safeParse(raw);
-}
-
-/** The resolution message's follow-up form: the text is checked in the form; the follow-up is added after the ack. */
-export function onFollowUpSubmission(deps: IncidentDeps) {
-  return async ({ body, view, context }: ViewArgs): Promise<void> => {
-    const scope = scopeOf(context);
-    const ack = scope.ack as ViewArgs['ack'];
-    const text = followUpTextSchema.safeParse(view.state.values.text?.value?.value ?? '');
-    const owner = view.state.values.owner?.value?.selected_user ?? null;
-    const meta = incidentOfForm(view.private_metadata);
-    if (!text.success) {
-      scope.outcome = 'user_error';
-      await ack({ response_action: 'errors', errors: { text: text.error.issues[0]!.message } });
-      return;
+    let raw: unknown = {};
+    try {
+      raw = JSON.parse(view.private_metadata || '{}');
+    } catch {
+      // A form of an older version: treated as not belonging to an incident.
     }
+    const meta = z.object({ incidentId: z.number().int().positive() }).safeParse(raw);
     if (!meta.success) throw new UserError('This form does not belong to an incident any more.', 'not_found');
     await ack();
     const incident = await getIncident(deps.store, meta.data.incidentId);
     if (!incident) throw new UserError('This incident no longer exists.', 'not_found');
     scope.auditParams.incident = incident.id;
-    await deps.incidents.followUps.add(incident, { text: text.data, owner }, body.user.id);
+    await run(incident, text.data, view, body.user.id);
   };
 }
+
+/** The reminder's update form. */
+export const onUpdateSubmission = (deps: IncidentDeps) =>
+  onIncidentForm(deps, updateTextSchema, (incident, text, _view, userId) => deps.incidents.postUpdate(incident, text, userId));
+
+/** The resolution message's follow-up form, with an optional owner. */
+export const onFollowUpSubmission = (deps: IncidentDeps) =>
+  onIncidentForm(deps, followUpTextSchema, (incident, text, view, userId) =>
+    deps.incidents.followUps.add(incident, { text, owner: view.state.values.owner?.value?.selected_user ?? null }, userId),
+  );
 
 /** A follow-up's Done button (in the channel or in `/incident followups`). */
 export function onFollowUpDone(deps: IncidentDeps) {

@@ -1,8 +1,9 @@
 // An incident workspace for tests: the people and groups, declaring through the modal, waiting for the channel,
 // and sending /incident in it the way Slack does.
 import { getIncidentByChannel } from '../../src/store/incidents.ts';
-import type { FakeSlack } from '../fakes/fake-slack.ts';
-import type { TestBot } from './bot.ts';
+import { startFakeSlack, type FakeSlack } from '../fakes/fake-slack.ts';
+import { startTestBot, type TestBot } from './bot.ts';
+import { ManualClock } from './clock.ts';
 import { commandAnswer, sendSlashCommand, sendViewSubmission } from './slack-requests.ts';
 
 export const START = '2026-11-22T15:34:20Z';
@@ -72,4 +73,31 @@ export async function incidentCommand(t: TestBot, text: string, userId: string, 
   const acked = response.body as { text?: string } | string;
   const answer = typeof acked === 'object' && acked?.text ? commandAnswer(acked, messages).answer : messages[0];
   return { status: response.status, text: String(answer?.text ?? '') };
+}
+
+export interface IncidentInChannel {
+  t: TestBot;
+  clock: ManualClock;
+  channelId: string;
+  incidentId: number;
+}
+
+/** A bot on a manual clock at START (polling left to the test) with one incident declared and its channel set up. */
+export async function startIncidentInChannel(
+  file: Record<string, unknown>,
+  declaration: { severity?: string; service?: string } = {},
+): Promise<IncidentInChannel> {
+  const clock = new ManualClock(START);
+  const slack = await startFakeSlack();
+  seedWorkspace(slack);
+  const t = await startTestBot({ file, clock, slack, extra: { escalation: { autoStart: false } } });
+  await declareByModal(t, declaration);
+  const { channel, incident } = await untilSetUp(t, 'incident-2026-11-22-1534');
+  return { t, clock, channelId: channel.id, incidentId: incident.id };
+}
+
+/** Stops a bot started by startIncidentInChannel, and its fake Slack. */
+export async function stopIncidentBot(t: TestBot): Promise<void> {
+  await t.stop();
+  await t.slack.close();
 }
