@@ -51,8 +51,10 @@ const mb = (bytes: number) => `${(bytes / MB).toFixed(0)} MB`;
 
 /** Builds dist/ when it is missing or older than a source file: the container runs the built JavaScript. */
 function ensureBuilt(): void {
-  const newestSource = execFileSync('find', [join(ROOT, 'src'), '-name', '*.ts', '-newer', MAIN], { encoding: 'utf8' });
-  if (existsSync(MAIN) && statSync(MAIN).isFile() && newestSource.trim() === '') return;
+  if (existsSync(MAIN) && statSync(MAIN).isFile()) {
+    const newer = execFileSync('find', [join(ROOT, 'src'), '-newer', MAIN, '-type', 'f'], { encoding: 'utf8' });
+    if (newer.trim() === '') return;
+  }
   console.log('building dist/ (npm run build)…');
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
 }
