@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../src/store/db.ts';
+import { claimPageCopy, insertIncident, markPageCopied } from '../src/store/incidents.ts';
 import { toSqliteSql } from '../src/store/sqlite.ts';
 import { listMigrations, migrate, migrationsApplied, splitStatements } from '../src/store/migrate.ts';
 import { createTestDatabase } from './support/databases.ts';
@@ -67,6 +68,35 @@ describe(`store on ${testStoreKind()}`, () => {
     ).rejects.toThrow(/duplicate key|UNIQUE constraint failed/);
     const { rows } = await store.query<{ n: number }>('SELECT count(*) AS n FROM t');
     expect(rows[0]!.n).toBe(0);
+  });
+
+  it('lets one piece of work claim the copy of a page: the other waits, a retry resumes, a claim left half-way is taken over', async () => {
+    testStore = await openTestStore(kind);
+    const { store } = testStore;
+    const now = new Date('2026-11-22T15:34:00Z');
+    const { incident } = await insertIncident(store, {
+      declarationKey: 'copy-claims',
+      title: 'Audit API down',
+      severity: 'P2',
+      service: null,
+      summary: '',
+      source: 'test',
+      declaredBy: 'U0ALICE',
+      declaredAt: now,
+      ackDueAt: null,
+      steps: [{ level: 1, label: 'Engineering lead', notify: ['U0LEAD'], dueAt: now }],
+    });
+    const page = { incidentId: incident.id, level: 1 };
+    const later = (ms: number) => new Date(now.getTime() + ms);
+    expect(await claimPageCopy(store, page, 'setup:1', now, 60_000)).toEqual({ kind: 'mine', resumed: false });
+    expect(await claimPageCopy(store, page, 'escalation:1:2', later(1_000), 60_000)).toEqual({ kind: 'busy' });
+    // The same work again (its post's outcome was unknown): it resumes, and looks in the channel first.
+    expect(await claimPageCopy(store, page, 'setup:1', later(2_000), 60_000)).toEqual({ kind: 'mine', resumed: true });
+    // Nothing for longer than the limit: the claimant stopped half-way, another finishes it.
+    expect(await claimPageCopy(store, page, 'escalation:1:2', later(70_000), 60_000)).toEqual({ kind: 'mine', resumed: true });
+    expect(await claimPageCopy(store, page, 'setup:1', later(71_000), 60_000)).toEqual({ kind: 'busy' });
+    await markPageCopied(store, page, later(72_000));
+    expect(await claimPageCopy(store, page, 'setup:1', later(73_000), 60_000)).toEqual({ kind: 'done' });
   });
 
   it('refuses to start when an applied migration was edited', async () => {

@@ -8,12 +8,14 @@
 import { ackAlarmPost, escalationCopyPost, escalationPost } from '../slack/incident-blocks.ts';
 import {
   addEvent,
+  claimPageCopy,
   getIncident,
   getStep,
   listEvents,
   listSteps,
   type Incident,
   markAckAlarmSent,
+  markPageCopied,
   markStepPosted,
 } from '../store/incidents.ts';
 import { DeferWork, type Lease } from '../work/due-work-poller.ts';
@@ -23,6 +25,46 @@ import { incidentIdOfKey, pageCopyKey, parseEscalationKey, refreshIncidentViews,
 export interface PagerOptions extends IncidentModuleDeps {
   /** A post later than this after its due time is marked late. */
   lateAfterMs: number;
+}
+
+/** A copy claimed this long ago and still not posted was left half-way (its replica died): another may finish it. */
+const COPY_LEFT_AFTER_MS = 5 * 60_000;
+
+/**
+ * Copies into the incident channel the pages that went to the announcement channel before it existed (below `level`,
+ * lowest first), each once. The setup and a later level's page both do it; each copy is claimed in the store before it
+ * is posted, so they never both post one, and the channel's history is read only to finish a copy left half-way.
+ * A copy another is posting right now is skipped, or with `waitForOthers` deferred until it is done.
+ */
+export async function copyEarlierPages(
+  deps: Pick<IncidentModuleDeps, 'store' | 'slack' | 'config' | 'clock'>,
+  incident: Incident,
+  lease: Lease,
+  options: { below?: number; waitForOthers?: boolean } = {},
+): Promise<void> {
+  const { store, slack, config, clock } = deps;
+  const earlier = (await listSteps(store, incident.id)).filter(
+    (step) =>
+      step.level < (options.below ?? Number.POSITIVE_INFINITY) &&
+      step.state === 'posted' &&
+      step.posted_in !== incident.channel_id,
+  );
+  for (const step of earlier) {
+    await lease.hold();
+    const target = { incidentId: incident.id, level: step.level };
+    const claim = await claimPageCopy(store, target, lease.claim.key, clock.now(), COPY_LEFT_AFTER_MS);
+    if (claim.kind === 'done') continue;
+    if (claim.kind === 'busy') {
+      if (options.waitForOthers) throw new DeferWork(2_000, `level ${step.level}'s copy is being posted by other work`);
+      continue;
+    }
+    await slack.postOnce(incident.channel_id!, escalationCopyPost(incident, step, config.timezone), {
+      key: pageCopyKey(incident.id, step.level),
+      lookFirst: claim.resumed,
+      since: step.posted_at ?? step.due_at,
+    });
+    await markPageCopied(store, target, clock.now());
+  }
 }
 
 /** An acknowledgement alarm waits this long for the channel's setup before it goes to the announcement channel alone. */
@@ -54,7 +96,7 @@ export class Pager {
     const posted = await slack.at('page', async () => {
       if (incident.channel_id) {
         // Lower levels paged before the channel existed land here first, so the channel reads in order.
-        await this.#copyEarlierPages(incident, level, lease);
+        await copyEarlierPages(this.#o, incident, lease, { below: level });
         const users = await slack.expand(step.notify);
         await lease.hold();
         // Invited first, so the mention reaches them; but the page does not wait for a busy invite budget.
@@ -104,22 +146,6 @@ export class Pager {
       await lease.complete(tx);
     });
     log.info({ event: 'escalation.posted', late, lateByMs: postedAt.getTime() - step.due_at.getTime(), in: posted.channel });
-  }
-
-  /** Copies into the incident channel the lower levels that were paged in the announcement channel (once each). */
-  async #copyEarlierPages(incident: Incident, level: number, lease: Lease): Promise<void> {
-    const { store, slack, config } = this.#o;
-    const earlier = (await listSteps(store, incident.id)).filter(
-      (step) => step.level < level && step.state === 'posted' && step.posted_in !== incident.channel_id,
-    );
-    for (const step of earlier) {
-      await lease.hold();
-      await slack.postOnce(incident.channel_id!, escalationCopyPost(incident, step, config.timezone), {
-        key: pageCopyKey(incident.id, step.level),
-        lookFirst: true,
-        since: step.posted_at ?? step.due_at,
-      });
-    }
   }
 
   /** The work handler for `ack_alarm:<incident>` rows: the severity's response target passed without an acknowledgement. */

@@ -10,7 +10,7 @@ import { incidentChannelName } from './channel-name.ts';
 import type { IncidentModuleDeps } from './lifecycle.ts';
 import { rolesOf } from './roles.ts';
 import { OutcomeUnknown } from './slack-port.ts';
-import { checklistBlocks, escalationCopyPost, incidentCard, incidentTopic } from '../slack/incident-blocks.ts';
+import { checklistBlocks, incidentCard, incidentTopic } from '../slack/incident-blocks.ts';
 import {
   addEvent,
   finishSetup,
@@ -28,7 +28,8 @@ import {
 } from '../store/incidents.ts';
 import { LOCK_IDS } from '../store/locks.ts';
 import { UncertainWorkError, type Lease } from '../work/due-work-poller.ts';
-import { incidentIdOfKey, pageCopyKey } from './timers.ts';
+import { copyEarlierPages } from './escalation.ts';
+import { incidentIdOfKey } from './timers.ts';
 
 const MAX_NAME_ATTEMPTS = 50;
 
@@ -136,16 +137,8 @@ export class ChannelSetup {
     };
     const since = current.declared_at;
 
-    await step('pages_copied', async () => {
-      // Levels that fell due before the channel existed went to the announcement channel: they land here first.
-      for (const page of (await listSteps(store, current.id)).filter((s) => s.state === 'posted' && s.posted_in !== channel)) {
-        await slack.postOnce(channel, escalationCopyPost(current, page, config.timezone), {
-          key: pageCopyKey(current.id, page.level),
-          lookFirst: true,
-          since: page.posted_at ?? page.due_at,
-        });
-      }
-    });
+    // Levels that fell due before the channel existed went to the announcement channel: they land here first.
+    await step('pages_copied', () => copyEarlierPages(this.#o, current, lease, { waitForOthers: true }));
     let cardTs = current.card_ts;
     await step(
       'card',

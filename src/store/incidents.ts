@@ -56,6 +56,10 @@ export interface EscalationStep {
   posted_in: string | null;
   message_ts: string | null;
   late: boolean | null;
+  /** The work that claimed this page's copy into the incident channel (when it was paged elsewhere first). */
+  copy_claimed_by: string | null;
+  copy_started_at: Date | null;
+  copied_at: Date | null;
 }
 
 export interface NewIncident {
@@ -299,6 +303,47 @@ export async function markStepPosted(
     [incidentId, level, posted.at, posted.in, posted.ts, posted.late],
   );
   return rowCount > 0;
+}
+
+/** Who posts the copy of a page: this work (first, or again after its own attempt), nobody (done), or someone else. */
+export type PageCopyClaim = { kind: 'mine'; resumed: boolean } | { kind: 'done' } | { kind: 'busy' };
+
+/**
+ * Claims the copy of one page for a piece of work. It is `mine` when nobody claimed it, when this same work claimed it
+ * before (a retry: `resumed`, so it looks in the channel first), or when another's claim is older than `staleMs` (its
+ * poster stopped half-way: `resumed` too). A claim is a compare-and-set on the claimant, so two replicas never both win.
+ */
+export async function claimPageCopy(
+  db: Queryable,
+  step: { incidentId: number; level: number },
+  by: string,
+  now: Date,
+  staleMs: number,
+): Promise<PageCopyClaim> {
+  const current = (
+    await db.query<{ copy_claimed_by: string | null; copy_started_at: Date | null; copied_at: Date | null }>(
+      'SELECT copy_claimed_by, copy_started_at, copied_at FROM escalation_steps WHERE incident_id = $1 AND level = $2',
+      [step.incidentId, step.level],
+    )
+  ).rows[0];
+  if (!current || current.copied_at) return { kind: 'done' };
+  const previous = current.copy_claimed_by;
+  const stale = current.copy_started_at !== null && now.getTime() - current.copy_started_at.getTime() > staleMs;
+  if (previous !== null && previous !== by && !stale) return { kind: 'busy' };
+  const { rowCount } = await db.query(
+    `UPDATE escalation_steps SET copy_claimed_by = $3, copy_started_at = $4
+     WHERE incident_id = $1 AND level = $2 AND copied_at IS NULL AND copy_claimed_by IS NOT DISTINCT FROM $5`,
+    [step.incidentId, step.level, by, now, previous],
+  );
+  return rowCount > 0 ? { kind: 'mine', resumed: previous !== null } : { kind: 'busy' };
+}
+
+export async function markPageCopied(db: Queryable, step: { incidentId: number; level: number }, at: Date): Promise<void> {
+  await db.query('UPDATE escalation_steps SET copied_at = $3 WHERE incident_id = $1 AND level = $2', [
+    step.incidentId,
+    step.level,
+    at,
+  ]);
 }
 
 export async function getStep(db: Queryable, incidentId: number, level: number): Promise<EscalationStep | undefined> {
