@@ -313,7 +313,7 @@ export async function startBot(options: BotOptions): Promise<Bot> {
           unhandledRequestTimeoutMillis: 3_001,
         });
     // Re-deliveries (Socket Mode retry_attempt, HTTP X-Slack-Retry-Num) are acked and dropped before any listener.
-    const receiver = new DeliverOnce((socket ?? http)!, { store, clock, logger, metrics });
+    const receiver = new DeliverOnce((socket ?? http)!, { store, clock, logger, metrics, mode });
     const app = new App({
       receiver,
       logger: slackLogger(logger) as never,

@@ -5,7 +5,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/db.ts';
-import { claimDelivery, markDeliveryAcked, pruneDeliveries, releaseDelivery } from '../store/slack-deliveries.ts';
+import { claimDelivery, markDeliveryAcked, pruneDeliveries, recordDelivery, releaseDelivery } from '../store/slack-deliveries.ts';
 import { deliveryKey } from './delivery-key.ts';
 
 /** A receiver's event, with the Socket Mode envelope it came in when there is one. */
@@ -23,6 +23,13 @@ export interface DeliverOnceOptions {
   takeOverAfterMs?: number;
   /** Rows are kept this long: Slack re-delivers within minutes. */
   keepMs?: number;
+  /**
+   * How deliveries reach the app. Over Socket Mode any envelope may come again (retry_attempt), and over HTTP Events
+   * API deliveries do (X-Slack-Retry-Num): those are claimed before they are acted on. Slack does not retry slash
+   * commands and interactions over HTTP: their first delivery is only noted, without holding up the ack, so that a
+   * retry, should one come, is still recognised.
+   */
+  mode: 'socket' | 'http';
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -64,6 +71,12 @@ export class DeliverOnce implements Receiver {
     const key = deliveryKey(event.body, event.customProperties?.envelopeId);
     if (key === undefined) return app.processEvent(event);
     const now = clock.now();
+    if (!mayComeAgain(event, this.#options.mode)) {
+      recordDelivery(store, key, now).catch((error: unknown) =>
+        logger.warn({ event: 'slack.delivery_record_failed', key, err: error }),
+      );
+      return app.processEvent(event);
+    }
     let claim;
     try {
       claim = await claimDelivery(store, key, now, new Date(now.getTime() - (this.#options.takeOverAfterMs ?? 30_000)));
@@ -114,4 +127,10 @@ export class DeliverOnce implements Receiver {
       this.#options.logger.warn({ event: 'slack.delivery_prune_failed', err: error }),
     );
   }
+}
+
+/** Whether Slack delivers this again when unanswered: every Socket Mode envelope; over HTTP, Events API deliveries (and retries). */
+function mayComeAgain(event: DeliveredEvent, mode: DeliverOnceOptions['mode']): boolean {
+  if (mode === 'socket') return true;
+  return event.body.type === 'event_callback' || (event.retryNum !== undefined && event.retryNum > 0);
 }

@@ -22,6 +22,14 @@ export async function claimDelivery(db: Queryable, key: string, at: Date, staleB
   return rows[0]?.acked_at ? 'done' : 'in_progress';
 }
 
+/** Notes a delivery as seen and answered, in one insert (for deliveries that only a hypothetical retry would repeat). */
+export async function recordDelivery(db: Queryable, key: string, at: Date): Promise<void> {
+  await db.query('INSERT INTO slack_deliveries (key, received_at, acked_at) VALUES ($1, $2, $2) ON CONFLICT (key) DO NOTHING', [
+    key,
+    at,
+  ]);
+}
+
 export async function markDeliveryAcked(db: Queryable, key: string, at: Date): Promise<void> {
   await db.query('UPDATE slack_deliveries SET acked_at = $2 WHERE key = $1 AND acked_at IS NULL', [key, at]);
 }
