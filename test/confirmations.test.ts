@@ -207,6 +207,8 @@ describe('confirmations', () => {
       ':no_entry: You asked for this, so someone else must confirm it (four-eyes for backup): <!subteam^S0SRE>.',
     );
     expect(runs).toEqual([]);
+    // Someone not permitted is told who may: the requester is not among them.
+    expect((await click(id, 'U0MALLORY'))[0]!.text).toBe(':no_entry: Only <!subteam^S0SRE> can confirm this.');
     expect(await auditActions()).toContainEqual({
       action: 'denied',
       actor: 'U0ALICE',

@@ -158,44 +158,18 @@ export class Confirmations {
     const title = escapeText(confirmation.summary.split('\n')[0]!);
     const details = confirmation.summary.split('\n').slice(1);
 
-    if (userId !== confirmation.requested_by && !(await this.#deps.permissions.isAnyOf(userId, confirmation.approvers))) {
+    const refusal = await this.#refusal(action, confirmation, userId, decision);
+    if (refusal) {
       await this.#audit({
         actor: userId,
         action: 'denied',
         target: confirmation.service,
         channel: confirmation.channel_id,
         params: { confirmation: id, decision },
-        result: 'not requester or approver',
+        result: refusal.result,
       });
-      log.info({ event: 'confirmation.denied', confirmation: id });
-      await args.respond({
-        response_type: 'ephemeral',
-        replace_original: false,
-        text: `:no_entry: Only ${confirmersText([confirmation.requested_by, ...confirmation.approvers])} can ${decision === 'confirmed' ? 'confirm' : 'cancel'} this.`,
-      });
-      return;
-    }
-
-    // Four-eyes (confirmations.requireSecondPerson): whoever asked may still cancel, never confirm.
-    if (decision === 'confirmed' && userId === confirmation.requested_by && this.#requiresSecondPerson(action)) {
-      const others = confirmation.approvers.filter((principal) => principal !== userId);
-      await this.#audit({
-        actor: userId,
-        action: 'denied',
-        target: confirmation.service,
-        channel: confirmation.channel_id,
-        params: { confirmation: id, decision },
-        result: 'requester may not confirm their own request (four-eyes)',
-      });
-      log.info({ event: 'confirmation.denied_own', confirmation: id });
-      await args.respond({
-        response_type: 'ephemeral',
-        replace_original: false,
-        text:
-          others.length > 0
-            ? `:no_entry: You asked for this, so someone else must confirm it (four-eyes for ${action.permission}): ${confirmersText(others)}.`
-            : `:no_entry: You asked for this, so someone else must confirm it (four-eyes for ${action.permission}), and \`permissions.${action.permission}\` lists nobody else: ask an admin to add someone.`,
-      });
+      log.info({ event: refusal.event, confirmation: id });
+      await args.respond({ response_type: 'ephemeral', replace_original: false, text: refusal.text });
       return;
     }
 
@@ -366,6 +340,36 @@ export class Confirmations {
       log.warn({ event: 'confirmation.status_post_failed', code: slackErrorCode(error) });
       return undefined;
     }
+  }
+
+  /** Why this user may not make this decision (audit result, log event, reply), or undefined when they may. */
+  async #refusal(
+    action: ConfirmableAction<never>,
+    confirmation: Confirmation,
+    userId: string,
+    decision: 'confirmed' | 'cancelled',
+  ): Promise<{ result: string; event: string; text: string } | undefined> {
+    const requester = confirmation.requested_by;
+    // Four-eyes (confirmations.requireSecondPerson): whoever asked may still cancel, never confirm.
+    const secondPerson = decision === 'confirmed' && this.#requiresSecondPerson(action);
+    const others = confirmation.approvers.filter((principal) => principal !== requester);
+    if (userId !== requester && !(await this.#deps.permissions.isAnyOf(userId, confirmation.approvers))) {
+      const who = secondPerson ? others : [requester, ...confirmation.approvers];
+      return {
+        result: 'not requester or approver',
+        event: 'confirmation.denied',
+        text: `:no_entry: Only ${confirmersText(who)} can ${decision === 'confirmed' ? 'confirm' : 'cancel'} this.`,
+      };
+    }
+    if (!secondPerson || userId !== requester) return undefined;
+    return {
+      result: 'requester may not confirm their own request (four-eyes)',
+      event: 'confirmation.denied_own',
+      text:
+        others.length > 0
+          ? `:no_entry: You asked for this, so someone else must confirm it (four-eyes for ${action.permission}): ${confirmersText(others)}.`
+          : `:no_entry: You asked for this, so someone else must confirm it (four-eyes for ${action.permission}), and \`permissions.${action.permission}\` lists nobody else: ask an admin to add someone.`,
+    };
   }
 
   #requiresSecondPerson(action: ConfirmableAction<never>): boolean {
