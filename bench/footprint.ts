@@ -147,6 +147,7 @@ interface Figures {
   idle: number;
   afterLoad: number;
   peakUnderLoad: number;
+  heap: { used: number; total: number; external: number };
   cliHealthPeak: number;
 }
 
@@ -187,6 +188,16 @@ async function measureStore(name: StoreUnderTest['name'], slack: FakeSlack, conf
     await sendMany(bot.baseUrl, REQUESTS, (i) => mixedCommand(slack, i));
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
     const loaded = memoryOf(pid);
+    // What the RSS after load is made of, from the bot's own /metrics: live JavaScript heap, the heap V8 holds, and
+    // memory outside it (buffers); a leak shows as used heap that keeps growing, V8's reserve as total >> used.
+    const metrics = await (await fetch(`${bot.baseUrl}/metrics`)).text();
+    const gauge = (name: string) =>
+      Number(new RegExp(`^runbook_bot_nodejs_${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN);
+    const heap = {
+      used: gauge('heap_size_used_bytes'),
+      total: gauge('heap_size_total_bytes'),
+      external: gauge('external_memory_bytes'),
+    };
     await bot.kill();
 
     return {
@@ -197,6 +208,7 @@ async function measureStore(name: StoreUnderTest['name'], slack: FakeSlack, conf
       idle: settled.rss,
       afterLoad: loaded.rss,
       peakUnderLoad: loaded.peak,
+      heap,
       cliHealthPeak: cliPeak({ ...env, LOG_LEVEL: 'warn' }, ['health', 'all']),
     };
   } finally {
@@ -258,7 +270,10 @@ async function main(): Promise<void> {
       `  ready: first start ${figures.firstReadyMs.toFixed(0)} ms, restart on existing data ${figures.readyMs.toFixed(0)} ms`,
     );
     console.log(`  start-up peak ${mb(figures.startPeak)}; idle ${mb(figures.idle)}`);
-    console.log(`  after ${REQUESTS} commands: ${mb(figures.afterLoad)} (peak ${mb(figures.peakUnderLoad)})`);
+    console.log(
+      `  after ${REQUESTS} commands: ${mb(figures.afterLoad)} (peak ${mb(figures.peakUnderLoad)}); JavaScript heap ` +
+        `${mb(figures.heap.used)} used of ${mb(figures.heap.total)} held, ${mb(figures.heap.external)} outside the heap`,
+    );
     console.log(`  CLI \`runbook-bot health all\`: peak ${mb(figures.cliHealthPeak)}`);
   }
 
