@@ -70,7 +70,7 @@ describe(`store on ${testStoreKind()}`, () => {
     expect(rows[0]!.n).toBe(0);
   });
 
-  it('lets one piece of work claim the copy of a page: the other waits, a retry resumes, a claim left half-way is taken over', async () => {
+  it('lets one piece of work claim the copy of a page: the other waits, a retry resumes, a claim whose work died is taken over', async () => {
     testStore = await openTestStore(kind);
     const { store } = testStore;
     const now = new Date('2026-11-22T15:34:00Z');
@@ -86,17 +86,29 @@ describe(`store on ${testStoreKind()}`, () => {
       ackDueAt: null,
       steps: [{ level: 1, label: 'Engineering lead', notify: ['U0LEAD'], dueAt: now }],
     });
-    const page = { incidentId: incident.id, level: 1 };
     const later = (ms: number) => new Date(now.getTime() + ms);
-    expect(await claimPageCopy(store, page, 'setup:1', now, 60_000)).toEqual({ kind: 'mine', resumed: false });
-    expect(await claimPageCopy(store, page, 'escalation:1:2', later(1_000), 60_000)).toEqual({ kind: 'busy' });
+    // The two pieces of work that copy pages, each running under a lease.
+    const running = async (key: string, leaseUntil: Date) =>
+      store.query(
+        `INSERT INTO work (kind, key, priority, run_at, state, owner, lease_until, created_at)
+         VALUES ($1, $2, 0, $3, 'running', 'replica-a', $4, $3)
+         ON CONFLICT (key) DO UPDATE SET lease_until = $4`,
+        [key.split(':')[0], key, now, leaseUntil],
+      );
+    await running('setup:1', later(30_000));
+    await running('escalation:1:2', later(30_000));
+    const page = { incidentId: incident.id, level: 1 };
+    expect(await claimPageCopy(store, page, 'setup:1', now)).toEqual({ kind: 'mine', resumed: false });
+    expect(await claimPageCopy(store, page, 'escalation:1:2', later(1_000))).toEqual({ kind: 'busy' });
     // The same work again (its post's outcome was unknown): it resumes, and looks in the channel first.
-    expect(await claimPageCopy(store, page, 'setup:1', later(2_000), 60_000)).toEqual({ kind: 'mine', resumed: true });
-    // Nothing for longer than the limit: the claimant stopped half-way, another finishes it.
-    expect(await claimPageCopy(store, page, 'escalation:1:2', later(70_000), 60_000)).toEqual({ kind: 'mine', resumed: true });
-    expect(await claimPageCopy(store, page, 'setup:1', later(71_000), 60_000)).toEqual({ kind: 'busy' });
-    await markPageCopied(store, page, later(72_000));
-    expect(await claimPageCopy(store, page, 'setup:1', later(73_000), 60_000)).toEqual({ kind: 'done' });
+    expect(await claimPageCopy(store, page, 'setup:1', later(2_000))).toEqual({ kind: 'mine', resumed: true });
+    // The setup's replica died: once its lease has run out, the other finishes the copy.
+    expect(await claimPageCopy(store, page, 'escalation:1:2', later(31_000))).toEqual({ kind: 'mine', resumed: true });
+    // Now the setup (retried elsewhere) finds the copy in the hands of live work.
+    await running('escalation:1:2', later(90_000));
+    expect(await claimPageCopy(store, page, 'setup:1', later(32_000))).toEqual({ kind: 'busy' });
+    await markPageCopied(store, page, later(33_000));
+    expect(await claimPageCopy(store, page, 'setup:1', later(34_000))).toEqual({ kind: 'done' });
   });
 
   it('refuses to start when an applied migration was edited', async () => {

@@ -27,13 +27,10 @@ export interface PagerOptions extends IncidentModuleDeps {
   lateAfterMs: number;
 }
 
-/** A copy claimed this long ago and still not posted was left half-way (its replica died): another may finish it. */
-const COPY_LEFT_AFTER_MS = 5 * 60_000;
-
 /**
  * Copies into the incident channel the pages that went to the announcement channel before it existed (below `level`,
  * lowest first), each once. The setup and a later level's page both do it; each copy is claimed in the store before it
- * is posted, so they never both post one, and the channel's history is read only to finish a copy left half-way.
+ * is posted, so they never both post one, and the channel's history is read only to finish a copy whose work stopped half-way (its lease ran out).
  * A copy another is posting right now is skipped, or with `waitForOthers` deferred until it is done.
  */
 export async function copyEarlierPages(
@@ -52,7 +49,7 @@ export async function copyEarlierPages(
   for (const step of earlier) {
     await lease.hold();
     const target = { incidentId: incident.id, level: step.level };
-    const claim = await claimPageCopy(store, target, lease.claim.key, clock.now(), COPY_LEFT_AFTER_MS);
+    const claim = await claimPageCopy(store, target, lease.claim.key, clock.now());
     if (claim.kind === 'done') continue;
     if (claim.kind === 'busy') {
       if (options.waitForOthers) throw new DeferWork(2_000, `level ${step.level}'s copy is being posted by other work`);
@@ -125,9 +122,9 @@ export class Pager {
         combine: true,
       });
     });
-    await store.transaction(async (tx) => {
+    const marked = await store.transaction(async (tx) => {
       await lease.hold(tx);
-      if (!(await markStepPosted(tx, incidentId, level, { at: postedAt, in: posted.channel, ts: posted.ts, late }))) return;
+      if (!(await markStepPosted(tx, incidentId, level, { at: postedAt, in: posted.channel, ts: posted.ts, late }))) return false;
       await addEvent(
         tx,
         incidentId,
@@ -143,9 +140,16 @@ export class Pager {
       );
       await scheduleNextLevel(tx, incidentId, postedAt);
       await refreshIncidentViews(tx, incidentId, postedAt, false);
-      await lease.complete(tx);
+      return true;
     });
+    if (!marked) return;
     log.info({ event: 'escalation.posted', late, lateByMs: postedAt.getTime() - step.due_at.getTime(), in: posted.channel });
+    // Paged in the announcement channel: the incident channel may have been made meanwhile, and its setup may have
+    // copied the earlier pages before this one was marked. Whoever sees both copies it (claims keep it to one copy).
+    if (!incident.channel_id) {
+      const now = await getIncident(store, incidentId);
+      if (now?.channel_id) await slack.at('page', () => copyEarlierPages(this.#o, now, lease, { below: level + 1 }));
+    }
   }
 
   /** The work handler for `ack_alarm:<incident>` rows: the severity's response target passed without an acknowledgement. */

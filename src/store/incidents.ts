@@ -309,27 +309,31 @@ export async function markStepPosted(
 export type PageCopyClaim = { kind: 'mine'; resumed: boolean } | { kind: 'done' } | { kind: 'busy' };
 
 /**
- * Claims the copy of one page for a piece of work. It is `mine` when nobody claimed it, when this same work claimed it
- * before (a retry: `resumed`, so it looks in the channel first), or when another's claim is older than `staleMs` (its
- * poster stopped half-way: `resumed` too). A claim is a compare-and-set on the claimant, so two replicas never both win.
+ * Claims the copy of one page for a piece of work (its work key). It is `mine` when nobody claimed it, when this same
+ * work claimed it before (a retry: `resumed`, so it looks in the channel first), or when the work that claimed it no
+ * longer runs under a live lease (it stopped half-way: `resumed` too). A claim is a compare-and-set on the claimant, so
+ * two pieces of work never both win.
  */
 export async function claimPageCopy(
   db: Queryable,
   step: { incidentId: number; level: number },
   by: string,
   now: Date,
-  staleMs: number,
 ): Promise<PageCopyClaim> {
   const current = (
-    await db.query<{ copy_claimed_by: string | null; copy_started_at: Date | null; copied_at: Date | null }>(
-      'SELECT copy_claimed_by, copy_started_at, copied_at FROM escalation_steps WHERE incident_id = $1 AND level = $2',
-      [step.incidentId, step.level],
+    await db.query<{ copy_claimed_by: string | null; copied_at: Date | null; claimant_alive: unknown }>(
+      `SELECT e.copy_claimed_by, e.copied_at,
+              EXISTS (SELECT 1 FROM work w WHERE w.key = e.copy_claimed_by AND w.state = 'running' AND w.lease_until >= $3)
+                AS claimant_alive
+       FROM escalation_steps e WHERE e.incident_id = $1 AND e.level = $2`,
+      [step.incidentId, step.level, now],
     )
   ).rows[0];
   if (!current || current.copied_at) return { kind: 'done' };
   const previous = current.copy_claimed_by;
-  const stale = current.copy_started_at !== null && now.getTime() - current.copy_started_at.getTime() > staleMs;
-  if (previous !== null && previous !== by && !stale) return { kind: 'busy' };
+  // PostgreSQL answers EXISTS with a boolean, SQLite with 0 or 1.
+  const alive = Boolean(Number(current.claimant_alive));
+  if (previous !== null && previous !== by && alive) return { kind: 'busy' };
   const { rowCount } = await db.query(
     `UPDATE escalation_steps SET copy_claimed_by = $3, copy_started_at = $4
      WHERE incident_id = $1 AND level = $2 AND copied_at IS NULL AND copy_claimed_by IS NOT DISTINCT FROM $5`,
