@@ -106,9 +106,11 @@ export class Pager {
           });
         await lease.hold();
         const page = await slack.postOnce(incident.channel_id, message, { key: lease.claim.key, lookFirst, since: step.due_at });
+        // The page is out and mentions them; the invite waits for its budget without holding this page's slot, so
+        // a busy invite budget (Tier 3) never slows the pages behind it.
         if (!invited)
-          await slack
-            .invite(incident.channel_id, users)
+          void slack
+            .at('update', () => slack.invite(incident.channel_id!, users))
             .catch((error: unknown) => log.warn({ event: 'escalation.invite_failed', err: error }));
         return page;
       }
