@@ -64,6 +64,9 @@ export async function copyEarlierPages(
   }
 }
 
+/** How long a page waits for the invite budget before it goes out and the invite follows it. */
+const INVITE_BEFORE_PAGE_MAX_WAIT_MS = 100;
+
 /** An acknowledgement alarm waits this long for the channel's setup before it goes to the announcement channel alone. */
 const ALARM_WAITS_FOR_SETUP_MS = 60_000;
 
@@ -96,9 +99,10 @@ export class Pager {
         await copyEarlierPages(this.#o, incident, lease, { below: level });
         const users = await slack.expand(step.notify);
         await lease.hold();
-        // Invited first, so the mention reaches them; but the page does not wait for a busy invite budget.
+        // Invited first, so the mention reaches them, when the invite budget (Tier 3) has room right now; a page never
+        // waits for it (when it is busy, the invite follows the page).
         const invited = await slack
-          .invite(incident.channel_id, users, { maxWaitMs: 1_500 })
+          .invite(incident.channel_id, users, { maxWaitMs: INVITE_BEFORE_PAGE_MAX_WAIT_MS })
           .then(() => true)
           .catch((error: unknown) => {
             log.warn({ event: 'escalation.invite_deferred', err: error });
