@@ -11,6 +11,7 @@ import { appendAudit, GENESIS_HASH, hashAuditRow, type AuditRow } from '../src/s
 import { openStore, type Store } from '../src/store/db.ts';
 import { migrate } from '../src/store/migrate.ts';
 import { listRuns } from '../src/store/schedule-runs.ts';
+import { startBlackHole } from './fakes/fake-services.ts';
 import { startFakeSlack } from './fakes/fake-slack.ts';
 import { startTestBot, type TestBot } from './support/bot.ts';
 import { ManualClock } from './support/clock.ts';
@@ -111,6 +112,31 @@ describe('audit checkpoints (PostgreSQL, S3)', () => {
     delete env.AUDIT_CHECKPOINT_KEY;
     expect((await cli('audit', 'verify')).code).toBe(0);
     expect((await cli('audit', 'checkpoint')).err).toMatch(/no signing key: set AUDIT_CHECKPOINT_KEY/);
+  });
+
+  it('ends a checkpoint by timeouts.s3.request when S3 accepts the connection and never answers', async () => {
+    await seed(2);
+    const hole = await startBlackHole();
+    try {
+      const config = String(env.RUNBOOK_BOT_CONFIG);
+      writeFileSync(
+        config,
+        stringify({
+          s3: { endpoint: hole.url('http'), forcePathStyle: true },
+          timeouts: { s3: { connect: '1s', request: '1s', stall: '1s' } },
+          audit: { checkpoints: { s3: { bucket: BUCKET, prefix } } },
+        }),
+      );
+      const started = Date.now();
+      const result = await cli('audit', 'checkpoint');
+      expect(result.code).not.toBe(0);
+      expect(result.err).toMatch(/S3.*no answer within 1s.*timeouts\.s3\.request/);
+      // Bounded by the configured second (and its retries inside it), not the 60 s default.
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(hole.accepted).toBeGreaterThan(0);
+    } finally {
+      await hole.close();
+    }
   });
 
   it('makes a checkpoint once across two replicas on the schedule, with a copy in the Slack channel', async () => {

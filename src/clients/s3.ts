@@ -7,17 +7,20 @@ import { isDeadlineError, withDeadline } from '../deadline.ts';
 export interface S3ClientOptions {
   /** Attempts per request, retries included (the SDK's default is 3). */
   maxAttempts?: number;
-  /** timeouts.s3: connect, one request (retries included), no byte moving on a socket; the schema's defaults when absent. */
-  timeouts?: Timeouts['s3'];
 }
 
-const DEFAULT_TIMEOUTS: Timeouts['s3'] = { connect: 5_000, request: 60_000, stall: 60_000 };
+/** Where S3 is and how long it may take (timeouts.s3: connect, one request with its retries, no byte moving on a socket). */
+export interface S3Settings {
+  s3: FileConfig['s3'];
+  timeouts: { s3: Timeouts['s3'] };
+}
 // Their length follows the object's size, not S3's health: a part upload and a server-side copy are bound by the stall
 // limit (no byte moving on the socket) instead of a deadline on the whole request.
 const STREAMING_COMMANDS = new Set(['UploadPartCommand', 'CopyObjectCommand', 'UploadPartCopyCommand']);
 
-export function createS3Client(settings: FileConfig['s3'], options: S3ClientOptions = {}): S3Client {
-  const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+export function createS3Client(config: S3Settings, options: S3ClientOptions = {}): S3Client {
+  const settings = config.s3;
+  const timeouts = config.timeouts.s3;
   const client = new S3Client({
     region: settings.region,
     forcePathStyle: settings.forcePathStyle,

@@ -323,7 +323,7 @@ export async function openCheckpointing(
     throw new ConfigError(['audit.checkpoints is not configured: name an S3 bucket and a signing key (see the README)']);
   const keys = loadCheckpointKeys(settings, config.variables, options);
   const { createS3Client } = await import('../clients/s3.ts');
-  const archive = await s3CheckpointArchive(settings, createS3Client(config.file.s3), clock);
+  const archive = await s3CheckpointArchive(settings, createS3Client(config.file), clock);
   return { settings, keys, archive };
 }
 

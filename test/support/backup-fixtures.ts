@@ -17,7 +17,10 @@ import type { TestS3 } from './s3.ts';
 export function backupTaskDeps(store: Store, s3: TestS3, extra: Partial<BackupDeps> = {}): BackupDeps {
   return {
     store,
-    s3: createS3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true }),
+    s3: createS3Client({
+      s3: { endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true },
+      timeouts: { s3: { connect: 5_000, request: 60_000, stall: 60_000 } },
+    }),
     clock: systemClock,
     log: createLogger({ level: 'silent' }),
     ...extra,

@@ -76,7 +76,7 @@ export async function backup(
 ): Promise<BackupResult> {
   const running = (async () => {
     const [{ runBackup }, { createS3Client }] = await Promise.all([import('./run-backup.ts'), import('../../clients/s3.ts')]);
-    const s3 = createS3Client(runtime.config.file.s3, { timeouts: runtime.config.file.timeouts.s3 });
+    const s3 = createS3Client(runtime.config.file);
     const deps: BackupDeps = {
       store: runtime.store,
       s3,
@@ -115,7 +115,7 @@ export async function restoreTest(runtime: BackupRuntime, name: string, service:
       import('./restore-test.ts'),
       import('../../clients/s3.ts'),
     ]);
-    const s3 = createS3Client(runtime.config.file.s3, { timeouts: runtime.config.file.timeouts.s3 });
+    const s3 = createS3Client(runtime.config.file);
     try {
       return await runRestoreTest(
         { store: runtime.store, s3, clock: runtime.clock, log: runtime.logger },
