@@ -32,7 +32,9 @@ function file(extra: Record<string, unknown> = {}) {
         displayName: 'RLHF Audit Trail',
         kubernetes: { namespace: 'rlhf-production', deployments: ['rlhf-audit-trail'] },
         health: {
-          timeout: '1s',
+          // Its checks must come back ok even on a busy machine (real PostgreSQL, Redis, the fake cluster); the
+          // limit under test is pqc-migration-audit's one second against a database that never answers.
+          timeout: '5s',
           http: [
             { name: 'api', url: `${rlhf.url}/health` },
             {
@@ -124,7 +126,8 @@ describe('/health through the bot', () => {
   it('acks at once, then posts every check of the service with durations', async () => {
     const { ack, ackMs, responses } = await health('rlhf-audit-trail');
     expect(ack).toMatchObject({ response_type: 'ephemeral', text: ':hourglass_flowing_sand: Checking `rlhf-audit-trail`…' });
-    expect(ackMs).toBeLessThan(1_000);
+    // Within Slack's 3 s deadline, whatever the checks take (the first request of a cold process on a busy machine).
+    expect(ackMs).toBeLessThan(3_000);
     const [posted] = responses;
     expect(posted).toMatchObject({ response_type: 'in_channel' });
     expect(posted!.text).toMatch(/^:large_green_circle: Health of rlhf-audit-trail: ok, 5 ok$/);
@@ -173,7 +176,8 @@ describe('/health through the bot', () => {
   it('checks all services at once, worst first, and names the ones without checks', async () => {
     const started = performance.now();
     const { responses } = await health('all');
-    expect(performance.now() - started).toBeLessThan(2_500);
+    // Bounded by the one-second limit of the silent database, not by waiting for it: well under rlhf's 5 s.
+    expect(performance.now() - started).toBeLessThan(4_000);
     const [posted] = responses;
     expect(posted!.text).toMatch(
       /^:red_circle: Health of all services: critical, 1 critical, 6 ok — worst: pqc-migration-audit postgres: no answer within 1s \(the limit is services\.pqc-migration-audit\.health\.timeout in the config file\)$/,
