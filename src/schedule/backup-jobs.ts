@@ -1,7 +1,7 @@
 // The scheduled backup work: the daily backup of every service with backups configured, and the monthly restore test.
 import type { KnownBlock } from '@slack/types';
 import { backup, restoreTest, type BackupRuntime } from '../tasks/backup/use-cases.ts';
-import { backupOutcomeBlocks, backupOutcomeText, restoreTestBlocks, restoreTestText } from '../slack/backup-blocks.ts';
+import { backupOutcomeBlocks, backupOutcomeText, restoreTestBlocks, restoreTestOutcomeText } from '../slack/backup-blocks.ts';
 import type { AuditWriter } from '../store/audit.ts';
 import type { JobWork } from './jobs.ts';
 
@@ -64,7 +64,8 @@ export function backupJobWork(deps: BackupJobDeps): JobWork {
         const result = await restoreTest(deps, name, service);
         context.log.info({ event: 'restore_test.finished', service: name, ok: result.ok });
         if (!result.ok) failed += 1;
-        lines.push(restoreTestText(result));
+        // Plain text: the weekly report escapes it where it shows it.
+        lines.push(restoreTestOutcomeText(result));
         blocks.push(...restoreTestBlocks(result));
       }
       const head =

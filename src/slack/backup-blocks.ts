@@ -94,6 +94,13 @@ export function backupOutcomeBlocks(result: BackupResult): KnownBlock[] {
   ];
 }
 
+/** The restore test's outcome as plain text (schedule summaries, the audit log); escaped where Slack shows it. */
+export function restoreTestOutcomeText(result: RestoreTestResult): string {
+  if (!result.ok) return `restore test of ${result.service} failed: ${result.reason ?? ''}`;
+  const counts = result.tables.map((table) => `${table.table}: ${table.rows.toLocaleString('en-US')} rows`).join(', ');
+  return `restore test of ${result.service} passed: ${result.backup!.key} restored in ${formatDuration(result.durationMs)}${counts ? ` (${counts})` : ''}`;
+}
+
 export function restoreTestText(result: RestoreTestResult): string {
   if (!result.ok) return `:x: Restore test of *${escapeText(result.service)}* failed: ${escapeText(result.reason ?? '')}`;
   const counts = result.tables.map((table) => `${table.table}: ${table.rows.toLocaleString('en-US')} rows`).join(', ');
