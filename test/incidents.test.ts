@@ -301,6 +301,17 @@ describe('working an incident', () => {
   it('retries an escalation post that Slack refused, without losing or repeating it', async () => {
     clock.advance(minutes(15));
     t.slack.failNext('chat.postMessage', 'internal_error');
+    // Slack's internal_error "may have succeeded": the page is looked for, and sent again at once when it is not there.
+    await t.bot.poller.tick();
+    expect(t.slack.messages(channelId).filter((message) => message.text.startsWith('Escalation level'))).toHaveLength(1);
+    clock.advance(11_000);
+    await t.bot.poller.tick();
+    expect(t.slack.messages(channelId).filter((message) => message.text.startsWith('Escalation level'))).toHaveLength(1);
+  });
+
+  it('retries an escalation post later when Slack refuses it twice in a row, without losing or repeating it', async () => {
+    clock.advance(minutes(15));
+    t.slack.failNext('chat.postMessage', 'internal_error', { times: 2 });
     await t.bot.poller.tick();
     expect(t.slack.messages(channelId).filter((message) => message.text.startsWith('Escalation level'))).toHaveLength(0);
     clock.advance(11_000);

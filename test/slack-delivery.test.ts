@@ -99,6 +99,31 @@ describe('delivery to Slack when it says no', () => {
     expect(keyed('escalation:1:2')).toHaveLength(1);
   });
 
+  it('sends a page that never reached Slack again at once, after looking for it, without waiting for a retry', async () => {
+    await declare('Audit API down');
+    clock.advance(minutes(15));
+    const looksBefore = slack.calls('conversations.history').length;
+    slack.faultNext('chat.postMessage', 'http500_before');
+    // One pass and the clock stands still: a retry of the work could not run yet.
+    await t.bot.poller.tick();
+    await t.bot.idle();
+    expect(keyed('escalation:1:1')).toHaveLength(1);
+    expect(slack.calls('conversations.history')).toHaveLength(looksBefore + 1);
+    expect((await listSteps(t.bot.store, 1)).map((step) => step.state)).toEqual(['posted', 'pending']);
+  });
+
+  it('resumes a setup whose card post was cut off by looking for the card alone, not for every post', async () => {
+    // The card's post and its resend both meet a 500: the setup is retried with the card's outcome unknown.
+    slack.faultNext('chat.postMessage', 'http500_before', 2);
+    await declare('Audit API down');
+    await drain();
+    const channel = incidentChannels()[0]!;
+    for (const key of ['card:1', 'checklist:1', 'announce:1']) expect(keyed(key)).toHaveLength(1);
+    // One look before the resend and one when the setup resumed; none for the announcement (in #incidents, a long
+    // history) or the checklist, which no attempt had reached.
+    expect(slack.calls('conversations.history').map((call) => call.args.channel)).toEqual([channel.id, channel.id]);
+  });
+
   it('adopts the channel it created when the answer to conversations.create was lost: no orphan, no -2', async () => {
     slack.faultNext('conversations.create', 'http500_after');
     await declare('Audit API down');

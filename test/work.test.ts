@@ -52,6 +52,18 @@ describe(`durable work on ${testStoreKind()}`, () => {
     expect((await getWork(store, 'page'))!.owner).toBe('replica-b');
   });
 
+  it('counts a failed attempt but not a deferral, so work resumed after waiting its turn does not look for a lost effect', async () => {
+    const { store } = testStore;
+    await enqueueWork(store, { kind: 'incident_setup', key: 'setup:1', priority: 1, runAt: at(0) }, at(0));
+    const first = (await claimWorkByKey(store, 'setup:1', 'replica-a', at(0), at(30)))!;
+    expect(await retryWork(store, first, at(2), 'a copy is being posted by other work', false, false)).toBe(true);
+    const second = (await claimWorkByKey(store, 'setup:1', 'replica-a', at(2), at(32)))!;
+    expect(second.attempts).toBe(1);
+    expect(await retryWork(store, second, at(4), 'Slack answered 500', true)).toBe(true);
+    const third = (await claimWorkByKey(store, 'setup:1', 'replica-a', at(4), at(34)))!;
+    expect([third.attempts, third.uncertain]).toEqual([2, true]);
+  });
+
   it('runs a row once more when its payload changed while it ran, with the newest payload', async () => {
     const { store } = testStore;
     await upsertWork(store, { kind: 'incident_card', key: 'card:1', priority: 2, runAt: at(0), payload: { n: 1 } }, at(0));

@@ -3,6 +3,7 @@
 import type { WebClient } from '@slack/web-api';
 import type { SlackMessage } from '../incidents/slack-port.ts';
 import type { Metrics } from '../metrics.ts';
+import { UncertainOutcomeError } from './slack.ts';
 
 /** The metadata event type of every keyed post; its payload's `key` names the post. */
 export const POST_EVENT_TYPE = 'runbook_bot_post';
@@ -16,6 +17,12 @@ export interface PostOnceOptions {
   since: Date;
   /** Labels the re-sends-avoided metric. */
   kind: string;
+  /**
+   * The caller's fence (its lease's hold): given, an uncertain outcome is resolved at once (look, then post again
+   * if the post is not there) instead of by the work's next attempt seconds later; it throws when the work may no
+   * longer act.
+   */
+  hold?: () => Promise<void>;
 }
 
 export interface Posted {
@@ -26,6 +33,9 @@ export interface Posted {
 }
 
 type HistoryMessage = { ts?: string; metadata?: { event_type?: string; event_payload?: Record<string, unknown> } };
+
+/** After an uncertain outcome, the pause before looking: room for a post Slack stored as it failed to answer. */
+const SETTLE_BEFORE_LOOK_MS = 250;
 
 /** At most this many posts go into one combined message (Slack allows 50 blocks; a page is one or two). */
 const MAX_COMBINED = 10;
@@ -60,19 +70,39 @@ export class PostOnce {
 
   async post(target: string, message: SlackMessage, options: PostOnceOptions): Promise<Posted> {
     if (options.lookFirst) {
-      const earlier = await this.find(target, options.key, options.since);
-      if (earlier) {
-        this.#metrics.slackResendsAvoided.inc({ kind: options.kind });
-        return { ...earlier, found: true };
-      }
+      const earlier = await this.#lookFor(target, options);
+      if (earlier) return earlier;
     }
+    try {
+      return await this.#send(target, message, options.key);
+    } catch (error) {
+      if (!(error instanceof UncertainOutcomeError) || !options.hold) throw error;
+      // Looked for and sent again here: a page that met a 500 is out in a second, not after the work's backoff. A
+      // second uncertain outcome is thrown, and the work's next attempt looks first.
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_BEFORE_LOOK_MS));
+      await options.hold();
+      const earlier = await this.#lookFor(target, options);
+      if (earlier) return earlier;
+      await options.hold();
+      return this.#send(target, message, options.key);
+    }
+  }
+
+  async #lookFor(target: string, options: PostOnceOptions): Promise<Posted | undefined> {
+    const earlier = await this.find(target, options.key, options.since);
+    if (!earlier) return undefined;
+    this.#metrics.slackResendsAvoided.inc({ kind: options.kind });
+    return { ...earlier, found: true };
+  }
+
+  async #send(target: string, message: SlackMessage, key: string): Promise<Posted> {
     const result = await this.#slack.chat.postMessage({
       channel: target,
       text: message.text,
       ...(message.blocks ? { blocks: message.blocks } : {}),
       metadata: {
         event_type: POST_EVENT_TYPE,
-        event_payload: { ...message.metadata?.event_payload, key: options.key },
+        event_payload: { ...message.metadata?.event_payload, key },
       },
       unfurl_links: false,
       unfurl_media: false,
@@ -88,11 +118,8 @@ export class PostOnce {
    */
   async combined(target: string, message: SlackMessage, options: PostOnceOptions): Promise<Posted> {
     if (options.lookFirst) {
-      const earlier = await this.find(target, options.key, options.since);
-      if (earlier) {
-        this.#metrics.slackResendsAvoided.inc({ kind: options.kind });
-        return { ...earlier, found: true };
-      }
+      const earlier = await this.#lookFor(target, options);
+      if (earlier) return earlier;
     }
     return new Promise<Posted>((resolve, reject) => {
       const waiting = this.#waiting.get(target);

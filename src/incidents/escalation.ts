@@ -59,6 +59,7 @@ export async function copyEarlierPages(
       key: pageCopyKey(incident.id, step.level),
       lookFirst: claim.resumed,
       since: step.posted_at ?? step.due_at,
+      hold: () => lease.hold(),
     });
     await markPageCopied(store, target, clock.now());
   }
@@ -109,7 +110,12 @@ export class Pager {
             return false;
           });
         await lease.hold();
-        const page = await slack.postOnce(incident.channel_id, message, { key: lease.claim.key, lookFirst, since: step.due_at });
+        const page = await slack.postOnce(incident.channel_id, message, {
+          key: lease.claim.key,
+          lookFirst,
+          since: step.due_at,
+          hold: () => lease.hold(),
+        });
         // The page is out and mentions them; the invite waits for its budget without holding this page's slot, so
         // a busy invite budget (Tier 3) never slows the pages behind it.
         if (!invited)
@@ -173,7 +179,11 @@ export class Pager {
     await slack.at('page', async () => {
       if (incident.channel_id) {
         await lease.hold();
-        await slack.postOnce(incident.channel_id, { text }, { key: `${lease.claim.key}:channel`, lookFirst, since: dueAt });
+        await slack.postOnce(
+          incident.channel_id,
+          { text },
+          { key: `${lease.claim.key}:channel`, lookFirst, since: dueAt, hold: () => lease.hold() },
+        );
       }
       await lease.hold();
       await slack.postOnce(

@@ -5,7 +5,9 @@
 // is resolved by finding the bot's own channel of that name and adopting it; a name taken by someone else (or an
 // archived channel) is marked so and the next one is reserved. Every step records that it is done under the work
 // row's fence, so a replica that stalled past its lease cannot act on stale state, and a takeover resumes where the
-// first stopped. Keyed posts (card, checklist, announcement) are looked for before they are posted again.
+// first stopped. Steps run in order and each is recorded once done, so only the first step not recorded can have
+// been cut off by an earlier attempt: its keyed post (card, checklist, announcement) is looked for before it is posted
+// again, and no other (each look is a Tier 3 call, which pages need too).
 import { incidentChannelName } from './channel-name.ts';
 import type { IncidentModuleDeps } from './lifecycle.ts';
 import { rolesOf } from './roles.ts';
@@ -47,10 +49,11 @@ export class ChannelSetup {
     let incident = await getIncident(store, incidentId);
     // Resolved before it ever had a channel: nothing left to set up.
     if (!incident || (incident.status === 'resolved' && !incident.channel_id)) return;
-    const lookFirst = lease.claim.uncertain || lease.claim.attempts > 1;
+    // An earlier attempt may have been cut off half-way in filling the channel only if the channel was there.
+    const resumed = (lease.claim.uncertain || lease.claim.attempts > 1) && Boolean(incident.channel_id);
     await slack.at('setup', async () => {
       if (!incident!.channel_id) incident = await this.#createChannel(incident!, lease);
-      incident = await this.#fillChannel(incident!, lease, lookFirst);
+      incident = await this.#fillChannel(incident!, lease, resumed);
       await store.transaction(async (tx) => {
         await lease.hold(tx);
         await finishSetup(tx, incident!.id);
@@ -115,20 +118,25 @@ export class ChannelSetup {
    * The pages posted before the channel existed, the card, the responders and the announcement first (what people need
    * to join and act), then the checklist, the topic and the pin.
    */
-  async #fillChannel(incident: Incident, lease: Lease, lookFirst: boolean): Promise<Incident> {
+  async #fillChannel(incident: Incident, lease: Lease, resumed: boolean): Promise<Incident> {
     const { store, slack, config } = this.#o;
     const log = this.#o.logger.child({ incidentId: incident.id });
     const channel = incident.channel_id!;
     const done = new Set(Object.keys(incident.setup_progress ?? {}));
+    // Steps run in order, so the first one not done is the one an earlier attempt can have cut off after its effect.
+    let mayBeCutOff = resumed;
     let current = incident;
+    const hold = () => lease.hold();
     const step = async (
       name: SetupStep,
-      work: () => Promise<void>,
+      work: (lookFirst: boolean) => Promise<void>,
       record?: (tx: Parameters<Parameters<typeof store.transaction>[0]>[0]) => Promise<void>,
     ) => {
       if (done.has(name)) return;
+      const lookFirst = mayBeCutOff;
+      mayBeCutOff = false;
       await lease.hold();
-      await work();
+      await work(lookFirst);
       await store.transaction(async (tx) => {
         await lease.hold(tx);
         await record?.(tx);
@@ -142,10 +150,10 @@ export class ChannelSetup {
     let cardTs = current.card_ts;
     await step(
       'card',
-      async () => {
+      async (lookFirst) => {
         const roles = await rolesOf(store, config, current);
         const card = incidentCard(current, await listSteps(store, current.id), config.timezone, roles);
-        cardTs = (await slack.postOnce(channel, card, { key: `card:${current.id}`, lookFirst, since })).ts;
+        cardTs = (await slack.postOnce(channel, card, { key: `card:${current.id}`, lookFirst, since, hold })).ts;
       },
       (tx) => recordCard(tx, current.id, cardTs!),
     );
@@ -159,18 +167,20 @@ export class ChannelSetup {
       if (current.source === 'slack') users.push(current.declared_by);
       await slack.invite(channel, users).catch((error: unknown) => log.warn({ event: 'incident.invite_failed', err: error }));
     });
-    await step('announced', async () => {
+    await step('announced', async (lookFirst) => {
       await slack.postOnce(config.file.channels.announcements, this.#o.incidents.announcementOf(current), {
         key: `announce:${current.id}`,
         lookFirst,
         since,
+        hold,
       });
     });
-    await step('checklist', async () => {
+    await step('checklist', async (lookFirst) => {
       await slack.postOnce(channel, checklistBlocks(config.file.incidents.checklist), {
         key: `checklist:${current.id}`,
         lookFirst,
         since,
+        hold,
       });
     });
     const topic = incidentTopic(current, await rolesOf(store, config, current));

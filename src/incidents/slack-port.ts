@@ -26,11 +26,13 @@ export interface IncidentSlack {
    * Posts once under `key`: with `lookFirst` (an earlier attempt's outcome is unknown), a post with the same key
    * found in the channel is returned instead of posting again. Throws OutcomeUnknown when this attempt's is.
    * With `combine`, posts waiting for the same channel's budget go out together as one message (each keyed).
+   * With `hold` (the work's fence, throwing when it may no longer act), an uncertain outcome is resolved at once: the
+   * post is looked for and sent again if it is not there, instead of waiting for the work's next attempt.
    */
   postOnce(
     channel: string,
     message: SlackMessage,
-    options: { key: string; lookFirst: boolean; since: Date; combine?: boolean },
+    options: { key: string; lookFirst: boolean; since: Date; combine?: boolean; hold?: () => Promise<void> },
   ): Promise<{ channel: string; ts: string }>;
   /** Accepts a post that must reach Slack exactly once, eventually; 'queued' when Slack did not take it yet. */
   publish(

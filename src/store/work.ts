@@ -224,19 +224,24 @@ export async function completeWork(
   return state === 'done' ? 'done' : state === 'pending' ? 'again' : false;
 }
 
-/** Gives a claimed row back to be tried again at `runAt`; `uncertain` when the attempt may have had an effect. */
+/**
+ * Gives a claimed row back to be tried again at `runAt`; `uncertain` when the attempt may have had an effect. A
+ * deferral (`failed` false: it was not the work's turn yet) is not counted in `attempts`, so the next attempt does not
+ * take it for one that may have been cut off half-way.
+ */
 export async function retryWork(
   db: Queryable,
   claim: WorkClaim,
   runAt: Date,
   error: string,
   uncertain: boolean,
+  failed = true,
 ): Promise<boolean> {
   const { rowCount } = await db.query(
     `UPDATE work SET state = 'pending', owner = NULL, lease_until = NULL, run_at = $3, last_error = $4,
-       uncertain = uncertain OR $5
+       uncertain = uncertain OR $5, attempts = attempts - $6
      WHERE id = $1 AND fence = $2 AND state = 'running'`,
-    [claim.id, claim.fence, runAt, error.slice(0, 500), uncertain],
+    [claim.id, claim.fence, runAt, error.slice(0, 500), uncertain, failed ? 0 : 1],
   );
   return rowCount > 0;
 }

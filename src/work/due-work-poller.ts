@@ -37,7 +37,10 @@ export class PermanentWorkError extends Error {
   }
 }
 
-/** Try again after a while, without counting it as a failure (a rate limit, a channel not there yet). */
+/**
+ * Try again after a while, without counting it as a failure (a rate limit, a channel not there yet). Thrown only
+ * when every effect of the attempt so far is recorded: the next attempt does not look for one.
+ */
 export class DeferWork extends Error {
   readonly afterMs: number;
   constructor(afterMs: number, reason: string) {
@@ -269,7 +272,7 @@ export class DueWorkPoller {
       }
       const now = clock.now().getTime();
       if (error instanceof DeferWork) {
-        await retryWork(store, claim, new Date(now + error.afterMs), error.message, false).catch(() => undefined);
+        await retryWork(store, claim, new Date(now + error.afterMs), error.message, false, false).catch(() => undefined);
         return;
       }
       if (error instanceof PermanentWorkError) {
