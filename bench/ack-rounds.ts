@@ -1,43 +1,22 @@
 // Ack latency of the bot against a minimal Bolt app, measured the same way for both: signed slash commands from a pool
-// of concurrent senders, warmed up first, then interleaved rounds so that a noisy moment of the machine hits both alike.
+// of concurrent senders in a load-generator process of its own (ack-load.ts), warmed up first, then alternating
+// rounds (minimal, bot, bot, minimal, …) so that a noisy moment of the machine hits both alike. After each of the bot's
+// rounds the bench waits until the bot's post-ack work is done, so that work is counted against the bot's own acks
+// (as it would be in production) and never against the minimal app's.
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { sendSlashCommand, type SlashCommand } from '../test/support/slack-requests.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import type { SlashCommand } from '../test/support/slack-requests.ts';
+import type { LoadJob, LoadResult } from './ack-load.ts';
+
+const LOAD_GENERATOR = fileURLToPath(new URL('./ack-load.ts', import.meta.url));
 
 /** How the acks of a run read: ran at once, waited in line (with a position), or refused because the line was full. */
 export interface AckTally {
   queued: number;
   refused: number;
-}
-
-export interface AckRunOptions {
-  secret: string;
-  concurrency: number;
-  tally?: AckTally;
-}
-
-/** Sends `count` commands at the given concurrency; the sorted ack latencies in milliseconds. */
-export async function measureAcks(
-  baseUrl: string,
-  input: () => SlashCommand,
-  count: number,
-  options: AckRunOptions,
-): Promise<number[]> {
-  const latencies: number[] = [];
-  let next = 0;
-  async function worker() {
-    while (next < count) {
-      next += 1;
-      const command = input();
-      const started = performance.now();
-      const response = await sendSlashCommand(baseUrl, options.secret, command);
-      latencies.push(performance.now() - started);
-      if (response.status !== 200) throw new Error(`${command.command} answered ${response.status}`);
-      if (options.tally && /Queued: position/.test(response.text)) options.tally.queued += 1;
-      if (options.tally && /did not take this one/.test(response.text)) options.tally.refused += 1;
-    }
-  }
-  await Promise.all(Array.from({ length: options.concurrency }, worker));
-  return latencies.sort((a, b) => a - b);
 }
 
 /** User + system CPU time of a process so far, from /proc (Linux); 0 where it cannot be read. */
@@ -51,17 +30,35 @@ export function cpuMs(pid: number | undefined): number {
   }
 }
 
-export interface CompareOptions extends AckRunOptions {
+/** Resolves once the bot reports no post-ack work running or waiting (its /metrics queue gauges), or after timeoutMs. */
+export async function botSettled(baseUrl: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+    const busy = [...metrics.matchAll(/^runbook_bot_queue_jobs\{[^}]*\} (\S+)$/gm)].some(([, value]) => Number(value) > 0);
+    if (!busy) return;
+    await sleep(250);
+  }
+}
+
+export interface CompareOptions {
+  secret: string;
+  concurrency: number;
   botUrl: string;
   minimalUrl: string;
   /** The processes' ids, for the CPU time each spent in its own rounds. */
   botPid?: number | undefined;
   minimalPid?: number | undefined;
+  /** The next command to send (a fresh response URL each). */
   input: () => SlashCommand;
+  /** Commands measured per app. */
   requests: number;
   /** Commands sent to each app before measuring (JIT, pools). */
   warmUp?: number;
+  /** Rounds per app; `requests` are split evenly among them. */
   rounds?: number;
+  /** Counts the bot's queued and refused acks. */
+  tally?: AckTally;
 }
 
 export interface Comparison {
@@ -69,31 +66,97 @@ export interface Comparison {
   baseline: number[];
   /** The bot's, sorted. */
   ours: number[];
+  /** p99 of each round, minimal and bot, in the order run: the spread behind the pooled figures. */
+  rounds: Array<{ minimal: number; bot: number }>;
   /** CPU milliseconds each process spent in its own rounds (the bot's includes post-ack work that ran meanwhile). */
   cpu: { minimal: number; bot: number };
 }
 
-/** Warm-up, then alternating rounds of the minimal app and the bot. */
-export async function compareAcks(options: CompareOptions): Promise<Comparison> {
-  const { warmUp = 200, rounds = 4, requests, input } = options;
-  const plain = { secret: options.secret, concurrency: options.concurrency };
-  await measureAcks(options.minimalUrl, input, warmUp, plain);
-  await measureAcks(options.botUrl, input, warmUp, options);
-  const baseline: number[] = [];
-  const ours: number[] = [];
-  const cpu = { minimal: 0, bot: 0 };
-  for (let round = 0; round < rounds; round += 1) {
-    const minimalCpu = cpuMs(options.minimalPid);
-    baseline.push(...(await measureAcks(options.minimalUrl, input, requests / rounds, plain)));
-    cpu.minimal += cpuMs(options.minimalPid) - minimalCpu;
-    const botCpu = cpuMs(options.botPid);
-    ours.push(...(await measureAcks(options.botUrl, input, requests / rounds, options)));
-    cpu.bot += cpuMs(options.botPid) - botCpu;
+/** The load-generator process: one job at a time. */
+class LoadGenerator {
+  readonly #child: ChildProcess = fork(LOAD_GENERATOR, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+
+  async run(job: LoadJob): Promise<LoadResult> {
+    const answer = once(this.#child, 'message') as Promise<[LoadResult]>;
+    this.#child.send(job);
+    const [result] = await answer;
+    if (result.failure) throw new Error(`ack round against ${job.baseUrl}: ${result.failure}`);
+    return result;
   }
-  return { baseline: baseline.sort((a, b) => a - b), ours: ours.sort((a, b) => a - b), cpu };
+
+  async close(): Promise<void> {
+    const exited = once(this.#child, 'exit');
+    this.#child.kill();
+    await exited;
+  }
+}
+
+/** Warm-up, then alternating rounds of the minimal app and the bot, each from the separate load generator. */
+export async function compareAcks(options: CompareOptions): Promise<Comparison> {
+  const { warmUp = 200, rounds = 8, requests, input, secret, concurrency } = options;
+  const generator = new LoadGenerator();
+  const commands = (count: number) => Array.from({ length: count }, input);
+  const send = (baseUrl: string, count: number) => generator.run({ baseUrl, secret, concurrency, commands: commands(count) });
+  const settle = () => botSettled(options.botUrl);
+  try {
+    await send(options.minimalUrl, warmUp);
+    await send(options.botUrl, warmUp);
+    await settle();
+    const baseline: number[] = [];
+    const ours: number[] = [];
+    const perRound: Comparison['rounds'] = [];
+    const cpu = { minimal: 0, bot: 0 };
+    const perApp = Math.ceil(requests / rounds);
+    for (let round = 0; round < rounds; round += 1) {
+      const measured = { minimal: 0, bot: 0 };
+      const minimalRound = async () => {
+        const before = cpuMs(options.minimalPid);
+        const { latencies } = await send(options.minimalUrl, perApp);
+        cpu.minimal += cpuMs(options.minimalPid) - before;
+        baseline.push(...latencies);
+        measured.minimal = percentile(
+          [...latencies].sort((a, b) => a - b),
+          99,
+        );
+      };
+      const botRound = async () => {
+        const before = cpuMs(options.botPid);
+        const { latencies, queued, refused } = await send(options.botUrl, perApp);
+        await settle();
+        cpu.bot += cpuMs(options.botPid) - before;
+        ours.push(...latencies);
+        measured.bot = percentile(
+          [...latencies].sort((a, b) => a - b),
+          99,
+        );
+        if (options.tally) {
+          options.tally.queued += queued;
+          options.tally.refused += refused;
+        }
+      };
+      // Minimal first in even rounds, the bot first in odd ones: a drift of the machine's load favours neither.
+      if (round % 2 === 0) {
+        await minimalRound();
+        await botRound();
+      } else {
+        await botRound();
+        await minimalRound();
+      }
+      perRound.push(measured);
+    }
+    return { baseline: baseline.sort((a, b) => a - b), ours: ours.sort((a, b) => a - b), rounds: perRound, cpu };
+  } finally {
+    await generator.close();
+  }
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
