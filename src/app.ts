@@ -313,9 +313,11 @@ export async function startBot(options: BotOptions): Promise<Bot> {
           unhandledRequestTimeoutMillis: 3_001,
         });
     // Re-deliveries (Socket Mode retry_attempt, HTTP X-Slack-Retry-Num) are acked and dropped before any listener.
-    const receiver = new DeliverOnce((socket ?? http)!, { store, clock, logger, metrics, mode });
+    const receiver = new DeliverOnce((socket ?? http)!, { store, clock, logger, metrics, mode, inflight });
     const app = new App({
       receiver,
+      // No listener keeps conversation state; Bolt's default store would look it up (and fail) on every request.
+      convoStore: false,
       logger: slackLogger(logger) as never,
       clientOptions: env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {},
       // Our own authorize: Bolt would otherwise call auth.test at construction and crash on an unreachable Slack.

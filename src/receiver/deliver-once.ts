@@ -5,7 +5,14 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/db.ts';
-import { claimDelivery, markDeliveryAcked, pruneDeliveries, recordDelivery, releaseDelivery } from '../store/slack-deliveries.ts';
+import type { InFlight } from '../inflight.ts';
+import {
+  claimDelivery,
+  markDeliveryAcked,
+  pruneDeliveries,
+  recordDeliveries,
+  releaseDelivery,
+} from '../store/slack-deliveries.ts';
 import { deliveryKey } from './delivery-key.ts';
 
 /** A receiver's event, with the Socket Mode envelope it came in when there is one. */
@@ -26,13 +33,20 @@ export interface DeliverOnceOptions {
   /**
    * How deliveries reach the app. Over Socket Mode any envelope may come again (retry_attempt), and over HTTP Events
    * API deliveries do (X-Slack-Retry-Num): those are claimed before they are acted on. Slack does not retry slash
-   * commands and interactions over HTTP: their first delivery is only noted, without holding up the ack, so that a
-   * retry, should one come, is still recognised.
+   * commands and interactions over HTTP: their first delivery is only noted, after the ack and together with the
+   * others of the same moment (one write for a burst), so that a retry, should one come, is still recognised.
    */
   mode: 'socket' | 'http';
+  /** Tracks the notes of deliveries written after their ack, so a drain (and a test's idle()) waits for them. */
+  inflight?: Pick<InFlight, 'track'>;
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
+/**
+ * Answered deliveries are noted together, once per this long: one write for a burst rather than one per request (on
+ * the embedded store each commit holds the event loop while it reaches the disk). Slack retries after seconds.
+ */
+const NOTE_GATHER_MS = 100;
 /** A copy that finds the first still at work looks again this often, for up to this long, before giving up unanswered. */
 const IN_PROGRESS_POLL_MS = 100;
 const IN_PROGRESS_WAIT_MS = 2_000;
@@ -47,6 +61,8 @@ export class DeliverOnce implements Receiver {
   readonly #inner: Receiver;
   readonly #options: DeliverOnceOptions;
   #lastPrune = 0;
+  /** Deliveries answered and not yet noted; written together NOTE_GATHER_MS after the first of them. */
+  #toNote = new Map<string, Date>();
 
   constructor(inner: Receiver, options: DeliverOnceOptions) {
     this.#inner = inner;
@@ -72,14 +88,19 @@ export class DeliverOnce implements Receiver {
     if (key === undefined) return app.processEvent(event);
     const now = clock.now();
     if (!mayComeAgain(event, this.#options.mode)) {
-      recordDelivery(store, key, now).catch((error: unknown) =>
-        logger.warn({ event: 'slack.delivery_record_failed', key, err: error }),
-      );
-      return app.processEvent(event);
+      // Nothing before the ack: the note waits until Slack has its answer.
+      const ack: ReceiverEvent['ack'] = async (response) => {
+        await event.ack(response);
+        this.#note(key, now);
+      };
+      return app.processEvent({ ...event, ack });
     }
-    let claim;
+    let claim: Awaited<ReturnType<typeof claimDelivery>>;
     try {
-      claim = await claimDelivery(store, key, now, new Date(now.getTime() - (this.#options.takeOverAfterMs ?? 30_000)));
+      // Answered here a moment ago and not yet written down: a copy is acked again, as from the store.
+      claim = this.#toNote.has(key)
+        ? 'done'
+        : await claimDelivery(store, key, now, new Date(now.getTime() - (this.#options.takeOverAfterMs ?? 30_000)));
       // A copy right behind the first usually finds its ack a moment later: wait a little rather than leave it unanswered.
       for (let waited = 0; claim === 'in_progress' && waited < IN_PROGRESS_WAIT_MS; waited += IN_PROGRESS_POLL_MS) {
         await sleep(IN_PROGRESS_POLL_MS);
@@ -117,6 +138,20 @@ export class DeliverOnce implements Receiver {
       if (!acked) await releaseDelivery(store, key).catch(() => undefined);
       throw error;
     }
+  }
+
+  /** Queues a note of an answered delivery; the first of a burst schedules the write of them all. */
+  #note(key: string, at: Date): void {
+    this.#toNote.set(key, at);
+    if (this.#toNote.size > 1) return;
+    const written = sleep(NOTE_GATHER_MS).then(async () => {
+      const deliveries = [...this.#toNote].map(([noted, when]) => ({ key: noted, at: when }));
+      this.#toNote = new Map();
+      await recordDeliveries(this.#options.store, deliveries).catch((error: unknown) =>
+        this.#options.logger.warn({ event: 'slack.delivery_record_failed', count: deliveries.length, err: error }),
+      );
+    });
+    this.#options.inflight?.track(written);
   }
 
   #pruneNowAndThen(now: Date): void {

@@ -1,5 +1,5 @@
 // Deliveries from Slack seen by any replica: one row per delivery key, so a re-delivery is not acted on twice.
-import type { Queryable } from './db.ts';
+import type { Queryable, Store } from './db.ts';
 
 /**
  * - `new`: first sight (or a takeover of a delivery whose receiver never acknowledged it within staleMs): act on it.
@@ -22,12 +22,30 @@ export async function claimDelivery(db: Queryable, key: string, at: Date, staleB
   return rows[0]?.acked_at ? 'done' : 'in_progress';
 }
 
-/** Notes a delivery as seen and answered, in one insert (for deliveries that only a hypothetical retry would repeat). */
-export async function recordDelivery(db: Queryable, key: string, at: Date): Promise<void> {
-  await db.query('INSERT INTO slack_deliveries (key, received_at, acked_at) VALUES ($1, $2, $2) ON CONFLICT (key) DO NOTHING', [
-    key,
-    at,
-  ]);
+const DELIVERIES_AT_ONCE = 64;
+
+/**
+ * Notes deliveries as seen and answered (those that only a hypothetical retry would repeat): a burst in one insert, or
+ * in one transaction when it is larger than a statement takes. Rows go in groups of 64, 32, …, 1, so the statements
+ * have seven shapes whatever the burst (the embedded store prepares each shape once).
+ */
+export async function recordDeliveries(store: Store, deliveries: ReadonlyArray<{ key: string; at: Date }>): Promise<void> {
+  if (deliveries.length > DELIVERIES_AT_ONCE) return store.transaction((tx) => insertDeliveries(tx, deliveries));
+  return insertDeliveries(store, deliveries);
+}
+
+async function insertDeliveries(db: Queryable, deliveries: ReadonlyArray<{ key: string; at: Date }>): Promise<void> {
+  for (let start = 0; start < deliveries.length;) {
+    let size = DELIVERIES_AT_ONCE;
+    while (size > deliveries.length - start) size /= 2;
+    const group = deliveries.slice(start, start + size);
+    start += size;
+    const values = group.map((_, i) => `($${2 * i + 1}, $${2 * i + 2}, $${2 * i + 2})`).join(', ');
+    await db.query(
+      `INSERT INTO slack_deliveries (key, received_at, acked_at) VALUES ${values} ON CONFLICT (key) DO NOTHING`,
+      group.flatMap(({ key, at }) => [key, at]),
+    );
+  }
 }
 
 export async function markDeliveryAcked(db: Queryable, key: string, at: Date): Promise<void> {
