@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   revision_not_found: 'The requested revision is not in the deployment’s history.',
   already_at_revision: 'The deployment already runs the requested revision.',
   busy: 'Too many requests of this kind are already waiting in the work queue; the reply asks to try again shortly.',
+  slack_busy:
+    "Slack's rate limit for opening forms would hold the form past its 3 s trigger window; the reply asks to try again in a few seconds.",
   shutting_down: 'The bot is shutting down and did not start this request; the reply asks to run it again.',
   // A dependency (ExternalError): the message names it and what happened.
   external_error: 'A dependency failed in a way without a more precise code.',

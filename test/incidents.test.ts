@@ -36,6 +36,25 @@ describe('declaring an incident', () => {
     expect(view.blocks.map((block) => block.block_id)).toEqual(['title', 'severity', 'service', 'summary']);
   });
 
+  it("tells people to try again within seconds when Slack's limit for opening forms is used up, instead of queueing forms whose trigger has expired", async () => {
+    // views.open: 100 a minute with a burst of 16; a form that waits past its 3 s trigger window can no longer open.
+    const count = 40;
+    const urls = Array.from({ length: count }, () => t.slack.newResponseUrl());
+    const started = Date.now();
+    await Promise.all(urls.map((responseUrl) => sendSlashCommand(t.baseUrl, t.secret, { command: '/incident', responseUrl })));
+    const answered = () => t.slack.calls('views.open').length + t.slack.responses().length;
+    while (answered() < count && Date.now() - started < 10_000) await new Promise((resolve) => setTimeout(resolve, 50));
+
+    const opened = t.slack.calls('views.open').length;
+    const refused = t.slack.responses();
+    expect(opened + refused.length).toBe(count);
+    // Within the trigger window, not after the budget drained (40 forms at 100 a minute take about 14 s).
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(opened).toBeGreaterThanOrEqual(16);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(String(refused[0]!.body.text)).toMatch(/Slack is opening too many forms .* try again in \d+ s/);
+  });
+
   it('opens the declare form from a message, with the message as the summary', async () => {
     await sendShortcut(t.baseUrl, t.secret, {
       callbackId: 'declare_incident_from_message',

@@ -17,6 +17,7 @@ import {
   type WebAPICallResult,
   type WebClientOptions,
 } from '@slack/web-api';
+import { UserError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { slackLogger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -106,6 +107,12 @@ const SLACK_SIDE_ERRORS = new Set(['fatal_error', 'internal_error', 'service_una
 const IDEMPOTENT_RETRIES = 3;
 /** A call that waited this long for its budget is logged: which method, channel and priority Slack's limits held up. */
 const LONG_BUDGET_WAIT_MS = 5_000;
+/**
+ * A trigger_id opens a form only within 3 s of the click (Slack: views.open): a call carrying one waits for its budget
+ * at most this long (the rest is for the call itself). Past that the form could not open anyway, and a backlog of such
+ * calls (each holding its request) would only grow while the budget drains at 100 a minute.
+ */
+const TRIGGER_BUDGET_WAIT_MS = 2_000;
 
 type Turn = { kind: 'go'; heldBy?: string } | { kind: 'superseded' } | { kind: 'busy'; waitMs: number };
 
@@ -256,10 +263,16 @@ export class GatedWebClient extends WebClient {
     const context = callContext.getStore() ?? { priority: 'interactive' };
     const channel = typeof options?.channel === 'string' ? options.channel : undefined;
     const supersedeKey = method === 'chat.update' && channel ? `${channel}:${String(options?.ts)}` : undefined;
+    const triggerDeadline = typeof options?.trigger_id === 'string' ? Date.now() + TRIGGER_BUDGET_WAIT_MS : undefined;
     for (let attempt = 1; ; attempt += 1) {
       const asked = Date.now();
-      const turn = await this.#queue.turn(method, channel, context, supersedeKey);
+      const turn = await this.#queue.turn(method, channel, withinTrigger(context, triggerDeadline), supersedeKey);
       if (turn.kind === 'superseded') return { ok: true, superseded: true } as WebAPICallResult;
+      if (turn.kind === 'busy' && triggerDeadline !== undefined)
+        throw new UserError(
+          `Slack is opening too many forms in this workspace right now (its limit for \`${method}\`); please try again in ${Math.ceil(turn.waitMs / 1000)} s.`,
+          'slack_busy',
+        );
       if (turn.kind === 'busy') throw new SlackBusyError(method, turn.waitMs);
       const waitedMs = Date.now() - asked;
       if (waitedMs >= LONG_BUDGET_WAIT_MS)
@@ -289,6 +302,13 @@ export class GatedWebClient extends WebClient {
       }
     }
   }
+}
+
+/** The call's context with its budget wait cut to what is left of a trigger's window, if it carries a trigger_id. */
+function withinTrigger(context: CallContext, deadline: number | undefined): CallContext {
+  if (deadline === undefined) return context;
+  const left = Math.max(0, deadline - Date.now());
+  return { ...context, maxWaitMs: Math.min(context.maxWaitMs ?? left, left) };
 }
 
 function isTransient(error: unknown): boolean {
