@@ -73,14 +73,14 @@ export async function appendAuditBatch(store: Store, items: ReadonlyArray<{ entr
   });
 }
 
+/** How long the first append of a batch waits for others. */
+const GATHER_MS = 100;
+
 /**
  * Appends through one queue per process: entries that arrive while a write is in flight go together in the next
  * transaction (group commit), so a burst of commands takes one connection and one lock, not one each.
  * Each append resolves once its row is committed.
  */
-/** How long the first append of a batch waits for others. */
-const GATHER_MS = 100;
-
 export class AuditWriter {
   readonly #store: Store;
   #queue: Array<{ entry: AuditEntry; at: Date; resolve: (row: AuditRow) => void; reject: (error: unknown) => void }> = [];
