@@ -319,6 +319,9 @@ const serviceSchema = z.strictObject({
   responders: z.array(slackPrincipalSchema).default([]),
 });
 export type ServiceConfig = z.infer<typeof serviceSchema>;
+/** A service's `health.kubernetes` check, and where its objects live (`kubernetes`): what the Kubernetes check reads. */
+export type KubernetesCheckConfig = NonNullable<NonNullable<ServiceConfig['health']>['kubernetes']>;
+export type ServiceKubernetes = NonNullable<ServiceConfig['kubernetes']>;
 
 const scheduleSchema = (cron: string) =>
   z

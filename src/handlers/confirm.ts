@@ -24,7 +24,7 @@ import {
   getConfirmation,
   type Confirmation,
 } from '../store/confirmations.ts';
-import type { HandlerDeps } from './listener.ts';
+import type { SharedDeps } from './deps.ts';
 import { scopeOf } from './request-scope.ts';
 
 export interface ActionRun {
@@ -69,7 +69,7 @@ export interface ConfirmationRequest {
 
 type ButtonArgs = SlackActionMiddlewareArgs<BlockButtonAction> & AllMiddlewareArgs;
 
-export type ConfirmationsDeps = Omit<HandlerDeps, 'confirmations'>;
+export type ConfirmationsDeps = SharedDeps;
 
 export class Confirmations {
   readonly #deps: ConfirmationsDeps;

@@ -1,36 +1,14 @@
 // What every handler receives, the slash command listener, and how errors are put to the user.
 import type { AllMiddlewareArgs, SlackCommandMiddlewareArgs } from '@slack/bolt';
-import type { WebClient } from '@slack/web-api';
-import type { Clock } from '../clock.ts';
 import type { Config, ServiceConfig } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
-import type { InFlight } from '../inflight.ts';
-import type { Logger } from '../log.ts';
-import type { Metrics } from '../metrics.ts';
-import type { SharedReads } from '../shared-reads.ts';
 import { escapeText } from '../slack/escape.ts';
-import type { AuditWriter } from '../store/audit.ts';
-import type { Store } from '../store/db.ts';
-import type { WorkQueue } from '../work-queue.ts';
-import type { Permissions } from './authorize.ts';
 import type { Confirmations } from './confirm.ts';
+import type { SharedDeps } from './deps.ts';
 import { scopeOf, type RequestScope } from './request-scope.ts';
 
-export interface HandlerDeps {
-  config: Config;
-  store: Store;
-  slack: WebClient;
-  logger: Logger;
-  metrics: Metrics;
-  inflight: InFlight;
-  clock: Clock;
-  permissions: Permissions;
+export interface HandlerDeps extends SharedDeps {
   confirmations: Confirmations;
-  audit: AuditWriter;
-  /** Identical reads (health, privacy budget, rollout history) share one run and a fresh result. */
-  reads: SharedReads;
-  /** Where the work after an ack waits its turn, a few of each kind at a time. */
-  queue: WorkQueue;
 }
 
 export type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;

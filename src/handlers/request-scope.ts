@@ -5,12 +5,12 @@ import type { PermissionAction } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { Slot } from '../work-queue.ts';
 import { NotPermittedError, UserError, errorReference } from '../errors.ts';
-import type { HandlerDeps } from './listener.ts';
+import type { SharedDeps } from './deps.ts';
 
 export type RequestKind = 'command' | 'action' | 'view' | 'shortcut';
 
 export type RequestDeps = Pick<
-  HandlerDeps,
+  SharedDeps,
   'logger' | 'metrics' | 'audit' | 'clock' | 'inflight' | 'slack' | 'permissions' | 'queue'
 >;
 

@@ -4,7 +4,7 @@ import { NotPermittedError, UserError } from '../errors.ts';
 import { followUpDonePost, followUpPost } from '../slack/incident-blocks.ts';
 import { addEvent, getIncident, type Incident } from '../store/incidents.ts';
 import { addFollowUp, getFollowUp, markFollowUpDone, type FollowUp } from '../store/follow-ups.ts';
-import type { IncidentServiceOptions } from './lifecycle.ts';
+import type { IncidentServiceOptions } from './service-options.ts';
 
 export class FollowUps {
   readonly #o: IncidentServiceOptions;

@@ -1,6 +1,5 @@
 // The incident lifecycle: declare (once), acknowledge, change, note, escalate now, resolve; each change recorded
 // with its timers in one transaction, and what it says in Slack accepted into the outgoing queue (posted once).
-import type { KnownBlock } from '@slack/types';
 import type { Clock } from '../clock.ts';
 import { formatDuration } from '../config/duration.ts';
 import type { Config, EscalationLevel, Severity } from '../config/schema.ts';
@@ -29,6 +28,7 @@ import { listFollowUps } from '../store/follow-ups.ts';
 import { FollowUps } from './follow-ups.ts';
 import { resolutionMessage } from './report.ts';
 import { roleNamed } from './roles.ts';
+import type { IncidentServiceOptions } from './service-options.ts';
 import type { IncidentSlack, SlackMessage, SlackUrgency } from './slack-port.ts';
 import {
   armUpdateReminder,
@@ -43,27 +43,6 @@ import {
   stopIncidentTimers,
   workKey,
 } from './timers.ts';
-
-/** Runs the affected service's health check for the channel. */
-export type IncidentHealthCheck = (
-  service: string,
-  incident: Incident,
-) => Promise<{ text: string; blocks?: KnownBlock[]; summary: string }>;
-
-export interface IncidentServiceOptions {
-  store: Store;
-  slack: IncidentSlack;
-  config: Config;
-  clock: Clock;
-  logger: Logger;
-  healthCheck?: IncidentHealthCheck | undefined;
-  /** New timers or queued work exist: let the pollers (here and on other replicas) look now. */
-  onWorkAdded?: () => void;
-  /** Runs a work row here and now (the replica that declared sets the channel up without waiting for a poll). */
-  runWorkNow?: (key: string) => Promise<void>;
-  /** Runs work that should not delay the caller (the first health check), tracked for shutdown. */
-  background?: (work: () => Promise<unknown>) => void;
-}
 
 /** What the incident modules around the lifecycle (work handlers, alert intake, health watch) are built from. */
 export interface IncidentModuleDeps {

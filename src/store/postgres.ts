@@ -2,7 +2,7 @@
 import pg from 'pg';
 import { ExternalError } from '../errors.ts';
 import { redactString } from '../log.ts';
-import type { OpenStoreOptions, Queryable, Store, Transaction } from './db.ts';
+import type { OpenStoreOptions, Queryable, Store, Transaction } from './types.ts';
 
 // Same value shapes on both dialects: int8 counts as JS numbers.
 const INT8_OID = 20;

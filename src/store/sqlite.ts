@@ -12,7 +12,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ExternalError } from '../errors.ts';
-import type { QueryResult, Row, Store, Transaction } from './db.ts';
+import type { QueryResult, Row, Store, Transaction } from './types.ts';
 
 export const SQLITE_FILE = 'runbook-bot.sqlite';
 const PID_FILE = 'runbook-bot.pid';

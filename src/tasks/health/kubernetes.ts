@@ -1,7 +1,7 @@
 // Kubernetes health as the runbooks' daily `kubectl get` checks read it: every finding names its object, a refused read is a gap beside the rest.
 import { type KubernetesClients } from '../../clients/kubernetes.ts';
 import { kubernetesError } from '../../clients/kubernetes-errors.ts';
-import type { ServiceConfig } from '../../config/schema.ts';
+import type { KubernetesCheckConfig, ServiceKubernetes } from '../../config/schema.ts';
 import { ConfigError } from '../../errors.ts';
 import {
   notConfigured,
@@ -21,9 +21,6 @@ import { readNamespace, unreachable, type Gap, type Snapshot } from './kubernete
 import { scopeOf } from './kubernetes/scope.ts';
 import { storageFindings } from './kubernetes/storage.ts';
 import { podFindings, workloadFindings } from './kubernetes/workloads.ts';
-
-export type KubernetesCheckConfig = NonNullable<NonNullable<ServiceConfig['health']>['kubernetes']>;
-export type ServiceKubernetes = NonNullable<ServiceConfig['kubernetes']>;
 
 /** Problems named in the one-line reason; the rest are counted there and listed in full by --details. */
 const MAX_IN_REASON = 5;

@@ -1,7 +1,7 @@
 // Certificates by expiry: cert-manager's Certificates where its CRD exists, and the x509 inside kubernetes.io/tls secrets (node:crypto).
 import { X509Certificate } from 'node:crypto';
 import type { Finding } from '../check.ts';
-import type { KubernetesCheckConfig } from '../kubernetes.ts';
+import type { KubernetesCheckConfig } from '../../../config/schema.ts';
 import { age, objectFinding, plural, span } from './finding.ts';
 import type { Snapshot, TlsSecret } from './reads.ts';
 import { parsedTime } from './schemas.ts';

@@ -1,5 +1,5 @@
 // Which objects of the namespace a service's check is about: all of them by default, or its configured workloads and what belongs to them.
-import type { KubernetesCheckConfig, ServiceKubernetes } from '../kubernetes.ts';
+import type { KubernetesCheckConfig, ServiceKubernetes } from '../../../config/schema.ts';
 import type { Ingress, Pod, Service, Snapshot } from './reads.ts';
 import type { LabelSelector } from './schemas.ts';
 

@@ -1,6 +1,6 @@
 // Persistent volume claims as `kubectl get pvc` shows them: Pending past a grace period, Lost, or bound to a failed volume.
 import type { Finding } from '../check.ts';
-import type { KubernetesCheckConfig } from '../kubernetes.ts';
+import type { KubernetesCheckConfig } from '../../../config/schema.ts';
 import { age, objectFinding, plural } from './finding.ts';
 import type { Snapshot } from './reads.ts';
 import type { Scope } from './scope.ts';

@@ -1,6 +1,6 @@
 // Workloads ready against desired, and their pods as `kubectl get pods` shows them: stuck, pending, not ready, restarted (with the last cause), near their memory limit.
 import type { Finding } from '../check.ts';
-import type { KubernetesCheckConfig, ServiceKubernetes } from '../kubernetes.ts';
+import type { KubernetesCheckConfig, ServiceKubernetes } from '../../../config/schema.ts';
 import { age, ago, objectFinding, okFinding, plural, span } from './finding.ts';
 import { formatBytes } from '../../../config/units.ts';
 import { memoryBytes } from './quantity.ts';
