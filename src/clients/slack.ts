@@ -134,6 +134,9 @@ interface Waiter {
  */
 class BudgetQueue {
   readonly #queues = new Map<string, Waiter[]>();
+  // Per budget, ends its server's pause for the head's tokens: a new head (more urgent, or one that may wait only a
+  // little) is asked for at once, not after the old head's pause of up to a second.
+  readonly #wakers = new Map<string, () => void>();
   readonly #budget: SlackBudget;
   readonly #postsPerMinute: number;
   #seq = 0;
@@ -170,7 +173,7 @@ class BudgetQueue {
       }
     }
     return new Promise<Turn>((resolve) => {
-      queue.push({
+      const waiter: Waiter = {
         rank: PRIORITY_RANK[context.priority],
         seq: (this.#seq += 1),
         since,
@@ -178,9 +181,18 @@ class BudgetQueue {
         maxWaitMs: context.maxWaitMs,
         supersedeKey,
         resolve,
-      });
-      queue.sort((a, b) => a.rank - b.rank || a.seq - b.seq);
+      };
+      // In priority order, first come first served within one: after the last waiter of its rank or a more urgent one.
+      let low = 0;
+      let high = queue.length;
+      while (low < high) {
+        const middle = (low + high) >>> 1;
+        if (queue[middle]!.rank <= waiter.rank) low = middle + 1;
+        else high = middle;
+      }
+      queue.splice(low, 0, waiter);
       if (idle) void this.#serve(bucket, queue);
+      else if (low === 0) this.#wakers.get(bucket.key)?.();
     });
   }
 
@@ -210,7 +222,15 @@ class BudgetQueue {
         head.resolve({ kind: 'busy', waitMs });
         continue;
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(waitMs, 1_000)));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(wake, Math.min(waitMs, 1_000));
+        function wake(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#wakers.set(bucket.key, wake);
+      });
+      this.#wakers.delete(bucket.key);
     }
     this.#queues.delete(bucket.key);
   }
