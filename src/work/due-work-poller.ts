@@ -146,7 +146,8 @@ export class DueWorkPoller {
   readonly #running = new Map<string, Set<Promise<void>>>();
   readonly #loops: Array<Promise<void>> = [];
   readonly #stop = new AbortController();
-  #wake = new AbortController();
+  // Per lane: a freed slot wakes only its own lane (waking all of them cost every lane a claim per finished row).
+  readonly #wakes = new Map<string, AbortController>();
 
   constructor(options: DueWorkPollerOptions) {
     this.owner = options.owner ?? REPLICA_ID;
@@ -167,6 +168,7 @@ export class DueWorkPoller {
   addLane(lane: Lane): void {
     this.#lanes.push(lane);
     this.#running.set(lane.name, new Set());
+    this.#wakes.set(lane.name, new AbortController());
     for (const [kind, handler] of Object.entries(lane.kinds)) this.#handlers.set(kind, handler);
   }
 
@@ -178,14 +180,14 @@ export class DueWorkPoller {
   /** Stops claiming; resolves when the running work has finished. */
   async stop(): Promise<void> {
     this.#stop.abort();
-    this.#wake.abort();
+    this.wake();
     await Promise.all(this.#loops);
     await Promise.allSettled([...this.#running.values()].flatMap((running) => [...running]));
   }
 
   /** Something became due (a declaration, "escalate now", a resolve): look now instead of after the sleep. */
   wake(): void {
-    this.#wake.abort();
+    for (const wake of this.#wakes.values()) wake.abort();
   }
 
   /** Runs one pass of every lane and waits for what it started (tests with a moved clock). Returns rows run. */
@@ -205,6 +207,9 @@ export class DueWorkPoller {
   async #loop(lane: Lane): Promise<void> {
     const log = this.#o.logger.child({ component: 'work', lane: lane.name });
     while (!this.#stop.signal.aborted) {
+      // A wake-up from here on (a slot freed or work added while it looks) ends the coming sleep at once.
+      let wake = this.#wakes.get(lane.name)!;
+      if (wake.signal.aborted) this.#wakes.set(lane.name, (wake = new AbortController()));
       let claimed: number;
       try {
         claimed = await this.#pass(lane, false);
@@ -218,8 +223,7 @@ export class DueWorkPoller {
       const now = this.#o.clock.now().getTime();
       const next = slotsFree ? await nextWorkAt(this.#o.store, Object.keys(lane.kinds)).catch(() => undefined) : undefined;
       const sleep = Math.max(slotsFree ? 0 : 50, Math.min(this.#o.maxSleepMs, next ? next.getTime() - now : this.#o.maxSleepMs));
-      if (this.#wake.signal.aborted) this.#wake = new AbortController();
-      if (sleep > 0) await this.#o.clock.sleep(sleep, AbortSignal.any([this.#stop.signal, this.#wake.signal]));
+      if (sleep > 0) await this.#o.clock.sleep(sleep, AbortSignal.any([this.#stop.signal, wake.signal]));
     }
   }
 
@@ -241,7 +245,7 @@ export class DueWorkPoller {
       const run = this.#run(claim).finally(() => {
         running.delete(run);
         // A slot is free: the lane looks again now rather than after its sleep.
-        if (!wait) this.wake();
+        if (!wait) this.#wakes.get(lane.name)!.abort();
       });
       running.add(run);
       return run;
