@@ -5,6 +5,7 @@ import type { Logger } from '../log.ts';
 import type { SlackOutbox } from './slack-outbox.ts';
 import type { PostOnce } from './slack-post-once.ts';
 import {
+  SlackBusyError,
   slackErrorCode,
   UncertainOutcomeError,
   withSlackPriority,
@@ -119,7 +120,7 @@ export function createIncidentSlack(
     },
     async invite(channel, userIds, options = {}) {
       const unique = [...new Set(userIds)];
-      if (unique.length === 0) return;
+      if (unique.length === 0) return 'invited';
       const invite = async () => {
         // conversations.invite takes up to 100 users and fails the whole call for one bad user, so go one by one on failure.
         for (let i = 0; i < unique.length; i += 100) {
@@ -140,7 +141,16 @@ export function createIncidentSlack(
           }
         }
       };
-      await (options.maxWaitMs === undefined ? invite() : withSlackPriorityLimit(options.maxWaitMs, invite));
+      if (options.maxWaitMs === undefined) await invite();
+      else {
+        try {
+          await withSlackPriorityLimit(options.maxWaitMs, invite);
+        } catch (error) {
+          if (error instanceof SlackBusyError) return 'busy';
+          throw error;
+        }
+      }
+      return 'invited';
     },
     async expand(principals) {
       const users = new Set<string>();

@@ -10,9 +10,9 @@ import {
   addEvent,
   claimPageCopy,
   getIncident,
-  getStep,
   listEvents,
   listSteps,
+  type EscalationStep,
   type Incident,
   markAckAlarmSent,
   markPageCopied,
@@ -37,10 +37,10 @@ export async function copyEarlierPages(
   deps: Pick<IncidentModuleDeps, 'store' | 'slack' | 'config' | 'clock'>,
   incident: Incident,
   lease: Lease,
-  options: { below?: number; waitForOthers?: boolean } = {},
+  options: { below?: number; waitForOthers?: boolean; steps?: EscalationStep[] } = {},
 ): Promise<void> {
   const { store, slack, config, clock } = deps;
-  const earlier = (await listSteps(store, incident.id)).filter(
+  const earlier = (options.steps ?? (await listSteps(store, incident.id))).filter(
     (step) =>
       step.level < (options.below ?? Number.POSITIVE_INFINITY) &&
       step.state === 'posted' &&
@@ -83,13 +83,19 @@ export class Pager {
     const { store, slack, clock, config } = this.#o;
     const { incidentId, level } = parseEscalationKey(lease.claim.key);
     const log = this.#o.logger.child({ incidentId, level });
-    const [incident, step] = await Promise.all([getIncident(store, incidentId), getStep(store, incidentId, level)]);
+    // Read side by side: with thousands of pages due at once, each round trip to the store delays every page behind it.
+    const [incident, steps, events] = await Promise.all([
+      getIncident(store, incidentId),
+      listSteps(store, incidentId),
+      listEvents(store, incidentId),
+    ]);
+    const step = steps.find((candidate) => candidate.level === level);
     // Resolved, or the level was replaced by a new severity's or posted already: nothing to page.
     if (!incident || incident.status === 'resolved' || !step || step.state !== 'pending') return;
     const lookFirst = lease.claim.uncertain || lease.claim.attempts > 1;
     const postedAt = clock.now();
     const late = postedAt.getTime() - step.due_at.getTime() > this.#o.lateAfterMs;
-    const notes = (await listEvents(store, incident.id))
+    const notes = events
       .filter((event) => event.kind === 'note')
       .slice(-3)
       .map((event) => event.text);
@@ -97,14 +103,13 @@ export class Pager {
     const posted = await slack.at('page', async () => {
       if (incident.channel_id) {
         // Lower levels paged before the channel existed land here first, so the channel reads in order.
-        await copyEarlierPages(this.#o, incident, lease, { below: level });
+        await copyEarlierPages(this.#o, incident, lease, { below: level, steps });
         const users = await slack.expand(step.notify);
-        await lease.hold();
         // Invited first, so the mention reaches them, when the invite budget (Tier 3) has room right now; a page never
         // waits for it (when it is busy, the invite follows the page).
         const invited = await slack
           .invite(incident.channel_id, users, { maxWaitMs: INVITE_BEFORE_PAGE_MAX_WAIT_MS })
-          .then(() => true)
+          .then((outcome) => outcome === 'invited')
           .catch((error: unknown) => {
             log.warn({ event: 'escalation.invite_deferred', err: error });
             return false;
@@ -135,7 +140,10 @@ export class Pager {
       });
     });
     const marked = await store.transaction(async (tx) => {
-      await lease.hold(tx);
+      // The fence. Paged in the incident channel, nothing is left to do after the marks: the work is finished in this
+      // transaction (one round trip less per page); paged in the announcement channel, it still copies below.
+      if (incident.channel_id) await lease.completeHeld(tx);
+      else await lease.hold(tx);
       if (!(await markStepPosted(tx, incidentId, level, { at: postedAt, in: posted.channel, ts: posted.ts, late }))) return false;
       await addEvent(
         tx,

@@ -53,8 +53,11 @@ export interface IncidentSlack {
   ): Promise<void>;
   update(channel: string, ts: string, message: SlackMessage): Promise<void>;
   pin(channel: string, ts: string): Promise<void>;
-  /** Invites users (never fails on ones already there); with maxWaitMs, fails rather than wait longer for Slack's budget. */
-  invite(channel: string, userIds: string[], options?: { maxWaitMs?: number }): Promise<void>;
+  /**
+   * Invites users (never fails on ones already there); with maxWaitMs, 'busy' (not all invited yet) rather than wait
+   * longer for Slack's budget.
+   */
+  invite(channel: string, userIds: string[], options?: { maxWaitMs?: number }): Promise<'invited' | 'busy'>;
   /** User ids for a list of users and user groups. */
   expand(principals: string[]): Promise<string[]>;
   ephemeral(channel: string, user: string, text: string): Promise<void>;

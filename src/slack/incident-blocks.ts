@@ -320,17 +320,24 @@ export function announcement(incident: Incident): string {
   return `${SEVERITY_ICON[incident.severity]} *${incident.severity} incident declared*: ${escapeText(incident.title)}${incident.service ? ` (${escapeText(incident.service)})` : ''}. Join <#${incident.channel_id}>.`;
 }
 
+// One formatter per time zone: making one costs far more than formatting (every page and card formats times).
+const whenFormats = new Map<string, Intl.DateTimeFormat>();
+
 export function formatWhen(at: Date, timezone: string): string {
-  const text = new Intl.DateTimeFormat('en-GB', {
-    timeZone: timezone,
-    month: 'short',
-    day: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-    timeZoneName: 'short',
-  }).format(at);
-  return text;
+  let format = whenFormats.get(timezone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-GB', {
+      timeZone: timezone,
+      month: 'short',
+      day: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+      timeZoneName: 'short',
+    });
+    whenFormats.set(timezone, format);
+  }
+  return format.format(at);
 }
 
 /** In the incident channel: a level that was paged in the announcement channel before this channel existed. */

@@ -96,6 +96,16 @@ export class Lease {
     return outcome !== false;
   }
 
+  /**
+   * Finishes the work inside the caller's transaction, as its fence: throws (and aborts the signal) when the lease is
+   * lost, so the transaction's other writes roll back with it.
+   */
+  async completeHeld(db: Queryable, result?: Record<string, unknown>): Promise<void> {
+    if (await this.complete(db, result)) return;
+    this.#lost.abort(new Error(`lost the lease on ${this.claim.key}`));
+    throw this.#lost.signal.reason as Error;
+  }
+
   get finished(): boolean {
     return this.#finished;
   }
