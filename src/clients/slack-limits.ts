@@ -56,7 +56,15 @@ export interface BucketSpec {
   /** Tokens per millisecond. */
   rate: number;
   capacity: number;
+  /** Tokens kept for urgent calls, when not reserveOf's rule. */
+  reserve?: number;
 }
+
+/**
+ * Methods only incident setups call, never a page or a person waiting: their budget keeps no reserve. Channel creation
+ * is Tier 2 (20 a minute): a token kept back there is three seconds later for the next channel, and no page gains.
+ */
+const SETUP_ONLY_METHODS = new Set(['conversations.create']);
 
 /** The buckets a call draws from: the method's, or for a post the channel's and the workspace's posting budgets. */
 export function bucketsFor(method: string, channel: string | undefined, postsPerMinute = DEFAULT_POSTS_PER_MINUTE): BucketSpec[] {
@@ -68,7 +76,14 @@ export function bucketsFor(method: string, channel: string | undefined, postsPer
   }
   const perMinute = TIER_PER_MINUTE[METHOD_TIERS[method] ?? 3];
   // Bursts up to a sixth of a minute's budget, at least one call.
-  return [{ key: `method:${method}`, rate: perMinute / 60_000, capacity: Math.max(1, Math.floor(perMinute / 6)) }];
+  return [
+    {
+      key: `method:${method}`,
+      rate: perMinute / 60_000,
+      capacity: Math.max(1, Math.floor(perMinute / 6)),
+      ...(SETUP_ONLY_METHODS.has(method) ? { reserve: 0 } : {}),
+    },
+  ];
 }
 
 /** The bucket a 429 closes: for a post, the channel's (Slack does not say which budget it was). */
@@ -83,6 +98,7 @@ export function bucketHitBy(method: string, channel: string | undefined): string
  * The rate left to the others is the same; only the last tokens of a burst are kept back.
  */
 export function reserveOf(bucket: BucketSpec): number {
+  if (bucket.reserve !== undefined) return bucket.reserve;
   return bucket.capacity >= 3 ? Math.max(1, Math.floor(bucket.capacity / 5)) : 0;
 }
 
@@ -157,6 +173,18 @@ end
 return 0
 `;
 
+// KEYS: the bucket's "blocked" key and its hash. ARGV: Retry-After in ms. The bucket reopens with one token, as in
+// memoryBudget: every replica's next calls after Retry-After come one at a time, not as a burst into the limit just hit.
+const BLOCK_SCRIPT = `
+local ms = tonumber(ARGV[1])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('SET', KEYS[1], '1', 'PX', ms)
+redis.call('HSET', KEYS[2], 'tokens', '1', 'at', tostring(now + ms))
+redis.call('PEXPIRE', KEYS[2], 120000 + ms)
+return 0
+`;
+
 /** The budget shared by every replica on one Redis. */
 export function redisBudget(redis: Redis, prefix = 'runbook-bot:slack:'): SlackBudget {
   return {
@@ -167,7 +195,7 @@ export function redisBudget(redis: Redis, prefix = 'runbook-bot:slack:'): SlackB
       return Number(wait);
     },
     async block(bucket, ms) {
-      await redis.set(`${prefix}blocked:${bucket}`, '1', 'PX', Math.max(1, Math.ceil(ms)));
+      await redis.eval(BLOCK_SCRIPT, 2, `${prefix}blocked:${bucket}`, `${prefix}bucket:${bucket}`, Math.max(1, Math.ceil(ms)));
     },
   };
 }
