@@ -3,8 +3,8 @@
 // s3rver. Each is measured by /usr/bin/time: wall time, CPU time (user + system, child processes included: the bot's figure
 // holds its pg_dump and gpg), peak RSS (the largest process of the tree) and file system writes.
 // The default data set is pgbench scale 10 plus 64 MiB of random bytea, which does not compress (--dataset pgbench for a
-// pgbench-only database of --scale). Goals: encrypted >= 0.9x the throughput of pg_dump alone, peak RSS <= 150 MB,
-// nothing written to disk by the bot.
+// pgbench-only database of --scale). Goals: encrypted >= 0.9x the throughput of pg_dump alone, peak RSS <= 150 MB
+// (150,000,000 bytes: 143 MiB; the table prints both), nothing written to disk by the bot.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +23,7 @@ const { values: args } = parseArgs({
 });
 
 const BUCKET = 'bench-backups';
+const PEAK_RSS_GOAL_BYTES = 150_000_000;
 const RANDOM_MIB = 64;
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
 
@@ -195,7 +196,7 @@ async function main(): Promise<void> {
     }
     const base = Math.min(...results.get(variants[0]!.label)!.map((measured) => measured.wallSeconds));
     console.log(
-      `\n${'best of each'.padEnd(34)} ${'wall'.padStart(8)} ${'x pg_dump'.padStart(10)} ${'CPU'.padStart(8)} ${'peak RSS'.padStart(10)} ${'fs writes'.padStart(10)}`,
+      `\n${'best of each'.padEnd(34)} ${'wall'.padStart(8)} ${'x pg_dump'.padStart(10)} ${'CPU'.padStart(8)} ${'peak RSS'.padStart(18)} ${'fs writes'.padStart(10)}`,
     );
     let pass = true;
     for (const variant of variants) {
@@ -206,15 +207,16 @@ async function main(): Promise<void> {
         continue;
       }
       const best = measured.reduce((a, b) => (b.wallSeconds < a.wallSeconds ? b : a));
-      const rss = Math.max(...measured.map((one) => one.peakRssKb)) / 1024;
+      const rssBytes = Math.max(...measured.map((one) => one.peakRssKb)) * 1024;
       const writes = Math.max(...measured.map((one) => one.fsWrites)) * 512;
       console.log(
-        `${variant.label.padEnd(34)} ${`${best.wallSeconds.toFixed(2)} s`.padStart(8)} ${(base / best.wallSeconds).toFixed(2).padStart(10)} ${`${best.cpuSeconds.toFixed(2)} s`.padStart(8)} ${`${rss.toFixed(0)} MiB`.padStart(10)} ${`${writes} B`.padStart(10)}`,
+        `${variant.label.padEnd(34)} ${`${best.wallSeconds.toFixed(2)} s`.padStart(8)} ${(base / best.wallSeconds).toFixed(2).padStart(10)} ${`${best.cpuSeconds.toFixed(2)} s`.padStart(8)} ${`${(rssBytes / 2 ** 20).toFixed(0)} MiB/${(rssBytes / 1e6).toFixed(0)} MB`.padStart(18)} ${`${writes} B`.padStart(10)}`,
       );
-      if (variant.bot) pass &&= rss <= 150 && writes === 0 && (!variant.throughputGoal || base / best.wallSeconds >= 0.9);
+      if (variant.bot)
+        pass &&= rssBytes <= PEAK_RSS_GOAL_BYTES && writes === 0 && (!variant.throughputGoal || base / best.wallSeconds >= 0.9);
     }
     console.log(
-      `\ngoals: encrypted >= 0.9x pg_dump's throughput, peak RSS <= 150 MiB, 0 bytes written by the bot -> ${pass ? 'PASS' : 'FAIL'}` +
+      `\ngoals: encrypted >= 0.9x pg_dump's throughput, peak RSS <= 150 MB (143 MiB), 0 bytes written by the bot -> ${pass ? 'PASS' : 'FAIL'}` +
         `\n(${mb(size)} MiB database; CPU includes child processes, so the bot's holds its pg_dump and gpg; the load average was ${readLoad()})`,
     );
     process.exitCode = pass ? 0 : 1;

@@ -1,5 +1,6 @@
 // A tool a backup runs as a child process (pg_dump, pg_restore, gpg): its exit as a promise with the reason in words, and a stop that leaves no orphan.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { ExternalError, type ErrorCode } from '../../errors.ts';
 import { redactString } from '../../log.ts';
@@ -22,7 +23,8 @@ export interface ToolOptions {
   args: string[];
   /** stdin and stdout as for spawn; stderr is always read (its tail goes into the failure's message). */
   stdin: 'pipe' | 'ignore' | Readable;
-  stdout: 'pipe' | 'ignore';
+  /** A socket: the child writes to it directly (see child-output.ts). */
+  stdout: 'pipe' | 'ignore' | Socket;
   /** More descriptors after stderr (fd 3…), e.g. 'pipe' to hand gpg a key without a file. */
   extra?: Array<'pipe'>;
   env: Record<string, string | undefined>;

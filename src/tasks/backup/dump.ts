@@ -1,8 +1,9 @@
 // The database part of a backup: pg_dump -Fc, piped into gpg when encrypted (as the runbooks do), streamed into one S3 object, then verified and recorded.
-// pg_dump's output goes to gpg directly, never through this process; only the ciphertext is read here, a part at a time.
-import type { Readable } from 'node:stream';
-import { stallGuard, type DeadlineOptions } from '../../deadline.ts';
+// pg_dump's output goes to gpg directly, never through this process; only the ciphertext is read here, straight into the part being filled.
+import { stallGuard, type DeadlineOptions, type StallGuard } from '../../deadline.ts';
 import type { Logger } from '../../log.ts';
+import type { ByteReader } from './byte-reader.ts';
+import { openChildOutput } from './child-output.ts';
 import { loadRecipientKey, startEncryption } from './encrypt.ts';
 import type { BackupDeps, BackupObject, BackupRequest, BackupSettings } from './model.ts';
 import { finalizeObject, uploadObject } from './object.ts';
@@ -28,15 +29,27 @@ export async function backUpDatabase(
   // What the manifest records about the database is read while pg_dump connects and reads the catalog.
   const describing = Promise.all([describeDatabase(url), pgToolVersion(pgDump)]);
   describing.catch(() => undefined);
-  const dump = startPgTool({
-    command: pgDump,
-    args: ['--format=custom', '--no-password'],
-    databaseUrl: url,
-    pipe: 'stdout',
-    env: request.env,
-  });
-  const encryption = recipient ? startEncryption(recipient, dump.stdout!, request.env) : undefined;
-  // gpg holds the pipe now. Our own end is closed, so that pg_dump sees a broken pipe, not a wait, if gpg dies.
+  // What we upload (the ciphertext, or the dump itself) comes on a socket read into one reused buffer: see child-output.ts.
+  const output = await openChildOutput();
+  let dump: ReturnType<typeof startPgTool>;
+  let encryption: ReturnType<typeof startEncryption> | undefined;
+  try {
+    dump = startPgTool({
+      command: pgDump,
+      args: ['--format=custom', '--no-password'],
+      databaseUrl: url,
+      pipe: 'stdout',
+      ...(recipient ? {} : { stdout: output.childEnd }),
+      env: request.env,
+    });
+    encryption = recipient ? startEncryption(recipient, dump.stdout!, request.env, output.childEnd) : undefined;
+  } catch (error) {
+    output.close();
+    throw error;
+  }
+  // The children hold their ends now. Ours are closed: pg_dump sees a broken pipe, not a wait, if gpg dies, and the
+  // reader sees the end of the data once the child writing it exits.
+  output.handedOver();
   if (encryption) dump.stdout!.destroy();
   log.info({ event: 'backup.pg_dump_started', pid: dump.child.pid, gpg: encryption?.child.pid, key });
   const stop = () => {
@@ -51,7 +64,7 @@ export async function backUpDatabase(
   });
   succeeded.catch(() => undefined);
   const database = new URL(url).pathname.slice(1) || 'the database';
-  const source = untilStalled(encryption?.stdout ?? dump.stdout!, {
+  const source = untilStalled(output.reader, {
     dependency: 'pg_dump',
     doing: `dumping ${database}`,
     limitMs: request.pgToolStallMs ?? DEFAULT_PG_TOOL_STALL_MS,
@@ -80,29 +93,31 @@ export async function backUpDatabase(
   } finally {
     // Whatever happened, neither pg_dump nor gpg outlives its backup.
     stop();
+    output.close();
     await Promise.all([dump.exited.catch(() => undefined), encryption?.exited.catch(() => undefined)]);
   }
 }
 
 /**
- * The producer's bytes; the stream fails with a DeadlineError when none arrive for the limit while we wait for them.
+ * The producer's bytes; a read fails with a DeadlineError when none arrive for the limit while we wait for them.
  * Time spent uploading (S3 holding us up) does not count: that is S3's stall limit, not pg_dump's.
  */
-async function* untilStalled(source: Readable, options: DeadlineOptions): AsyncGenerator<Uint8Array> {
-  const guard = stallGuard(options);
-  const onStall = () => source.destroy(guard.signal.reason as Error);
-  guard.signal.addEventListener('abort', onStall, { once: true });
-  const iterator: AsyncIterator<Uint8Array> = source[Symbol.asyncIterator]();
-  try {
-    for (;;) {
-      guard.touch();
-      const next = await iterator.next();
-      guard.dispose();
-      if (next.done) return;
-      yield next.value;
-    }
-  } finally {
-    guard.dispose();
-    guard.signal.removeEventListener('abort', onStall);
-  }
+function untilStalled(source: ByteReader, options: DeadlineOptions): ByteReader {
+  let guard: StallGuard | undefined;
+  return {
+    async read(into) {
+      if (guard) guard.touch();
+      else {
+        const created = stallGuard(options);
+        created.signal.addEventListener('abort', () => source.cancel(created.signal.reason as Error), { once: true });
+        guard = created;
+      }
+      try {
+        return await source.read(into);
+      } finally {
+        guard.dispose();
+      }
+    },
+    cancel: (reason) => source.cancel(reason),
+  };
 }

@@ -1,5 +1,6 @@
 // OpenPGP encryption of backups by gpg, as the runbooks do it (`pg_dump | gpg -e`): the recipient's public key from config, checked by gpg, and gpg as a pipe.
 // gpg runs with no home directory and no keyring: the key travels on a pipe, nothing is written to disk, and `gpg --decrypt` reads the result.
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import type { ServiceConfig } from '../../config/schema.ts';
@@ -86,22 +87,23 @@ export function parseKeyListing(where: string, armored: string, listing: string)
   return { armored, fingerprint: fingerprint.toUpperCase(), userIds };
 }
 
-export interface EncryptionProcess extends ToolProcess {
-  /** The ciphertext: a binary OpenPGP message. */
-  stdout: Readable;
-}
-
 /**
  * gpg encrypting `input` to the recipient: pg_dump's output handed to gpg directly (no byte of plaintext passes through
- * this process), or 'pipe' to write to its stdin. No compression: pg_dump -Fc already compresses.
+ * this process), or 'pipe' to write to its stdin. The ciphertext (a binary OpenPGP message) goes to `output`: a pipe to
+ * this process, or a socket (see child-output.ts). No compression: pg_dump -Fc already compresses.
  */
-export function startEncryption(recipient: RecipientKey, input: Readable | 'pipe', env: Env): EncryptionProcess {
+export function startEncryption(
+  recipient: RecipientKey,
+  input: Readable | 'pipe',
+  env: Env,
+  output: 'pipe' | Socket = 'pipe',
+): ToolProcess {
   const gpg = startTool({
     command: 'gpg',
     // `-&3` is file descriptor 3 (--enable-special-filenames): Node's pipes are sockets, which /dev/fd/3 cannot open.
     args: [...GPG_ISOLATION, '--enable-special-filenames', '--compress-algo', 'none', '--recipient-file', '-&3', '--encrypt'],
     stdin: input,
-    stdout: 'pipe',
+    stdout: output,
     extra: ['pipe'],
     env: gpgEnvironment(env),
     code: 'encryption_failed',
@@ -110,7 +112,7 @@ export function startEncryption(recipient: RecipientKey, input: Readable | 'pipe
   const keyPipe = gpg.child.stdio[3] as NodeJS.WritableStream & { on(event: 'error', listener: () => void): void };
   keyPipe.on('error', () => undefined);
   keyPipe.end(recipient.armored);
-  return gpg as EncryptionProcess;
+  return gpg;
 }
 
 function gpgEnvironment(env: Env): Record<string, string | undefined> {

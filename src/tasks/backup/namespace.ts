@@ -1,4 +1,5 @@
 // The config part of a backup: the service's Kubernetes namespace as YAML (secrets only when encrypted) in one S3 object, verified and recorded.
+import { chunkReader } from './byte-reader.ts';
 import { loadRecipientKey, startEncryption } from './encrypt.ts';
 import type { BackupDeps, BackupObject, BackupRequest, BackupSettings } from './model.ts';
 import { finalizeObject, uploadObject } from './object.ts';
@@ -37,7 +38,7 @@ export async function backUpNamespace(
       request,
       settings,
       { kind: 'config', key, recipient, started, signal },
-      encryption?.stdout ?? [bytes],
+      chunkReader(encryption ? encryption.stdout! : [bytes]),
       { succeeded: encryption?.exited ?? Promise.resolve(), stop: () => encryption?.stop() },
     );
   } finally {

@@ -5,6 +5,7 @@ import type { Clock } from '../../clock.ts';
 import { recordBackup } from '../../store/backups.ts';
 import { putManifest, replaceObjectMetadata, verifyStoredObject, type BackupManifest } from './catalog.ts';
 import { manifestKey, type BackupKind } from './keys.ts';
+import type { ByteReader } from './byte-reader.ts';
 import type { RecipientKey } from './encrypt.ts';
 import type { BackupDeps, BackupObject, BackupRequest, BackupSettings } from './model.ts';
 import type { DatabaseInfo } from './pg-tools.ts';
@@ -28,7 +29,7 @@ export function uploadObject(
   request: BackupRequest,
   settings: BackupSettings,
   target: UploadTarget,
-  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  source: ByteReader,
   producer: { succeeded: Promise<void>; stop(): void },
 ): Promise<StreamUploadResult> {
   return uploadStream({

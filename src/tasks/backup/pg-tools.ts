@@ -1,5 +1,6 @@
 // pg_dump and pg_restore as child processes (password in the environment, never on the command line), and what a database is (version, size).
 import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
 import pg from 'pg';
 import { ExternalError, errorMessage } from '../../errors.ts';
 import { redactString } from '../../log.ts';
@@ -15,6 +16,8 @@ export interface PgToolOptions {
   databaseUrl: string;
   /** Which end is a pipe: pg_dump writes to us, pg_restore reads from us. */
   pipe: 'stdout' | 'stdin';
+  /** With pipe 'stdout': the socket the tool writes to, instead of a pipe to this process. */
+  stdout?: Socket;
   env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -24,7 +27,7 @@ export function startPgTool(options: PgToolOptions): PgToolProcess {
     command: options.command,
     args: [...options.args, `--dbname=${url}`],
     stdin: options.pipe === 'stdin' ? 'pipe' : 'ignore',
-    stdout: options.pipe === 'stdout' ? 'pipe' : 'ignore',
+    stdout: options.pipe === 'stdout' ? (options.stdout ?? 'pipe') : 'ignore',
     env: {
       ...process.env,
       ...options.env,

@@ -13,6 +13,7 @@ import {
 import { isDeadlineError } from '../../deadline.ts';
 import { ExternalError, errorMessage } from '../../errors.ts';
 import { s3ErrorMessage } from '../../clients/s3.ts';
+import type { ByteReader } from './byte-reader.ts';
 
 export interface StreamUploadOptions {
   s3: S3Client;
@@ -21,7 +22,8 @@ export interface StreamUploadOptions {
   contentType: string;
   metadata?: Record<string, string>;
   serverSideEncryption?: ServerSideEncryption | undefined;
-  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+  /** Read straight into the part being filled; cancelled when the upload fails. */
+  source: ByteReader;
   /**
    * Settles once the producer's fate is known: resolves when it succeeded (pg_dump exited 0), rejects with why not.
    * The end of `source` proves nothing — a pg_dump that fails after writing still closes its output normally — so the
@@ -79,6 +81,8 @@ export async function uploadStream(options: StreamUploadOptions): Promise<Stream
   const fail = (reason: unknown) => {
     firstFailure ??= reason;
     options.stopProducer();
+    // A read waiting on the producer ends now, not when the producer's exit closes its output.
+    options.source.cancel(asError(firstFailure));
   };
   const onAbort = () => fail(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
@@ -109,7 +113,8 @@ export async function uploadStream(options: StreamUploadOptions): Promise<Stream
           throw s3Failure(signal, `cannot start a multipart upload of s3://${bucket}/${key}`, error);
         },
       );
-    creating = starting.catch(() => undefined);
+    // An upload that cannot start stops pg_dump at once, rather than when the first part is full.
+    creating = starting.catch(fail);
 
     let partNumber = 1;
     let buffer = takeBuffer(spare, partSize(base, partNumber));
@@ -149,19 +154,14 @@ export async function uploadStream(options: StreamUploadOptions): Promise<Stream
       filled = 0;
     };
 
-    for await (const chunk of options.source) {
-      if (firstFailure !== undefined) break;
-      hash.update(chunk);
-      size += chunk.length;
-      let offset = 0;
-      while (offset < chunk.length) {
-        const n = Math.min(buffer.length - filled, chunk.length - offset);
-        buffer.set(chunk.subarray(offset, offset + n), filled);
-        filled += n;
-        offset += n;
-        if (filled === buffer.length) await dispatch();
-      }
+    while (firstFailure === undefined) {
+      const n = await options.source.read(buffer.subarray(filled));
+      if (n === 0) break;
+      hash.update(buffer.subarray(filled, filled + n));
+      filled += n;
+      size += n;
       options.onBytes?.(size);
+      if (filled === buffer.length) await dispatch();
     }
     if (firstFailure !== undefined) throw firstFailure;
     // The last part may be short; an empty object still needs one (empty) part.
@@ -191,6 +191,7 @@ export async function uploadStream(options: StreamUploadOptions): Promise<Stream
   } catch (error) {
     const reason = firstFailure ?? error;
     options.stopProducer();
+    options.source.cancel(asError(reason));
     // An upload still being created is aborted once its id is known.
     await creating;
     // Parts still on the wire would otherwise land after the abort and keep the upload alive.
@@ -232,6 +233,10 @@ function s3Failure(signal: AbortSignal, doing: string, error: unknown): unknown 
   // "S3: CreateMultipartUpload s3://…: no answer within 1 min (the limit is timeouts.s3.request…)" says it all.
   if (isDeadlineError(error)) return error;
   return new ExternalError('S3', `${doing}: ${s3ErrorMessage(error)}`, { code: 's3_failed', cause: error });
+}
+
+function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(errorMessage(reason));
 }
 
 function takeBuffer(spare: Buffer[], size: number): Buffer {
