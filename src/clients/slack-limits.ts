@@ -56,15 +56,7 @@ export interface BucketSpec {
   /** Tokens per millisecond. */
   rate: number;
   capacity: number;
-  /** Tokens kept for urgent calls, when not reserveOf's rule. */
-  reserve?: number;
 }
-
-/**
- * Methods only incident setups call, never a page or a person waiting: their budget keeps no reserve. Channel creation
- * is Tier 2 (20 a minute): a token kept back there is three seconds later for the next channel, and no page gains.
- */
-const SETUP_ONLY_METHODS = new Set(['conversations.create']);
 
 /** The buckets a call draws from: the method's, or for a post the channel's and the workspace's posting budgets. */
 export function bucketsFor(method: string, channel: string | undefined, postsPerMinute = DEFAULT_POSTS_PER_MINUTE): BucketSpec[] {
@@ -76,14 +68,7 @@ export function bucketsFor(method: string, channel: string | undefined, postsPer
   }
   const perMinute = TIER_PER_MINUTE[METHOD_TIERS[method] ?? 3];
   // Bursts up to a sixth of a minute's budget, at least one call.
-  return [
-    {
-      key: `method:${method}`,
-      rate: perMinute / 60_000,
-      capacity: Math.max(1, Math.floor(perMinute / 6)),
-      ...(SETUP_ONLY_METHODS.has(method) ? { reserve: 0 } : {}),
-    },
-  ];
+  return [{ key: `method:${method}`, rate: perMinute / 60_000, capacity: Math.max(1, Math.floor(perMinute / 6)) }];
 }
 
 /** The bucket a 429 closes: for a post, the channel's (Slack does not say which budget it was). */
@@ -95,10 +80,11 @@ export function bucketHitBy(method: string, channel: string | undefined): string
  * Tokens a budget keeps for urgent calls (pages, people waiting on an answer). A call of lower priority takes a token
  * only while more than this is left. Each replica orders its own calls by priority, but the budget shared through Redis
  * is first come, first served: without a reserve, setups and summaries of one replica empty it under a page of another.
- * The rate left to the others is the same; only the last tokens of a burst are kept back.
+ * The rate left to the others is the same; only the last tokens of a burst are kept back. The reserve also keeps the
+ * calls that are not urgent a token clear of Slack's own count, which sees each call a little after it took its token
+ * (later still from a loaded replica): channel creation without it met 429s, each one a Tier 2 call spent for nothing.
  */
 export function reserveOf(bucket: BucketSpec): number {
-  if (bucket.reserve !== undefined) return bucket.reserve;
   return bucket.capacity >= 3 ? Math.max(1, Math.floor(bucket.capacity / 5)) : 0;
 }
 

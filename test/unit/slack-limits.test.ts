@@ -5,7 +5,7 @@ import { bucketsFor, memoryBudget } from '../../src/clients/slack-limits.ts';
 describe('Slack budgets', () => {
   it('rates methods by tier and posts by channel and workspace', () => {
     expect(bucketsFor('conversations.create', undefined)).toEqual([
-      { key: 'method:conversations.create', rate: 20 / 60_000, capacity: 3, reserve: 0 },
+      { key: 'method:conversations.create', rate: 20 / 60_000, capacity: 3 },
     ]);
     expect(bucketsFor('chat.update', 'C1')[0]!.rate).toBeCloseTo(50 / 60_000);
     expect(bucketsFor('chat.postMessage', 'C1').map((bucket) => bucket.key)).toEqual(['post:C1', 'post:workspace']);
@@ -52,14 +52,5 @@ describe('the reserve for urgent calls', () => {
     expect(await budget.take(channel, true)).toBe(0);
     now += 1_000;
     expect(await budget.take(channel, true)).toBe(0);
-  });
-
-  it('keeps none where no urgent call draws: setups create channels with the whole burst', async () => {
-    const budget = memoryBudget(() => 0);
-    const create = bucketsFor('conversations.create', undefined);
-    expect([await budget.take(create, true), await budget.take(create, true), await budget.take(create, true)]).toEqual([
-      0, 0, 0,
-    ]);
-    expect(await budget.take(create, true)).toBe(3_000);
   });
 });
