@@ -14,7 +14,8 @@ import { Permissions } from './handlers/authorize.ts';
 import { Confirmations, type ConfirmableAction } from './handlers/confirm.ts';
 import { registerHandlers } from './handlers/register.ts';
 import { incidentHealthMessage } from './handlers/health.ts';
-import type { IncidentDeps } from './handlers/incident.ts';
+import type { HandlerDeps } from './handlers/listener.ts';
+import type { IncidentSlack } from './incidents/slack-port.ts';
 import { createIncidentSlack } from './clients/incident-slack.ts';
 import { Pager } from './incidents/escalation.ts';
 import { ALERT_WORK, AlertIntake } from './incidents/alerts.ts';
@@ -114,284 +115,36 @@ export async function startBot(options: BotOptions): Promise<Bot> {
     mode,
   });
 
-  const { store, migration } = await openMigratedStore(storeOptions(config, logger));
-  const cleanups: Array<() => Promise<unknown>> = [() => store.close()];
+  const store = await openBotStore(config, logger);
+  // What stop() closes last, most recent first; a failed start also closes what `started` holds (server, Socket Mode).
+  const cleanups: Cleanup[] = [() => store.close()];
+  const started: Cleanup[] = [];
   try {
-    logger.info({
-      event: 'store.ready',
-      dialect: store.dialect,
-      applied: migration.applied.map((m) => `${m.version}_${m.name}`),
-      schemaVersion: migration.latest,
-    });
+    const base: Base = { config, store, clock, logger, metrics };
+    const redis = await connectRedis(base, cleanups);
+    const slack = slackWayOut(base, botToken, redis);
+    const services = handlerServices(base, slack, options.confirmableActions);
+    const work = await workPoller(base, redis, options.escalation, cleanups);
+    const incident = incidentWork(base, slack, services, work, options.escalation);
+    const receivers = slackReceivers(base, slack, services, mode, botToken, options.socketTiming);
+    registerHandlers(receivers.app, { ...services, incidents: incident.incidents });
+    const routes = httpRoutes(base, redis, services, incident, receivers);
 
-    const redisLimitMs = config.file.timeouts.redis;
-    // The Redis client (and its library) loads only when there is a Redis to coordinate through.
-    const redisModule = env.REDIS_URL ? await import('./clients/redis.ts') : undefined;
-    const redis: Redis | undefined =
-      env.REDIS_URL && redisModule ? redisModule.createRedisClient(env.REDIS_URL, logger, redisLimitMs) : undefined;
-    if (redis && redisModule) {
-      cleanups.unshift(() => redis.quit().catch(() => redis.disconnect()));
-      await redisModule.connectRedis(redis, logger, redisLimitMs);
-    }
-
-    // One way out to Slack: every call waits for its method's budget, shared by the replicas through Redis when there is one.
-    const budget = redis
-      ? resilientBudget(redisBudget(redis), memoryBudget(), (error) =>
-          logger.warn({ event: 'slack.budget_redis_failed', err: error }),
-        )
-      : memoryBudget();
-    const slack = createSlackClient({
-      token: botToken,
-      apiUrl: env.SLACK_API_URL,
-      logger,
-      metrics,
-      budget,
-      timeoutMs: config.file.timeouts.slack,
-      postsPerMinute: config.file.slack.postsPerMinute,
-    });
-    const inflight = new InFlight();
-    const reads = new SharedReads({ clock, freshForMs: config.file.reads.freshFor });
-    const queue = new WorkQueue({
-      concurrencyOf: (kind) => config.file.queue.kinds[kind] ?? config.file.queue.concurrency,
-      maxWaiting: config.file.queue.waiting,
-      onChange: (kind, running, waiting) => {
-        metrics.queueJobs.set({ kind, state: 'running' }, running);
-        metrics.queueJobs.set({ kind, state: 'waiting' }, waiting);
-      },
-      onRefused: (kind) => metrics.queueRefused.inc({ kind }),
-    });
-    const permissions = new Permissions({ config, slack, clock, logger });
-    for (const action of ['resolve', 'backup', 'restore', 'rollback', 'privacyReset'] as const) {
-      const open = Object.keys(config.file.services).filter((service) => permissions.ruleFor(action, service) === undefined);
-      if (open.length > 0)
-        logger.warn({
-          event: 'permissions.open',
-          action,
-          services: open,
-          message: `anyone in the workspace may ${action} these services: set permissions.${action}`,
-        });
-    }
-    const audit = new AuditWriter(store);
-    const confirmations = new Confirmations({
-      config,
-      store,
-      slack,
-      logger,
-      metrics,
-      inflight,
-      clock,
-      permissions,
-      audit,
-      reads,
-      queue,
-    });
-    for (const action of options.confirmableActions ?? []) confirmations.register(action);
-
-    // Durable work: the poller runs it here; the modules below add work and wake it (and, through Redis, the others).
-    const { timers } = config.file;
-    const poller = new DueWorkPoller({
-      store,
-      clock,
-      logger,
-      metrics,
-      leaseMs: options.escalation?.leaseMs ?? timers.lease,
-      maxSleepMs: options.escalation?.maxSleepMs ?? timers.pollEvery,
-      retryAfterMs: timers.retryAfter,
-      classify: workErrorFor,
-    });
-    const signals: WakeSignals | undefined = redis
-      ? await (await import('./clients/wake-signals.ts')).createWakeSignals(redis, () => poller.wake(), logger, redisLimitMs)
-      : undefined;
-    if (signals) cleanups.unshift(() => signals.close());
-    const workAdded = () => {
-      poller.wake();
-      signals?.publish();
-    };
-    // Work run at once for a request (a declaration's setup) waits only briefly for Slack's budget, then is left to the poller.
-    const runWorkNow = (key: string) => withSlackPriority('interactive', () => poller.runNow(key), RUN_NOW_MAX_WAIT_MS);
-    const postOnce = new PostOnce(slack, metrics);
-    const outbox = new SlackOutbox({ store, clock, slack, postOnce });
-    outbox.attach(poller);
-    const incidentSlack = createIncidentSlack(slack, postOnce, outbox, logger);
-    const incidents = new IncidentService({
-      store,
-      slack: incidentSlack,
-      config,
-      clock,
-      logger,
-      healthCheck: (service) => incidentHealthMessage(config, clock, reads, service),
-      onWorkAdded: workAdded,
-      runWorkNow,
-      background: (work) => {
-        // During shutdown no new background work starts.
-        if (!inflight.closed) inflight.run(work);
-      },
-    });
-    const incidentModule = { store, slack: incidentSlack, config, clock, logger, incidents };
-    const alerts = new AlertIntake({ ...incidentModule, onWorkAdded: workAdded, runWorkNow });
-    if (!env.ALERTMANAGER_TOKEN)
-      logger.warn({
-        event: 'alertmanager.disabled',
-        message: 'ALERTMANAGER_TOKEN is not set: /webhooks/alertmanager answers 401 to everything',
-      });
-    const pager = new Pager({ ...incidentModule, lateAfterMs: options.escalation?.lateAfterMs ?? timers.lateAfter });
-    const setup = new ChannelSetup(incidentModule);
-    const views = new IncidentViews(incidentModule);
-    const reports = new IncidentReportPublisher(incidentModule);
-    const archiver = new ChannelArchiver(incidentModule);
-    const reminders = new UpdateReminders({
-      ...incidentModule,
-      lateAfterMs: options.escalation?.lateAfterMs ?? timers.lateAfter,
-    });
-    // Lanes: pages never queue behind setups, setups never behind alert deliveries or card updates. Setups mostly wait
-    // for Slack's budgets, so many run at once: channels then get created as fast as Tier 2 allows.
-    poller.addLane({
-      name: 'pages',
-      concurrency: 16,
-      kinds: {
-        [INCIDENT_WORK.escalation]: (lease) => pager.postLevel(lease),
-        [INCIDENT_WORK.ackAlarm]: (lease) => pager.raiseAckAlarm(lease),
-        [INCIDENT_WORK.updateReminder]: (lease) => reminders.remind(lease),
-      },
-    });
-    poller.addLane({ name: 'setups', concurrency: 16, kinds: { [INCIDENT_WORK.setup]: (lease) => setup.run(lease) } });
-    poller.addLane({ name: 'alerts', concurrency: 4, kinds: { [ALERT_WORK]: (lease) => alerts.process(lease) } });
-    poller.addLane({
-      name: 'slack',
-      concurrency: 16,
-      kinds: {
-        ...outbox.handlers(),
-        [INCIDENT_WORK.card]: (lease) => views.renderCard(lease),
-        [INCIDENT_WORK.topic]: (lease) => views.renderTopic(lease),
-        [INCIDENT_WORK.report]: (lease) => reports.publish(lease),
-        [INCIDENT_WORK.archiveNotice]: (lease) => archiver.announce(lease),
-        [INCIDENT_WORK.archive]: (lease) => archiver.archive(lease),
-      },
-    });
-    const deps: IncidentDeps = {
-      config,
-      store,
-      slack,
-      logger,
-      metrics,
-      inflight,
-      clock,
-      permissions,
-      confirmations,
-      incidents,
-      audit,
-      reads,
-      queue,
-    };
-
-    const identity = botIdentity(slack, logger);
-    let reportFatal: (error: ExternalError) => void = () => undefined;
-    const fatal = new Promise<ExternalError>((resolve) => {
-      reportFatal = resolve;
-    });
-    const socket =
-      mode === 'socket'
-        ? new SocketModeConnections({
-            appToken: env.SLACK_APP_TOKEN!,
-            apiUrl: env.SLACK_API_URL,
-            connections: config.file.socketMode.connections,
-            staggerMs: config.file.socketMode.stagger,
-            readinessGraceMs: config.file.socketMode.readinessGrace,
-            requestTimeoutMs: config.file.timeouts.slack,
-            logger,
-            metrics,
-            onFatal: (error) => reportFatal(error),
-            ...(options.socketTiming ? { timing: options.socketTiming } : {}),
-          })
-        : undefined;
-    const http = socket
-      ? undefined
-      : new HTTPReceiver({
-          signingSecret: env.SLACK_SIGNING_SECRET!,
-          logger: slackLogger(logger) as never,
-          endpoints: '/slack/events',
-          unhandledRequestTimeoutMillis: 3_001,
-        });
-    // Re-deliveries (Socket Mode retry_attempt, HTTP X-Slack-Retry-Num) are acked and dropped before any listener.
-    const receiver = new DeliverOnce((socket ?? http)!, { store, clock, logger, metrics, mode, inflight });
-    const app = new App({
-      receiver,
-      // No listener keeps conversation state; Bolt's default store would look it up (and fail) on every request.
-      convoStore: false,
-      logger: slackLogger(logger) as never,
-      clientOptions: env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {},
-      // Our own authorize: Bolt would otherwise call auth.test at construction and crash on an unreachable Slack.
-      authorize: async () => ({ botToken, ...(await identity.get()) }),
-    });
-    app.error(async (error) => {
-      logger.error({ event: 'slack.unhandled_error', err: error, code: slackErrorCode(error) });
-    });
-    registerHandlers(app, deps);
-
-    const routes: Route[] = [
-      ...opsRoutes({
-        store,
-        redis,
-        redisLimitMs,
-        metrics,
-        isDraining: () => inflight.closed,
-        ...(socket ? { slackNotReady: () => socket.notReadyReason() } : {}),
-      }),
-      alertmanagerRoute({ token: env.ALERTMANAGER_TOKEN, intake: alerts, inflight, logger }),
-    ];
-    if (http) {
-      const listener = http.requestListener;
-      routes.push({
-        method: 'POST',
-        path: '/slack/events',
-        handle: (req, res) => {
-          // Bolt refuses requests signed more than five minutes ago but takes any dated in the future, which a captured
-          // request could then be replayed until. Slack's rule is five minutes either way. Wall time, as Bolt's check
-          // uses, not the injected clock: it is compared with the time Slack signed at.
-          const skewMs = slackTimestampSkewMs(req.headers['x-slack-request-timestamp'], systemClock.now());
-          if (skewMs === undefined || Math.abs(skewMs) > SLACK_TIMESTAMP_WINDOW_MS) {
-            logger.warn({ event: 'slack.request_refused', reason: 'timestamp', skewMs });
-            return sendJson(res, 401, { error: 'x-slack-request-timestamp is more than five minutes from now' });
-          }
-          return listener(req, res);
-        },
-      });
-    }
     const server: Server = createHttpServer({ routes, logger });
     const port = await listen(server, env.PORT, options.host);
-    // Only for a failed start; stop() closes these itself, in order.
-    const closeCleanup = () => closeServer(server, 2_000);
-    const socketCleanup = () => app.stop();
-    cleanups.unshift(closeCleanup);
+    started.unshift(() => closeServer(server, 2_000));
     if (mode === 'socket') {
       // Connecting does not hold up start-up: ops endpoints, timers and schedules run while Slack is unreachable,
       // and the connections keep reconnecting by themselves (a refused token resolves `fatal`).
-      await app.start();
-      cleanups.unshift(socketCleanup);
+      await receivers.app.start();
+      started.unshift(() => receivers.app.stop());
     }
-    identity.warmUp();
-    if (options.escalation?.autoStart ?? true) poller.start();
-    const healthWatch = new HealthWatch({ store, slack: incidentSlack, config, clock, logger, incidents });
-    const scheduler = new Scheduler({
-      store,
-      clock,
-      logger,
-      jobs: buildJobs(
-        { config, store, slack, outbox, clock, logger },
-        {
-          ...healthJobWork({ config, clock, store, healthWatch, reads }),
-          ...backupJobWork({ config, store, clock, logger, inflight, audit }),
-          ...auditJobWork({ config, store, clock, outbox, audit }),
-          ...options.jobWork,
-        },
-      ),
-      catchUpWithinMs: config.file.schedules.catchUpWithin,
-      metrics,
-    });
+    receivers.identity.warmUp();
+    if (options.escalation?.autoStart ?? true) work.poller.start();
+    const { healthWatch, scheduler } = schedules(base, slack, services, incident, options.jobWork);
     if (options.schedules?.autoStart ?? true) await scheduler.start();
     logger.info({ event: 'bot.started', port, mode });
 
-    let stopping: Promise<void> | undefined;
     return {
       config,
       store,
@@ -400,48 +153,402 @@ export async function startBot(options: BotOptions): Promise<Bot> {
       logger,
       mode,
       port,
-      incidents,
-      poller,
-      confirmations,
+      incidents: incident.incidents,
+      poller: work.poller,
+      confirmations: services.confirmations,
       scheduler,
       healthWatch,
-      fatal,
-      idle: () => inflight.idle(),
-      stop() {
-        stopping ??= (async () => {
-          const started = Date.now();
-          logger.info({ event: 'bot.stopping', inFlight: inflight.size });
-          const drainMs = options.drainTimeoutMs ?? 7_000;
-          // Stop taking new work: no new connections or socket events, no new escalation passes, and requests still
-          // waiting in the queue are told to ask again rather than started now.
-          queue.close(new UserError(SHUTTING_DOWN, 'shutting_down'));
-          const serverClosed = closeServer(server, drainMs);
-          if (mode === 'socket')
-            await app.stop().catch((error: unknown) => logger.warn({ event: 'bot.socket_stop_failed', err: error }));
-          await poller.stop();
-          await scheduler.stop();
-          // Let short work finish; then tell long work (backups, rollouts) to stop cleanly and give it the rest.
-          let drained = await inflight.drain(drainMs * 0.6);
-          if (!drained) {
-            confirmations.abortRunning();
-            drained = await inflight.drain(drainMs * 0.4);
-          }
-          if (!drained) logger.warn({ event: 'bot.drain_timeout', unfinished: inflight.size });
-          await serverClosed;
-          // What is left: Redis and the store.
-          await runCleanups(
-            cleanups.filter((cleanup) => cleanup !== closeCleanup && cleanup !== socketCleanup),
-            logger,
-          );
-          logger.info({ event: 'bot.stopped', ms: Date.now() - started });
-        })();
-        return stopping;
-      },
+      fatal: receivers.fatal,
+      idle: () => services.inflight.idle(),
+      stop: stopper({ logger, mode, server, receivers, work, scheduler, services, cleanups }, options.drainTimeoutMs),
     };
   } catch (error) {
-    await runCleanups(cleanups, logger);
+    await runCleanups([...started, ...cleanups], logger);
     throw error;
   }
+}
+
+// ---- the parts startBot wires, in the order it wires them ------------------------------------------------------
+
+/** What every part is built from. */
+interface Base {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+type Cleanup = () => Promise<unknown>;
+
+/** The store, migrated (and older embedded data imported). */
+async function openBotStore(config: Config, logger: Logger): Promise<Store> {
+  const { store, migration } = await openMigratedStore(storeOptions(config, logger));
+  logger.info({
+    event: 'store.ready',
+    dialect: store.dialect,
+    applied: migration.applied.map((m) => `${m.version}_${m.name}`),
+    schemaVersion: migration.latest,
+  });
+  return store;
+}
+
+/** Redis when REDIS_URL is set: the replicas share Slack's budgets and wake each other through it. */
+async function connectRedis({ config, logger }: Base, cleanups: Cleanup[]): Promise<Redis | undefined> {
+  const { env } = config;
+  const redisLimitMs = config.file.timeouts.redis;
+  // The Redis client (and its library) loads only when there is a Redis to coordinate through.
+  const redisModule = env.REDIS_URL ? await import('./clients/redis.ts') : undefined;
+  const redis: Redis | undefined =
+    env.REDIS_URL && redisModule ? redisModule.createRedisClient(env.REDIS_URL, logger, redisLimitMs) : undefined;
+  if (redis && redisModule) {
+    cleanups.unshift(() => redis.quit().catch(() => redis.disconnect()));
+    await redisModule.connectRedis(redis, logger, redisLimitMs);
+  }
+  return redis;
+}
+
+/** One way out to Slack: every call waits for its method's budget, shared by the replicas through Redis when there is one. */
+function slackWayOut({ config, logger, metrics }: Base, botToken: string, redis: Redis | undefined): GatedWebClient {
+  const budget = redis
+    ? resilientBudget(redisBudget(redis), memoryBudget(), (error) =>
+        logger.warn({ event: 'slack.budget_redis_failed', err: error }),
+      )
+    : memoryBudget();
+  return createSlackClient({
+    token: botToken,
+    apiUrl: config.env.SLACK_API_URL,
+    logger,
+    metrics,
+    budget,
+    timeoutMs: config.file.timeouts.slack,
+    postsPerMinute: config.file.slack.postsPerMinute,
+  });
+}
+
+/** What every handler is given besides the incidents: work in flight, shared reads, the queue, permissions, audit, confirmations. */
+function handlerServices(
+  { config, store, clock, logger, metrics }: Base,
+  slack: GatedWebClient,
+  confirmableActions: Array<ConfirmableAction<never>> = [],
+): HandlerDeps {
+  const inflight = new InFlight();
+  const reads = new SharedReads({ clock, freshForMs: config.file.reads.freshFor });
+  const queue = new WorkQueue({
+    concurrencyOf: (kind) => config.file.queue.kinds[kind] ?? config.file.queue.concurrency,
+    maxWaiting: config.file.queue.waiting,
+    onChange: (kind, running, waiting) => {
+      metrics.queueJobs.set({ kind, state: 'running' }, running);
+      metrics.queueJobs.set({ kind, state: 'waiting' }, waiting);
+    },
+    onRefused: (kind) => metrics.queueRefused.inc({ kind }),
+  });
+  const permissions = new Permissions({ config, slack, clock, logger });
+  for (const action of ['resolve', 'backup', 'restore', 'rollback', 'privacyReset'] as const) {
+    const open = Object.keys(config.file.services).filter((service) => permissions.ruleFor(action, service) === undefined);
+    if (open.length > 0)
+      logger.warn({
+        event: 'permissions.open',
+        action,
+        services: open,
+        message: `anyone in the workspace may ${action} these services: set permissions.${action}`,
+      });
+  }
+  const audit = new AuditWriter(store);
+  const shared = { config, store, slack, logger, metrics, inflight, clock, permissions, audit, reads, queue };
+  const confirmations = new Confirmations(shared);
+  for (const action of confirmableActions) confirmations.register(action);
+  return { ...shared, confirmations };
+}
+
+interface WorkPoller {
+  /** Runs durable work here; the modules add work and wake it (and, through Redis, the other replicas). */
+  poller: DueWorkPoller;
+  workAdded: () => void;
+  /** Work run at once for a request (a declaration's setup) waits only briefly for Slack's budget, then is left to the poller. */
+  runWorkNow: (key: string) => Promise<void>;
+}
+
+async function workPoller(
+  { config, store, clock, logger, metrics }: Base,
+  redis: Redis | undefined,
+  tuning: BotOptions['escalation'],
+  cleanups: Cleanup[],
+): Promise<WorkPoller> {
+  const { timers } = config.file;
+  const poller = new DueWorkPoller({
+    store,
+    clock,
+    logger,
+    metrics,
+    leaseMs: tuning?.leaseMs ?? timers.lease,
+    maxSleepMs: tuning?.maxSleepMs ?? timers.pollEvery,
+    retryAfterMs: timers.retryAfter,
+    classify: workErrorFor,
+  });
+  const redisLimitMs = config.file.timeouts.redis;
+  const signals: WakeSignals | undefined = redis
+    ? await (await import('./clients/wake-signals.ts')).createWakeSignals(redis, () => poller.wake(), logger, redisLimitMs)
+    : undefined;
+  if (signals) cleanups.unshift(() => signals.close());
+  return {
+    poller,
+    workAdded: () => {
+      poller.wake();
+      signals?.publish();
+    },
+    runWorkNow: (key) => withSlackPriority('interactive', () => poller.runNow(key), RUN_NOW_MAX_WAIT_MS),
+  };
+}
+
+interface IncidentWork {
+  incidents: IncidentService;
+  incidentSlack: IncidentSlack;
+  outbox: SlackOutbox;
+  alerts: AlertIntake;
+}
+
+/** The incident domain and the durable work it does, each kind in its lane of the poller. */
+function incidentWork(
+  { config, store, clock, logger, metrics }: Base,
+  slack: GatedWebClient,
+  { inflight, reads }: HandlerDeps,
+  { poller, workAdded, runWorkNow }: WorkPoller,
+  tuning: BotOptions['escalation'],
+): IncidentWork {
+  const { timers } = config.file;
+  const postOnce = new PostOnce(slack, metrics);
+  const outbox = new SlackOutbox({ store, clock, slack, postOnce });
+  outbox.attach(poller);
+  const incidentSlack = createIncidentSlack(slack, postOnce, outbox, logger);
+  const incidents = new IncidentService({
+    store,
+    slack: incidentSlack,
+    config,
+    clock,
+    logger,
+    healthCheck: (service) => incidentHealthMessage(config, clock, reads, service),
+    onWorkAdded: workAdded,
+    runWorkNow,
+    background: (work) => {
+      // During shutdown no new background work starts.
+      if (!inflight.closed) inflight.run(work);
+    },
+  });
+  const incidentModule = { store, slack: incidentSlack, config, clock, logger, incidents };
+  const alerts = new AlertIntake({ ...incidentModule, onWorkAdded: workAdded, runWorkNow });
+  if (!config.env.ALERTMANAGER_TOKEN)
+    logger.warn({
+      event: 'alertmanager.disabled',
+      message: 'ALERTMANAGER_TOKEN is not set: /webhooks/alertmanager answers 401 to everything',
+    });
+  const pager = new Pager({ ...incidentModule, lateAfterMs: tuning?.lateAfterMs ?? timers.lateAfter });
+  const setup = new ChannelSetup(incidentModule);
+  const views = new IncidentViews(incidentModule);
+  const reports = new IncidentReportPublisher(incidentModule);
+  const archiver = new ChannelArchiver(incidentModule);
+  const reminders = new UpdateReminders({ ...incidentModule, lateAfterMs: tuning?.lateAfterMs ?? timers.lateAfter });
+  // Lanes: pages never queue behind setups, setups never behind alert deliveries or card updates. Setups mostly wait
+  // for Slack's budgets, so many run at once: channels then get created as fast as Tier 2 allows.
+  poller.addLane({
+    name: 'pages',
+    concurrency: 16,
+    kinds: {
+      [INCIDENT_WORK.escalation]: (lease) => pager.postLevel(lease),
+      [INCIDENT_WORK.ackAlarm]: (lease) => pager.raiseAckAlarm(lease),
+      [INCIDENT_WORK.updateReminder]: (lease) => reminders.remind(lease),
+    },
+  });
+  poller.addLane({ name: 'setups', concurrency: 16, kinds: { [INCIDENT_WORK.setup]: (lease) => setup.run(lease) } });
+  poller.addLane({ name: 'alerts', concurrency: 4, kinds: { [ALERT_WORK]: (lease) => alerts.process(lease) } });
+  poller.addLane({
+    name: 'slack',
+    concurrency: 16,
+    kinds: {
+      ...outbox.handlers(),
+      [INCIDENT_WORK.card]: (lease) => views.renderCard(lease),
+      [INCIDENT_WORK.topic]: (lease) => views.renderTopic(lease),
+      [INCIDENT_WORK.report]: (lease) => reports.publish(lease),
+      [INCIDENT_WORK.archiveNotice]: (lease) => archiver.announce(lease),
+      [INCIDENT_WORK.archive]: (lease) => archiver.archive(lease),
+    },
+  });
+  return { incidents, incidentSlack, outbox, alerts };
+}
+
+interface SlackReceivers {
+  app: App;
+  /** Set in Socket Mode: its connections; `http` otherwise. */
+  socket: SocketModeConnections | undefined;
+  http: HTTPReceiver | undefined;
+  identity: ReturnType<typeof botIdentity>;
+  /** Resolves when Slack refuses SLACK_APP_TOKEN (see Bot.fatal). */
+  fatal: Promise<ExternalError>;
+}
+
+/** Slack's way in: Socket Mode connections or the HTTP receiver, re-deliveries dropped, and the Bolt app on top. */
+function slackReceivers(
+  { config, store, clock, logger, metrics }: Base,
+  slack: GatedWebClient,
+  { inflight }: HandlerDeps,
+  mode: Bot['mode'],
+  botToken: string,
+  socketTiming: BotOptions['socketTiming'],
+): SlackReceivers {
+  const { env } = config;
+  const identity = botIdentity(slack, logger);
+  const fatal = Promise.withResolvers<ExternalError>();
+  const socket =
+    mode === 'socket'
+      ? new SocketModeConnections({
+          appToken: env.SLACK_APP_TOKEN!,
+          apiUrl: env.SLACK_API_URL,
+          connections: config.file.socketMode.connections,
+          staggerMs: config.file.socketMode.stagger,
+          readinessGraceMs: config.file.socketMode.readinessGrace,
+          requestTimeoutMs: config.file.timeouts.slack,
+          logger,
+          metrics,
+          onFatal: (error) => fatal.resolve(error),
+          ...(socketTiming ? { timing: socketTiming } : {}),
+        })
+      : undefined;
+  const http = socket
+    ? undefined
+    : new HTTPReceiver({
+        signingSecret: env.SLACK_SIGNING_SECRET!,
+        logger: slackLogger(logger) as never,
+        endpoints: '/slack/events',
+        unhandledRequestTimeoutMillis: 3_001,
+      });
+  // Re-deliveries (Socket Mode retry_attempt, HTTP X-Slack-Retry-Num) are acked and dropped before any listener.
+  const receiver = new DeliverOnce((socket ?? http)!, { store, clock, logger, metrics, mode, inflight });
+  const app = new App({
+    receiver,
+    // No listener keeps conversation state; Bolt's default store would look it up (and fail) on every request.
+    convoStore: false,
+    logger: slackLogger(logger) as never,
+    clientOptions: env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {},
+    // Our own authorize: Bolt would otherwise call auth.test at construction and crash on an unreachable Slack.
+    authorize: async () => ({ botToken, ...(await identity.get()) }),
+  });
+  app.error(async (error) => {
+    logger.error({ event: 'slack.unhandled_error', err: error, code: slackErrorCode(error) });
+  });
+  return { app, socket, http, identity, fatal: fatal.promise };
+}
+
+/** The HTTP server's routes: ops endpoints, the Alertmanager webhook and, without Socket Mode, Slack's events. */
+function httpRoutes(
+  { config, store, logger, metrics }: Base,
+  redis: Redis | undefined,
+  { inflight }: HandlerDeps,
+  { alerts }: IncidentWork,
+  { socket, http }: SlackReceivers,
+): Route[] {
+  const routes: Route[] = [
+    ...opsRoutes({
+      store,
+      redis,
+      redisLimitMs: config.file.timeouts.redis,
+      metrics,
+      isDraining: () => inflight.closed,
+      ...(socket ? { slackNotReady: () => socket.notReadyReason() } : {}),
+    }),
+    alertmanagerRoute({ token: config.env.ALERTMANAGER_TOKEN, intake: alerts, inflight, logger }),
+  ];
+  if (http) {
+    const listener = http.requestListener;
+    routes.push({
+      method: 'POST',
+      path: '/slack/events',
+      handle: (req, res) => {
+        // Bolt refuses requests signed more than five minutes ago but takes any dated in the future, which a captured
+        // request could then be replayed until. Slack's rule is five minutes either way. Wall time, as Bolt's check
+        // uses, not the injected clock: it is compared with the time Slack signed at.
+        const skewMs = slackTimestampSkewMs(req.headers['x-slack-request-timestamp'], systemClock.now());
+        if (skewMs === undefined || Math.abs(skewMs) > SLACK_TIMESTAMP_WINDOW_MS) {
+          logger.warn({ event: 'slack.request_refused', reason: 'timestamp', skewMs });
+          return sendJson(res, 401, { error: 'x-slack-request-timestamp is more than five minutes from now' });
+        }
+        return listener(req, res);
+      },
+    });
+  }
+  return routes;
+}
+
+/** The health watch and the scheduled jobs, each claimed once across replicas. */
+function schedules(
+  { config, store, clock, logger, metrics }: Base,
+  slack: GatedWebClient,
+  { inflight, reads, audit }: HandlerDeps,
+  { incidents, incidentSlack, outbox }: IncidentWork,
+  jobWork: JobWork | undefined,
+): { healthWatch: HealthWatch; scheduler: Scheduler } {
+  const healthWatch = new HealthWatch({ store, slack: incidentSlack, config, clock, logger, incidents });
+  const scheduler = new Scheduler({
+    store,
+    clock,
+    logger,
+    jobs: buildJobs(
+      { config, store, slack, outbox, clock, logger },
+      {
+        ...healthJobWork({ config, clock, store, healthWatch, reads }),
+        ...backupJobWork({ config, store, clock, logger, inflight, audit }),
+        ...auditJobWork({ config, store, clock, outbox, audit }),
+        ...jobWork,
+      },
+    ),
+    catchUpWithinMs: config.file.schedules.catchUpWithin,
+    metrics,
+  });
+  return { healthWatch, scheduler };
+}
+
+/** Bot.stop: stop taking work, drain what runs, then close Redis and the store; once, however often it is called. */
+function stopper(
+  parts: {
+    logger: Logger;
+    mode: Bot['mode'];
+    server: Server;
+    receivers: SlackReceivers;
+    work: WorkPoller;
+    scheduler: Scheduler;
+    services: HandlerDeps;
+    cleanups: Cleanup[];
+  },
+  drainMs = 7_000,
+): () => Promise<void> {
+  const { logger, mode, server, receivers, work, scheduler, services, cleanups } = parts;
+  const { inflight, queue, confirmations } = services;
+  let stopping: Promise<void> | undefined;
+  return () => {
+    stopping ??= (async () => {
+      const started = Date.now();
+      logger.info({ event: 'bot.stopping', inFlight: inflight.size });
+      // Stop taking new work: no new connections or socket events, no new escalation passes, and requests still
+      // waiting in the queue are told to ask again rather than started now.
+      queue.close(new UserError(SHUTTING_DOWN, 'shutting_down'));
+      const serverClosed = closeServer(server, drainMs);
+      if (mode === 'socket')
+        await receivers.app.stop().catch((error: unknown) => logger.warn({ event: 'bot.socket_stop_failed', err: error }));
+      await work.poller.stop();
+      await scheduler.stop();
+      // Let short work finish; then tell long work (backups, rollouts) to stop cleanly and give it the rest.
+      let drained = await inflight.drain(drainMs * 0.6);
+      if (!drained) {
+        confirmations.abortRunning();
+        drained = await inflight.drain(drainMs * 0.4);
+      }
+      if (!drained) logger.warn({ event: 'bot.drain_timeout', unfinished: inflight.size });
+      await serverClosed;
+      // What is left: Redis and the store.
+      await runCleanups(cleanups, logger);
+      logger.info({ event: 'bot.stopped', ms: Date.now() - started });
+    })();
+    return stopping;
+  };
 }
 
 const SHUTTING_DOWN = ':warning: The bot is restarting, so this request did not run. Run it again in a moment.';
