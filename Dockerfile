@@ -29,4 +29,6 @@ EXPOSE 3000
 VOLUME ["/data"]
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["node", "dist/src/main.js"]
+# A young generation of 4 MB semi-spaces instead of V8's 16 MB: the bot allocates little per request, and the 32 MB
+# default kept resident for it was a quarter of the idle process (README, Deployment; bench:footprint reads this line).
+CMD ["node", "--max-semi-space-size=4", "dist/src/main.js"]

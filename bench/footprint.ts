@@ -49,6 +49,15 @@ function memoryOf(pid: number): { rss: number; peak: number } {
 
 const mb = (bytes: number) => `${(bytes / MB).toFixed(0)} MB`;
 
+/** The Node flags the container starts the bot with (the Dockerfile's CMD): the figures are those of what ships. */
+function shippedNodeFlags(): string[] {
+  const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
+  if (!cmd) throw new Error('bench:footprint: the Dockerfile has no CMD line to take the Node flags from');
+  const argv = JSON.parse(cmd) as string[];
+  return argv.slice(1, argv.indexOf('dist/src/main.js'));
+}
+const NODE_FLAGS = shippedNodeFlags();
+
 /** Builds dist/ when it is missing or older than a source file: the container runs the built JavaScript. */
 function ensureBuilt(): void {
   if (existsSync(MAIN) && statSync(MAIN).isFile()) {
@@ -135,7 +144,7 @@ async function sendMany(baseUrl: string, count: number, input: (i: number) => Sl
 
 async function startTimed(env: Record<string, string>): Promise<{ bot: BotProcess; readyMs: number }> {
   const started = performance.now();
-  const bot = await startBotProcess(env, 60_000, MAIN);
+  const bot = await startBotProcess({ ...env, NODE_OPTIONS: NODE_FLAGS.join(' ') }, 60_000, MAIN);
   return { bot, readyMs: performance.now() - started };
 }
 
@@ -258,7 +267,8 @@ async function main(): Promise<void> {
   writeFileSync(configPath, stringify(parse(readFileSync(join(ROOT, 'config/runbook-bot.example.yml'), 'utf8'))));
 
   console.log(
-    `bench:footprint: the built bot (${MAIN.replace(ROOT, '')}) with the example config; ${INCIDENTS} open incidents seeded, ` +
+    `bench:footprint: the built bot (node ${[...NODE_FLAGS, MAIN.replace(ROOT, '')].join(' ')}, as the Dockerfile starts it) ` +
+      `with the example config; ${INCIDENTS} open incidents seeded, ` +
       `${REQUESTS} mixed commands at concurrency ${CONCURRENCY}; Node ${process.version}`,
   );
   const results: Figures[] = [];
