@@ -1,6 +1,9 @@
 // The embedded dialect: one SQLite file (node:sqlite, built into Node) for one small process.
 //
-// Why SQLite and node:sqlite: see the README ("Storage"). Statements run synchronously and take microseconds; an
+// Why SQLite and node:sqlite: see the README ("Storage"). Statements run synchronously and take microseconds; what
+// takes milliseconds, making a commit durable, does not hold the event loop: the WAL is written with synchronous=NORMAL
+// and fsynced off the main thread, and a write resolves only once that fsync is done (one fsync for the writes of the
+// same moment, like PostgreSQL's group commit). An
 // async mutex keeps other callers out while a transaction is open (one connection), and AsyncLocalStorage lets code
 // inside the transaction use the store directly. The same SQL text as PostgreSQL is accepted after three mechanical
 // rewrites: $1 → ?1, `::type` casts dropped, `FOR UPDATE [OF t] SKIP LOCKED` dropped (a SQLite write transaction
@@ -9,6 +12,7 @@
 // (timestamptz, boolean, jsonb), or for computed columns by the name (…_at, …_until are times).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ExternalError } from '../errors.ts';
@@ -23,6 +27,8 @@ type Convert = (value: unknown) => unknown;
 interface Prepared {
   statement: StatementSync;
   returnsRows: boolean;
+  /** Changes the database (so its promise waits for the WAL to reach the disk). */
+  writes: boolean;
   converters: Array<[string, Convert]>;
 }
 
@@ -71,7 +77,8 @@ export async function openSqliteStore(dir: string): Promise<Store> {
   } catch (error) {
     throw inUseError(dir, error);
   }
-  db.exec('PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000');
+  // NORMAL: a commit writes the WAL without waiting for the disk; durable() below does that off the main thread.
+  db.exec('PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -8000');
   writeFileSync(join(dir, PID_FILE), `${process.pid}\n`);
 
   const cache = new Map<string, Prepared>();
@@ -88,6 +95,7 @@ export async function openSqliteStore(dir: string): Promise<Store> {
     prepared = {
       statement,
       returnsRows: columns.length > 0,
+      writes: !/^\s*(SELECT|WITH)\b/i.test(sql) || /\b(INSERT|UPDATE|DELETE|REPLACE)\b/i.test(sql),
       converters: columns.flatMap((column) => {
         const convert = converterFor(column.name, column.type);
         return convert ? [[column.name, convert] as [string, Convert]] : [];
@@ -98,13 +106,41 @@ export async function openSqliteStore(dir: string): Promise<Store> {
     return prepared;
   };
 
-  const run = <R extends object>(sql: string, params: readonly unknown[] = []): QueryResult<R> => {
-    const { statement, returnsRows, converters } = prepare(sql);
+  // Everything committed so far reaches the disk: an fsync of the WAL on libuv's thread pool. Callers that arrive
+  // while one is in flight share the next one (their commits may have missed the one in flight).
+  const walPath = `${path}-wal`;
+  let wal: Promise<FileHandle | undefined> | undefined;
+  let syncing: Promise<void> | undefined;
+  let queued: Promise<void> | undefined;
+  const syncWal = async (): Promise<void> => {
+    wal ??= open(walPath, 'r').catch((error: NodeJS.ErrnoException) => {
+      wal = undefined;
+      if (error.code === 'ENOENT') return undefined; // nothing written yet
+      throw error;
+    });
+    await (await wal)?.sync();
+  };
+  const durable = (): Promise<void> => {
+    if (!syncing) {
+      syncing = syncWal().finally(() => (syncing = undefined));
+      return syncing;
+    }
+    queued ??= syncing
+      .catch(() => undefined)
+      .then(() => {
+        queued = undefined;
+        return durable();
+      });
+    return queued;
+  };
+
+  const run = <R extends object>(sql: string, params: readonly unknown[] = []): QueryResult<R> & { writes: boolean } => {
+    const { statement, returnsRows, converters, writes } = prepare(sql);
     const values = params.map(bind);
-    if (!returnsRows) return { rows: [], rowCount: Number(statement.run(...values).changes) };
+    if (!returnsRows) return { rows: [], rowCount: Number(statement.run(...values).changes), writes };
     const rows = statement.all(...values) as Row[];
     for (const row of rows) for (const [name, convert] of converters) row[name] = convert(row[name]);
-    return { rows: rows as R[], rowCount: rows.length };
+    return { rows: rows as R[], rowCount: rows.length, writes };
   };
 
   // One connection: while a transaction is open, everyone else waits their turn; inside it, calls run directly.
@@ -127,12 +163,17 @@ export async function openSqliteStore(dir: string): Promise<Store> {
   let closed = false;
   const store: Store = {
     dialect: 'sqlite',
-    query: <R extends object>(sql: string, params?: readonly unknown[]) => schedule(() => run<R>(sql, params)),
+    async query<R extends object>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+      const { rows, rowCount, writes } = await schedule(() => run<R>(sql, params));
+      // Outside a transaction a write commits at once: it is done when it is on disk. Inside one, the commit waits.
+      if (writes && !inTransaction.getStore()) await durable();
+      return { rows, rowCount };
+    },
     transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
       const tx: Transaction = { dialect: 'sqlite', query: store.query, lock: async () => undefined };
       // A transaction begun inside another one joins it (one connection cannot nest BEGIN).
       if (inTransaction.getStore()) return fn(tx);
-      return exclusive(() =>
+      const committed = exclusive(() =>
         inTransaction.run(true, async () => {
           db.exec('BEGIN IMMEDIATE');
           try {
@@ -145,12 +186,22 @@ export async function openSqliteStore(dir: string): Promise<Store> {
           }
         }),
       );
+      // The next transaction need not wait for this one's fsync: only its caller does.
+      return committed.then(async (value) => {
+        await durable();
+        return value;
+      });
     },
-    exec: (sql) => schedule(() => db.exec(sql)),
+    async exec(sql) {
+      await schedule(() => db.exec(sql));
+      if (!inTransaction.getStore()) await durable();
+    },
     async close() {
       if (closed) return;
       closed = true;
-      await exclusive(() => {
+      await exclusive(async () => {
+        await (queued ?? syncing)?.catch(() => undefined);
+        await (await wal?.catch(() => undefined))?.close();
         cache.clear();
         db.close();
         rmSync(join(dir, PID_FILE), { force: true });
