@@ -305,13 +305,13 @@ export async function getWork(db: Queryable, key: string): Promise<WorkRow | und
 /** When the next row of these kinds falls due (or a running one's lease runs out), to sleep until then. */
 export async function nextWorkAt(db: Queryable, kinds: readonly string[]): Promise<Date | undefined> {
   if (kinds.length === 0) return undefined;
-  const kindList = kinds.map((_, i) => `$${i + 1}`).join(', ');
-  const { rows } = await db.query<{ due_at: Date | null; expires_at: Date | null }>(
-    `SELECT (SELECT min(run_at) FROM work WHERE state = 'pending' AND kind IN (${kindList})) AS due_at,
-            (SELECT min(lease_until) FROM work WHERE state = 'running' AND kind IN (${kindList})) AS expires_at`,
-    [...kinds],
-  );
-  const times = [rows[0]?.due_at, rows[0]?.expires_at].filter((at): at is Date => at instanceof Date);
+  // One indexed look per kind (work_kind_due, work_kind_lease): a minimum over `kind IN (…)` read every row of the kinds.
+  const looks = kinds.flatMap((_, i) => [
+    `SELECT min(run_at) AS next_at FROM work WHERE state = 'pending' AND kind = $${i + 1}`,
+    `SELECT min(lease_until) AS next_at FROM work WHERE state = 'running' AND kind = $${i + 1}`,
+  ]);
+  const { rows } = await db.query<{ next_at: Date | null }>(looks.join(' UNION ALL '), [...kinds]);
+  const times = rows.map((row) => row.next_at).filter((at): at is Date => at instanceof Date);
   return times.length ? new Date(Math.min(...times.map((at) => at.getTime()))) : undefined;
 }
 
