@@ -85,6 +85,13 @@ export class SharedReads {
     return { value: result.value as T, checkedAt: result.checkedAt, ageMs: 0, source: 'ran' };
   }
 
+  /** True when a read of `key` now would cost nothing: a run is in flight, or a fresh result is kept. */
+  covers(key: string): boolean {
+    const entry = this.#entries.get(key);
+    if (entry?.running) return true;
+    return !!entry?.done && this.#options.clock.now().getTime() - entry.done.checkedAt.getTime() < this.#options.freshForMs;
+  }
+
   /** Drops what is known about `key` (after a change, such as a reset or a rollback): the next read runs. */
   forget(key: string): void {
     this.#entries.delete(key);

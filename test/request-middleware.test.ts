@@ -5,6 +5,7 @@ import { startFakeService, type FakeService } from './fakes/fake-services.ts';
 import { startFakeSlack, type FakeSlack } from './fakes/fake-slack.ts';
 import { startTestBot, type TestBot } from './support/bot.ts';
 import { ManualClock } from './support/clock.ts';
+import { waitUntil } from './support/ports.ts';
 import { CHECKING_ACK, sendBlockAction, sendShortcut, sendSlashCommand, sendViewSubmission } from './support/slack-requests.ts';
 
 describe('the request middleware', () => {
@@ -135,7 +136,12 @@ describe('nothing waits before the ack', () => {
         permissions: { incident: ['S0ONCALL'] },
         queue: { concurrency: 1, waiting: 1, kinds: { incident: 4 } },
         reads: { freshFor: '0s' },
-        services: { svc: { health: { http: [{ name: 'api', url: `${service.url}/health`, latencyWarn: '30s' }] } } },
+        services: Object.fromEntries(
+          ['svc', 'svc2', 'svc3'].map((name) => [
+            name,
+            { health: { http: [{ name: 'api', url: `${service.url}/health`, latencyWarn: '30s' }] } },
+          ]),
+        ),
       },
       extra: { escalation: { autoStart: false }, schedules: { autoStart: false } },
     });
@@ -186,14 +192,16 @@ describe('nothing waits before the ack', () => {
   it('work past the kind’s concurrency waits in line, and says where; one more than the line holds is refused', async () => {
     const urls = [slack.newResponseUrl(), slack.newResponseUrl(), slack.newResponseUrl()];
     const acks: string[] = [];
-    // One after the other: each ack is back long before the first check (700 ms) is done.
-    for (const responseUrl of urls) {
-      const ack = await sendSlashCommand(t.baseUrl, t.secret, { command: '/health', text: 'svc', responseUrl });
+    // One after the other: each ack is back long before the first check (700 ms) is done. Three services, so that
+    // none can join another's run.
+    for (const [i, responseUrl] of urls.entries()) {
+      const text = ['svc', 'svc2', 'svc3'][i]!;
+      const ack = await sendSlashCommand(t.baseUrl, t.secret, { command: '/health', text, responseUrl });
       acks.push(String((ack.body as { text: string }).text));
     }
     expect(acks[0]).toBe(':hourglass_flowing_sand: Checking `svc`…');
     expect(acks[1]).toBe(
-      ':hourglass: Queued: position 1 in line for `health` work, so it starts as soon as one ahead of it finishes.\n:hourglass_flowing_sand: Checking `svc`…',
+      ':hourglass: Queued: position 1 in line for `health` work, so it starts as soon as one ahead of it finishes.\n:hourglass_flowing_sand: Checking `svc2`…',
     );
     expect(acks[2]).toContain(
       'The bot already has 1 `health` requests waiting, so it did not take this one. Try again in a minute.',
@@ -204,5 +212,27 @@ describe('nothing waits before the ack', () => {
     expect(metrics).toContain('runbook_bot_queue_refused_total{kind="health"} 1');
     expect(metrics).toContain('runbook_bot_queue_jobs{kind="health",state="waiting"} 0');
     expect(metrics).toMatch(/runbook_bot_nodejs_eventloop_lag_p99_seconds \d/);
+  });
+
+  it('a request that only joins checks already running takes no place in line: a crowd asking the same is never refused', async () => {
+    const first = slack.newResponseUrl();
+    const hitsBefore = service.requests.length;
+    await sendSlashCommand(t.baseUrl, t.secret, { command: '/health', text: 'svc', responseUrl: first });
+    await waitUntil(() => service.requests.length > hitsBefore, 5_000, 10);
+    // The line holds one; five more ask while the check runs.
+    const crowd = Array.from({ length: 5 }, () => slack.newResponseUrl());
+    const acks = await Promise.all(
+      crowd.map((responseUrl) => sendSlashCommand(t.baseUrl, t.secret, { command: '/health', text: 'svc', responseUrl })),
+    );
+    expect(acks.map((ack) => (ack.body as { text: string }).text)).toEqual(
+      crowd.map(() => ':hourglass_flowing_sand: Checking `svc`…'),
+    );
+    await t.bot.idle();
+    for (const responseUrl of [first, ...crowd])
+      expect(slack.responses(responseUrl).map((r) => String(r.body.text))).toEqual([
+        ':large_green_circle: Health of svc: ok, 1 ok',
+      ]);
+    // One check answered all six.
+    expect(service.requests.length - hitsBefore).toBe(1);
   });
 });

@@ -98,7 +98,10 @@ export class RequestScope {
     }
   };
 
-  /** The work after the ack must start at once (opening a modal: Slack's trigger expires after 3 s): no queue. */
+  /**
+   * The work after the ack takes no place in the queue: it must start at once (opening a modal: Slack's trigger
+   * expires after 3 s), or it only waits for a result another request is reading anyway (a shared health run).
+   */
   runsAtOnce(): void {
     this.#atOnce = true;
   }

@@ -133,12 +133,25 @@ export async function runHealthChecks(
   };
 }
 
+function sharedKey(service: ServiceTarget, options: Pick<HealthRunOptions, 'timeoutMs'>): string {
+  return `health:${service.name}${options.timeoutMs === undefined ? '' : `@${options.timeoutMs}`}`;
+}
+
+/** True when every service's checks are running already or have a fresh result: asking costs no check at all. */
+export function healthAlreadyShared(
+  services: ServiceTarget[],
+  shared: SharedReads,
+  options: Pick<HealthRunOptions, 'timeoutMs'> = {},
+): boolean {
+  return services.every((service) => shared.covers(sharedKey(service, options)));
+}
+
 /** One service's checks, shared with whoever asks for the same service while they run or shortly after. */
 async function serviceHealth(service: ServiceTarget, options: HealthRunOptions): Promise<ServiceHealth> {
   const { shared } = options;
   if (!shared) return checkService(service, options);
   // The run belongs to everyone who joins it: one caller giving up must not stop it for the others.
-  const key = `health:${service.name}${options.timeoutMs === undefined ? '' : `@${options.timeoutMs}`}`;
+  const key = sharedKey(service, options);
   const read = await shared.read(key, () => checkService(service, { ...options, signal: undefined }), {
     signal: options.signal,
   });
