@@ -20,3 +20,20 @@ export const systemClock: Clock = {
       signal?.addEventListener('abort', done, { once: true });
     }),
 };
+
+const formats = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * An Intl.DateTimeFormat for a time zone, made once per use and zone: making one costs far more than formatting with
+ * it (every page, card and schedule formats times). `use` names the options, which never change for it.
+ */
+export function zonedFormat(use: string, timezone: string, options: () => Intl.DateTimeFormatOptions & { locale: string }) {
+  const key = `${use}\u0000${timezone}`;
+  let format = formats.get(key);
+  if (!format) {
+    const { locale, ...rest } = options();
+    format = new Intl.DateTimeFormat(locale, { ...rest, timeZone: timezone });
+    formats.set(key, format);
+  }
+  return format;
+}

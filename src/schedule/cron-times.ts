@@ -1,4 +1,5 @@
 // When a cron expression fires, in wall-clock time of a time zone, across DST changes, from an injectable "now".
+import { zonedFormat } from '../clock.ts';
 import { parse } from 'node-cron';
 
 export interface Firing {
@@ -18,23 +19,17 @@ interface WallClock {
 }
 
 const WEEKDAYS: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
 function wallClock(at: Date, timezone: string): WallClock {
-  let format = formatters.get(timezone);
-  if (!format) {
-    format = new Intl.DateTimeFormat('en-US', {
-      timeZone: timezone,
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      weekday: 'short',
-      hourCycle: 'h23',
-    });
-    formatters.set(timezone, format);
-  }
+  const format = zonedFormat('wall-clock', timezone, () => ({
+    locale: 'en-US',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    weekday: 'short',
+    hourCycle: 'h23',
+  }));
   const parts = Object.fromEntries(format.formatToParts(at).map((part) => [part.type, part.value]));
   return {
     year: Number(parts.year),

@@ -1,5 +1,6 @@
 // Block Kit for incidents: the declare modal, the pinned card, checklist, escalation and alarm posts, resolution.
 import type { KnownBlock, View } from '@slack/types';
+import { zonedFormat } from '../clock.ts';
 import { formatDuration } from '../config/duration.ts';
 import { SEVERITIES, type IncidentRole, type Severity } from '../config/schema.ts';
 import type { FollowUp, OpenFollowUp } from '../store/follow-ups.ts';
@@ -320,24 +321,16 @@ export function announcement(incident: Incident): string {
   return `${SEVERITY_ICON[incident.severity]} *${incident.severity} incident declared*: ${escapeText(incident.title)}${incident.service ? ` (${escapeText(incident.service)})` : ''}. Join <#${incident.channel_id}>.`;
 }
 
-// One formatter per time zone: making one costs far more than formatting (every page and card formats times).
-const whenFormats = new Map<string, Intl.DateTimeFormat>();
-
 export function formatWhen(at: Date, timezone: string): string {
-  let format = whenFormats.get(timezone);
-  if (!format) {
-    format = new Intl.DateTimeFormat('en-GB', {
-      timeZone: timezone,
-      month: 'short',
-      day: 'numeric',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-      timeZoneName: 'short',
-    });
-    whenFormats.set(timezone, format);
-  }
-  return format.format(at);
+  return zonedFormat('when', timezone, () => ({
+    locale: 'en-GB',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'short',
+  })).format(at);
 }
 
 /** In the incident channel: a level that was paged in the announcement channel before this channel existed. */
