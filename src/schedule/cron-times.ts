@@ -19,6 +19,7 @@ interface WallClock {
 }
 
 const WEEKDAYS: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
+
 function wallClock(at: Date, timezone: string): WallClock {
   const format = zonedFormat('wall-clock', timezone, () => ({
     locale: 'en-US',
