@@ -135,6 +135,22 @@ describe('delivery to Slack when it says no', () => {
     expect(rows).toEqual([{ channel_name: 'incident-2026-11-22-1534', setup_done: true }]);
   });
 
+  it('adopts the channel an earlier attempt created but did not record, by looking before creating again', async () => {
+    // The answer to conversations.create is lost and the look for the channel fails too: the attempt stops with the
+    // channel made but not recorded (as when a replica stalls past its lease right after creating it).
+    slack.faultNext('conversations.create', 'drop_after');
+    slack.failNext('users.conversations', 'internal_error', { times: 4 });
+    await declare('Audit API down');
+    await drain();
+    expect(incidentChannels().map((channel) => channel.name)).toEqual(['incident-2026-11-22-1534']);
+    // Found by the bot's own channels (Tier 3), not by a second create answered name_taken (Tier 2, 20 a minute).
+    expect(slack.calls('conversations.create')).toHaveLength(1);
+    const { rows } = await t.bot.store.query<{ channel_name: string; setup_done: boolean }>(
+      'SELECT channel_name, setup_done FROM incidents',
+    );
+    expect(rows).toEqual([{ channel_name: 'incident-2026-11-22-1534', setup_done: true }]);
+  });
+
   it('names same-minute incidents -2, -3 from its own reservations: one create call each', async () => {
     await declare('first');
     await declare('second');

@@ -49,10 +49,11 @@ export class ChannelSetup {
     let incident = await getIncident(store, incidentId);
     // Resolved before it ever had a channel: nothing left to set up.
     if (!incident || (incident.status === 'resolved' && !incident.channel_id)) return;
+    const again = lease.claim.uncertain || lease.claim.attempts > 1;
     // An earlier attempt may have been cut off half-way in filling the channel only if the channel was there.
-    const resumed = (lease.claim.uncertain || lease.claim.attempts > 1) && Boolean(incident.channel_id);
+    const resumed = again && Boolean(incident.channel_id);
     await slack.at('setup', async () => {
-      if (!incident!.channel_id) incident = await this.#createChannel(incident!, lease);
+      if (!incident!.channel_id) incident = await this.#createChannel(incident!, lease, again);
       incident = await this.#fillChannel(incident!, lease, resumed);
       await store.transaction(async (tx) => {
         await lease.hold(tx);
@@ -67,13 +68,21 @@ export class ChannelSetup {
     }
   }
 
-  async #createChannel(incident: Incident, lease: Lease): Promise<Incident> {
+  /**
+   * With `again` (an earlier attempt may have created the reserved name's channel and stopped before recording it: its
+   * replica stalled past its lease, or the answer was lost), the bot's own channel of that name is looked for first:
+   * a Tier 3 read instead of a Tier 2 create that would only answer name_taken.
+   */
+  async #createChannel(incident: Incident, lease: Lease, again: boolean): Promise<Incident> {
     const { store, slack, config, clock } = this.#o;
+    let lookFirst = again;
     for (let attempt = 0; attempt < MAX_NAME_ATTEMPTS; attempt += 1) {
+      let reservedBefore = false;
       const name = await store.transaction(async (tx) => {
         await tx.lock(LOCK_IDS.channelNames);
         await lease.hold(tx);
         const held = await reservedChannelName(tx, incident.id);
+        reservedBefore = Boolean(held);
         if (held) return held.name;
         const candidates = Array.from({ length: MAX_NAME_ATTEMPTS }, (_, i) =>
           incidentChannelName(config.file.incidents.channelPrefix, incident.declared_at, config.timezone, i + 1),
@@ -82,12 +91,16 @@ export class ChannelSetup {
       });
       if (!name) break;
       await lease.hold();
-      let created: { id: string; name: string } | undefined;
+      let created: { id: string; name: string } | undefined =
+        lookFirst && reservedBefore ? await slack.findOwnChannel(name) : undefined;
+      lookFirst = false;
       try {
-        const result = await slack.createChannel(name);
-        if (result.ok) created = result;
-        // Taken: by this incident's own earlier attempt whose answer was lost, or by someone else.
-        else created = await slack.findOwnChannel(name);
+        if (!created) {
+          const result = await slack.createChannel(name);
+          if (result.ok) created = result;
+          // Taken: by this incident's own earlier attempt whose answer was lost, or by someone else.
+          else created = await slack.findOwnChannel(name);
+        }
       } catch (error) {
         if (!(error instanceof OutcomeUnknown)) throw error;
         created = await slack.findOwnChannel(name);
