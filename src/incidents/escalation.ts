@@ -27,17 +27,25 @@ export interface PagerOptions extends IncidentModuleDeps {
   lateAfterMs: number;
 }
 
+/** How often a page looks whether an earlier level's copy, posted by other work, is done. */
+const COPY_POLL_MS = 100;
+
+/** How long a page waits for an earlier level's copy that other work is posting, so the channel reads in order. */
+const PAGE_WAITS_FOR_COPY_MS = 3_000;
+
 /**
  * Copies into the incident channel the pages that went to the announcement channel before it existed (below `level`,
  * lowest first), each once. The setup and a later level's page both do it; each copy is claimed in the store before it
  * is posted, so they never both post one, and the channel's history is read only to finish a copy whose work stopped half-way (its lease ran out).
- * A copy another is posting right now is skipped, or with `waitForOthers` deferred until it is done.
+ * A copy another is posting right now is skipped, or with `waitForOthers` deferred until it is done; with
+ * `waitForOthersMs` (a later level's page) it is waited for that long, so the channel reads in order, and then skipped:
+ * the page it holds up goes to the same channel, whose one post a second makes the copy's post a short wait anyway.
  */
 export async function copyEarlierPages(
   deps: Pick<IncidentModuleDeps, 'store' | 'slack' | 'config' | 'clock'>,
   incident: Incident,
   lease: Lease,
-  options: { below?: number; waitForOthers?: boolean; steps?: EscalationStep[] } = {},
+  options: { below?: number; waitForOthers?: boolean; waitForOthersMs?: number; steps?: EscalationStep[] } = {},
 ): Promise<void> {
   const { store, slack, config, clock } = deps;
   const earlier = (options.steps ?? (await listSteps(store, incident.id))).filter(
@@ -49,7 +57,14 @@ export async function copyEarlierPages(
   for (const step of earlier) {
     await lease.hold();
     const target = { incidentId: incident.id, level: step.level };
-    const claim = await claimPageCopy(store, target, lease.claim.key, clock.now());
+    let claim = await claimPageCopy(store, target, lease.claim.key, clock.now());
+    // Real time, not the clock's: this waits for other work's Slack call, which no test clock moves.
+    const waitUntil = performance.now() + (options.waitForOthersMs ?? 0);
+    while (claim.kind === 'busy' && performance.now() < waitUntil) {
+      await new Promise((resolve) => setTimeout(resolve, COPY_POLL_MS));
+      await lease.hold();
+      claim = await claimPageCopy(store, target, lease.claim.key, clock.now());
+    }
     if (claim.kind === 'done') continue;
     if (claim.kind === 'busy') {
       if (options.waitForOthers) throw new DeferWork(2_000, `level ${step.level}'s copy is being posted by other work`);
@@ -103,7 +118,7 @@ export class Pager {
     const posted = await slack.at('page', async () => {
       if (incident.channel_id) {
         // Lower levels paged before the channel existed land here first, so the channel reads in order.
-        await copyEarlierPages(this.#o, incident, lease, { below: level, steps });
+        await copyEarlierPages(this.#o, incident, lease, { below: level, steps, waitForOthersMs: PAGE_WAITS_FOR_COPY_MS });
         const users = await slack.expand(step.notify);
         // Invited first, so the mention reaches them, when the invite budget (Tier 3) has room right now; a page never
         // waits for it (when it is busy, the invite follows the page).
