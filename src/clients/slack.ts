@@ -146,8 +146,19 @@ class BudgetQueue {
     this.#postsPerMinute = postsPerMinute;
   }
 
+  /** A call's place in line among calls of its priority: taken once, so a call sent again after a 429 keeps it. */
+  ticket(): number {
+    return (this.#seq += 1);
+  }
+
   /** Resolves when the call may go, when a newer update of the same message took its place, or when it would wait too long. */
-  async turn(method: string, channel: string | undefined, context: CallContext, supersedeKey: string | undefined): Promise<Turn> {
+  async turn(
+    method: string,
+    channel: string | undefined,
+    context: CallContext,
+    supersedeKey: string | undefined,
+    ticket: number = this.ticket(),
+  ): Promise<Turn> {
     const since = Date.now();
     const buckets = bucketsFor(method, channel, this.#postsPerMinute);
     // The budget that held the call longest, for the log of long waits.
@@ -155,14 +166,20 @@ class BudgetQueue {
     let longest = 0;
     for (const [i, bucket] of buckets.entries()) {
       const asked = Date.now();
-      const turn = await this.#turnFor(bucket, context, since, i === 0 ? supersedeKey : undefined);
+      const turn = await this.#turnFor(bucket, context, since, ticket, i === 0 ? supersedeKey : undefined);
       if (turn.kind !== 'go') return turn;
       if (Date.now() - asked >= longest) [heldBy, longest] = [bucket.key, Date.now() - asked];
     }
     return { kind: 'go', ...(heldBy ? { heldBy } : {}) };
   }
 
-  #turnFor(bucket: BucketSpec, context: CallContext, since: number, supersedeKey: string | undefined): Promise<Turn> {
+  #turnFor(
+    bucket: BucketSpec,
+    context: CallContext,
+    since: number,
+    ticket: number,
+    supersedeKey: string | undefined,
+  ): Promise<Turn> {
     let queue = this.#queues.get(bucket.key);
     const idle = !queue;
     if (!queue) this.#queues.set(bucket.key, (queue = []));
@@ -175,19 +192,21 @@ class BudgetQueue {
     return new Promise<Turn>((resolve) => {
       const waiter: Waiter = {
         rank: PRIORITY_RANK[context.priority],
-        seq: (this.#seq += 1),
+        seq: ticket,
         since,
         priority: context.priority,
         maxWaitMs: context.maxWaitMs,
         supersedeKey,
         resolve,
       };
-      // In priority order, first come first served within one: after the last waiter of its rank or a more urgent one.
+      // In priority order, first come first served within one (by ticket: a call sent again after a 429 goes back to
+      // where it stood, not behind everything that arrived while it was out).
       let low = 0;
       let high = queue.length;
       while (low < high) {
         const middle = (low + high) >>> 1;
-        if (queue[middle]!.rank <= waiter.rank) low = middle + 1;
+        const other = queue[middle]!;
+        if (other.rank < waiter.rank || (other.rank === waiter.rank && other.seq < waiter.seq)) low = middle + 1;
         else high = middle;
       }
       queue.splice(low, 0, waiter);
@@ -284,9 +303,10 @@ export class GatedWebClient extends WebClient {
     const channel = typeof options?.channel === 'string' ? options.channel : undefined;
     const supersedeKey = method === 'chat.update' && channel ? `${channel}:${String(options?.ts)}` : undefined;
     const triggerDeadline = typeof options?.trigger_id === 'string' ? Date.now() + TRIGGER_BUDGET_WAIT_MS : undefined;
+    const ticket = this.#queue.ticket();
     for (let attempt = 1; ; attempt += 1) {
       const asked = Date.now();
-      const turn = await this.#queue.turn(method, channel, withinTrigger(context, triggerDeadline), supersedeKey);
+      const turn = await this.#queue.turn(method, channel, withinTrigger(context, triggerDeadline), supersedeKey, ticket);
       if (turn.kind === 'superseded') return { ok: true, superseded: true } as WebAPICallResult;
       if (turn.kind === 'busy' && triggerDeadline !== undefined)
         throw new UserError(

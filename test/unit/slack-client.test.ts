@@ -68,3 +68,59 @@ describe('a budget that is spent', () => {
     expect(await Promise.race([page, Promise.resolve('still waiting')])).toBeInstanceOf(SlackBusyError);
   });
 });
+
+describe('a call Slack refused with a 429', () => {
+  const closers: Array<() => void> = [];
+  afterEach(() => closers.splice(0).forEach((close) => close()));
+
+  it('goes back to its place in line, ahead of calls of its priority that queued while it was out', async () => {
+    const port = await freePort();
+    const names: string[] = [];
+    let refused = false;
+    const server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        const name = new URLSearchParams(body).get('name') ?? '?';
+        response.setHeader('content-type', 'application/json');
+        if (!refused) {
+          // Slack's own count was spent before ours: the first create is refused, after a moment on the wire.
+          refused = true;
+          setTimeout(() => {
+            response.statusCode = 429;
+            response.setHeader('retry-after', '0');
+            response.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
+          }, 300);
+          return;
+        }
+        names.push(name);
+        response.end(JSON.stringify({ ok: true, channel: { id: `C${names.length}`, name } }));
+      });
+    }).listen(port, '127.0.0.1');
+    closers.push(() => server.close());
+    // Our budget lets the first create go, then holds the rest until Slack's 429 has closed and reopened it.
+    let sent = 0;
+    let blocked = false;
+    const budget: SlackBudget = {
+      take: () => Promise.resolve(sent++ === 0 || blocked ? 0 : 50),
+      block: () => {
+        blocked = true;
+        return Promise.resolve();
+      },
+    };
+    const slack = createSlackClient({
+      token: 'xoxb-test',
+      apiUrl: `http://127.0.0.1:${port}/api/`,
+      logger: createLogger({ level: 'silent' }),
+      metrics: createMetrics({ defaultMetrics: false }),
+      budget,
+    });
+    const create = (name: string) => withSlackPriority('setup', () => slack.conversations.create({ name }));
+    const first = create('incident-a');
+    await vi.waitFor(() => expect(refused).toBe(true));
+    // Two more setups queue while the first is on the wire.
+    const later = [create('incident-b'), create('incident-c')];
+    await Promise.all([first, ...later]);
+    expect(names).toEqual(['incident-a', 'incident-b', 'incident-c']);
+  });
+});
