@@ -7,23 +7,5 @@
 export { startFakeSlack, FakeSlack } from './slack/server.ts';
 export { blocksProblem } from './slack/blocks.ts';
 export { channelNameProblem } from './slack/conversations.ts';
-export {
-  FAKE_WORKSPACE,
-  type Args,
-  type ChannelSeed,
-  type FailOptions,
-  type FakeCanvas,
-  type FakeChannel,
-  type FakeEphemeral,
-  type FakeFile,
-  type FakeMessage,
-  type FakeResponse,
-  type FakeSlackOptions,
-  type FakeUser,
-  type FakeUsergroup,
-  type FakeView,
-  type RecordedCall,
-  type ResponseUrlTarget,
-  type UserSeed,
-  type UsergroupSeed,
-} from './slack/types.ts';
+// The workspace's shapes (users, channels, messages, files, views…) and the recorded calls.
+export * from './slack/types.ts';
