@@ -30,6 +30,7 @@ import { HealthWatch } from './incidents/health-watch.ts';
 import { IncidentService } from './incidents/lifecycle.ts';
 import { alertmanagerRoute } from './handlers/alertmanager.ts';
 import { closeServer, createHttpServer, listen, sendJson, type Route } from './http-server.ts';
+import { AckFirst } from './ack-first.ts';
 import { InFlight } from './inflight.ts';
 import { createLogger, slackLogger, type Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -243,6 +244,7 @@ function handlerServices(
     },
     onRefused: (kind) => metrics.queueRefused.inc({ kind }),
   });
+  const acks = new AckFirst({ onChange: (waiting) => metrics.queueJobs.set({ kind: 'all', state: 'after_acks' }, waiting) });
   const permissions = new Permissions({ config, slack, clock, logger });
   for (const action of ['resolve', 'backup', 'restore', 'rollback', 'privacyReset'] as const) {
     const open = Object.keys(config.file.services).filter((service) => permissions.ruleFor(action, service) === undefined);
@@ -255,7 +257,7 @@ function handlerServices(
       });
   }
   const audit = new AuditWriter(store);
-  const shared = { config, store, slack, logger, metrics, inflight, clock, permissions, audit, reads, queue };
+  const shared = { config, store, slack, logger, metrics, inflight, clock, permissions, audit, reads, queue, acks };
   const confirmations = new Confirmations(shared);
   for (const action of confirmableActions) confirmations.register(action);
   return { ...shared, confirmations };
@@ -390,7 +392,7 @@ interface SlackReceivers {
 function slackReceivers(
   { config, store, clock, logger, metrics }: Base,
   slack: GatedWebClient,
-  { inflight }: HandlerDeps,
+  { inflight, acks }: HandlerDeps,
   mode: Bot['mode'],
   botToken: string,
   socketTiming: BotOptions['socketTiming'],
@@ -422,7 +424,7 @@ function slackReceivers(
         unhandledRequestTimeoutMillis: 3_001,
       });
   // Re-deliveries (Socket Mode retry_attempt, HTTP X-Slack-Retry-Num) are acked and dropped before any listener.
-  const receiver = new DeliverOnce((socket ?? http)!, { store, clock, logger, metrics, mode, inflight });
+  const receiver = new DeliverOnce((socket ?? http)!, { store, clock, logger, metrics, mode, inflight, acks });
   const app = new App({
     receiver,
     // No listener keeps conversation state; Bolt's default store would look it up (and fail) on every request.

@@ -29,6 +29,8 @@ export interface ReadOptions {
 interface Entry {
   running?: Promise<{ value: unknown; checkedAt: Date }>;
   done?: { value: unknown; checkedAt: Date };
+  /** A caller said it will read the key shortly (clock milliseconds until which that holds). */
+  announcedUntil?: number;
 }
 
 /**
@@ -85,11 +87,28 @@ export class SharedReads {
     return { value: result.value as T, checkedAt: result.checkedAt, ageMs: 0, source: 'ran' };
   }
 
-  /** True when a read of `key` now would cost nothing: a run is in flight, or a fresh result is kept. */
+  /**
+   * True when a read of `key` now would cost nothing: a run is in flight, a fresh result is kept, or a caller announced
+   * that it reads the key in a moment (its run will be the one shared).
+   */
   covers(key: string): boolean {
     const entry = this.#entries.get(key);
     if (entry?.running) return true;
-    return !!entry?.done && this.#options.clock.now().getTime() - entry.done.checkedAt.getTime() < this.#options.freshForMs;
+    const now = this.#options.clock.now().getTime();
+    if (entry?.announcedUntil !== undefined && entry.announcedUntil > now) return true;
+    return !!entry?.done && now - entry.done.checkedAt.getTime() < this.#options.freshForMs;
+  }
+
+  /**
+   * Says that `key` is read within `withinMs` (by a request whose work starts after its ack): until then, covers(key)
+   * is true, so the same request arriving meanwhile joins that read instead of waiting for a run of its own. The first
+   * read of the key after this runs it, whoever calls it. An announcement nobody follows just expires.
+   */
+  announce(key: string, withinMs: number): void {
+    if (this.covers(key)) return;
+    const entry = this.#entries.get(key) ?? {};
+    entry.announcedUntil = this.#options.clock.now().getTime() + withinMs;
+    this.#entries.set(key, entry);
   }
 
   /** Drops what is known about `key` (after a change, such as a reset or a rollback): the next read runs. */
@@ -109,7 +128,8 @@ export class SharedReads {
   /** Results past their freshness are dropped when new runs start, so the map holds only what can still be served. */
   #prune(now: number): void {
     for (const [key, entry] of this.#entries) {
-      if (!entry.running && (!entry.done || now - entry.done.checkedAt.getTime() >= this.#options.freshForMs))
+      const announced = entry.announcedUntil !== undefined && entry.announcedUntil > now;
+      if (!entry.running && !announced && (!entry.done || now - entry.done.checkedAt.getTime() >= this.#options.freshForMs))
         this.#entries.delete(key);
     }
   }

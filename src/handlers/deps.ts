@@ -1,6 +1,7 @@
 // What app.ts builds once and every handler, the request middleware and the confirmations are given (HandlerDeps adds
 // the confirmations themselves, in listener.ts).
 import type { WebClient } from '@slack/web-api';
+import type { AckFirst } from '../ack-first.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { InFlight } from '../inflight.ts';
@@ -26,4 +27,6 @@ export interface SharedDeps {
   reads: SharedReads;
   /** Where the work after an ack waits its turn, a few of each kind at a time. */
   queue: WorkQueue;
+  /** The work after an ack waits for a lull in Slack's requests (briefly), so a burst is answered first. */
+  acks: AckFirst;
 }

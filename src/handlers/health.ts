@@ -5,7 +5,14 @@ import type { Config } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import type { SharedReads } from '../shared-reads.ts';
 import { healthMessage, incidentHealthMessage as incidentMessage, type HealthMessage } from '../slack/health-blocks.ts';
-import { healthAlreadyShared, healthRunOptions, healthTargets, runHealthChecks, type HealthReport } from '../tasks/health/run.ts';
+import {
+  announceHealthRun,
+  healthAlreadyShared,
+  healthRunOptions,
+  healthTargets,
+  runHealthChecks,
+  type HealthReport,
+} from '../tasks/health/run.ts';
 import { splitWords } from './command-text.ts';
 import { requireService, type CommandArgs, type CommandHandler, type HandlerDeps } from './listener.ts';
 
@@ -45,7 +52,9 @@ export const handleHealthCommand: CommandHandler = async ({ command, ack, respon
     );
   // Checks already running (or just run) for someone else are joined, not run again: such a request waits for their
   // result and needs no place in the line of health work, so a crowd typing the same command is never turned away.
+  // The first of a crowd announces its run, so those right behind it join it too.
   if (healthAlreadyShared(services, deps.reads)) context.runsAtOnce();
+  else announceHealthRun(services, deps.reads);
   await ack({
     response_type: 'ephemeral',
     text: `:hourglass_flowing_sand: Checking ${target === 'all' ? `${services.length} service${services.length === 1 ? '' : 's'}` : `\`${target}\``}…`,

@@ -11,7 +11,7 @@ export type RequestKind = 'command' | 'action' | 'view' | 'shortcut';
 
 export type RequestDeps = Pick<
   SharedDeps,
-  'logger' | 'metrics' | 'audit' | 'clock' | 'inflight' | 'slack' | 'permissions' | 'queue'
+  'logger' | 'metrics' | 'audit' | 'clock' | 'inflight' | 'slack' | 'permissions' | 'queue' | 'acks'
 >;
 
 /** What the middleware knows about a request before any listener runs. */
@@ -96,6 +96,7 @@ export class RequestScope {
       this.log.info({ event: 'request.queued', kind: this.queueKind, position });
       await slot.granted;
     }
+    await this.#deps.acks.turn();
   };
 
   /**

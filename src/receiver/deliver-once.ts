@@ -5,6 +5,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Store } from '../store/db.ts';
+import type { AckFirst } from '../ack-first.ts';
 import type { InFlight } from '../inflight.ts';
 import {
   claimDelivery,
@@ -39,6 +40,8 @@ export interface DeliverOnceOptions {
   mode: 'socket' | 'http';
   /** Tracks the notes of deliveries written after their ack, so a drain (and a test's idle()) waits for them. */
   inflight?: Pick<InFlight, 'track'>;
+  /** Told of each delivery from its arrival to its ack, so the work after earlier acks can wait for a lull. */
+  acks?: Pick<AckFirst, 'arrived'>;
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -82,7 +85,21 @@ export class DeliverOnce implements Receiver {
     return this.#inner.stop(...args);
   }
 
-  async process(app: App, event: DeliveredEvent): Promise<void> {
+  async process(app: App, delivered: DeliveredEvent): Promise<void> {
+    const answered = this.#options.acks?.arrived();
+    if (!answered) return this.#process(app, delivered);
+    const ack: ReceiverEvent['ack'] = async (response) => {
+      answered();
+      await delivered.ack(response);
+    };
+    try {
+      await this.#process(app, { ...delivered, ack });
+    } finally {
+      answered();
+    }
+  }
+
+  async #process(app: App, event: DeliveredEvent): Promise<void> {
     const { store, clock, logger, metrics } = this.#options;
     const key = deliveryKey(event.body, event.customProperties?.envelopeId);
     if (key === undefined) return app.processEvent(event);

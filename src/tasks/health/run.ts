@@ -133,6 +133,9 @@ export async function runHealthChecks(
   };
 }
 
+// Longer than work after an ack waits for the acks before it (src/ack-first.ts); an announced run nobody starts expires.
+const ANNOUNCED_FOR_MS = 2_000;
+
 function sharedKey(service: ServiceTarget, options: Pick<HealthRunOptions, 'timeoutMs'>): string {
   return `health:${service.name}${options.timeoutMs === undefined ? '' : `@${options.timeoutMs}`}`;
 }
@@ -144,6 +147,18 @@ export function healthAlreadyShared(
   options: Pick<HealthRunOptions, 'timeoutMs'> = {},
 ): boolean {
   return services.every((service) => shared.covers(sharedKey(service, options)));
+}
+
+/**
+ * Says these services are checked in a moment (the caller's work starts after its ack, and acks go first): the same
+ * request arriving meanwhile joins that run rather than waiting in line for one of its own.
+ */
+export function announceHealthRun(
+  services: ServiceTarget[],
+  shared: SharedReads,
+  options: Pick<HealthRunOptions, 'timeoutMs'> = {},
+): void {
+  for (const service of services) shared.announce(sharedKey(service, options), ANNOUNCED_FOR_MS);
 }
 
 /** One service's checks, shared with whoever asks for the same service while they run or shortly after. */
