@@ -256,7 +256,7 @@ function handlerServices(
         message: `anyone in the workspace may ${action} these services: set permissions.${action}`,
       });
   }
-  const audit = new AuditWriter(store);
+  const audit = new AuditWriter(store, { waitTurn: () => acks.turn() });
   const shared = { config, store, slack, logger, metrics, inflight, clock, permissions, audit, reads, queue, acks };
   const confirmations = new Confirmations(shared);
   for (const action of confirmableActions) confirmations.register(action);

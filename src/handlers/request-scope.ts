@@ -1,5 +1,5 @@
 // One way through every Slack request, as Bolt middleware: a child logger, the queue after the ack, permission checks that never hold the ack, the outcome metric, a safe error reply and one audit row.
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AnyMiddlewareArgs, Context, Middleware, RespondFn } from '@slack/bolt';
 import type { PermissionAction } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
@@ -33,12 +33,12 @@ const AUDIT_ACTION: Record<RequestKind, string> = { command: 'command', action: 
  * the scope knows whether Slack has its answer, and so the work after the ack takes its place in the queue.
  */
 export class RequestScope {
-  readonly reqId = randomUUID().slice(0, 8);
+  readonly reqId = nextRequestId();
   readonly kind: RequestKind;
   readonly name: string;
   readonly user: string;
   readonly channel: string | undefined;
-  readonly log: Logger;
+  #log: Logger | undefined;
   /** Added to the audit row by the listener (the declared title, the incident id). */
   readonly auditParams: Record<string, unknown>;
   /** Where errors are answered when there is no response URL (a modal names the channel it was opened from). */
@@ -62,7 +62,12 @@ export class RequestScope {
     this.#deps = deps;
     this.#rawAck = 'ack' in args && args.ack ? (args.ack as (body?: unknown) => Promise<void>) : async () => undefined;
     this.#respond = 'respond' in args ? args.respond : undefined;
-    this.log = deps.logger.child({ reqId: this.reqId, user: this.user, channel: this.channel, command: this.name });
+  }
+
+  /** The request's child logger (reqId, user, channel, command), made when first used: most requests log nothing. */
+  get log(): Logger {
+    this.#log ??= this.#deps.logger.child({ reqId: this.reqId, user: this.user, channel: this.channel, command: this.name });
+    return this.#log;
   }
 
   /** True once Slack has been answered; errors after that go through respond(). */
@@ -119,7 +124,8 @@ export class RequestScope {
 
   /** Runs the listener's part and everything that every request gets, whatever the listener does. */
   async handle(next: () => Promise<void>): Promise<void> {
-    this.log.debug({ event: 'request.received', kind: this.kind, ...this.auditParams });
+    if (this.#deps.logger.isLevelEnabled('debug'))
+      this.log.debug({ event: 'request.received', kind: this.kind, ...this.auditParams });
     let outcome: string = 'ok';
     try {
       await next();
@@ -184,6 +190,14 @@ export class RequestScope {
 }
 
 const CHECKING = ':hourglass_flowing_sand: Checking…';
+
+// Request ids: a random prefix per process (replicas differ) and a counter, instead of a random UUID per request.
+const PROCESS_TAG = randomBytes(3).toString('hex');
+let requests = 0;
+function nextRequestId(): string {
+  requests += 1;
+  return `${PROCESS_TAG}-${requests.toString(36)}`;
+}
 
 function queueNote(position: number, kind: string): string {
   return `:hourglass: Queued: position ${position} in line for \`${kind}\` work, so it starts as soon as one ahead of it finishes.`;

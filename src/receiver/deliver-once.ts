@@ -40,8 +40,8 @@ export interface DeliverOnceOptions {
   mode: 'socket' | 'http';
   /** Tracks the notes of deliveries written after their ack, so a drain (and a test's idle()) waits for them. */
   inflight?: Pick<InFlight, 'track'>;
-  /** Told of each delivery from its arrival to its ack, so the work after earlier acks can wait for a lull. */
-  acks?: Pick<AckFirst, 'arrived'>;
+  /** Told of each delivery from its arrival to its ack, so the work after earlier acks (the notes here too) can wait for a lull. */
+  acks?: Pick<AckFirst, 'arrived' | 'turn'>;
 }
 
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -162,6 +162,7 @@ export class DeliverOnce implements Receiver {
     this.#toNote.set(key, at);
     if (this.#toNote.size > 1) return;
     const written = sleep(NOTE_GATHER_MS).then(async () => {
+      await this.#options.acks?.turn();
       const deliveries = [...this.#toNote].map(([noted, when]) => ({ key: noted, at: when }));
       this.#toNote = new Map();
       await recordDeliveries(this.#options.store, deliveries).catch((error: unknown) =>

@@ -85,9 +85,12 @@ export class AuditWriter {
   readonly #store: Store;
   #queue: Array<{ entry: AuditEntry; at: Date; resolve: (row: AuditRow) => void; reject: (error: unknown) => void }> = [];
   #draining = false;
+  readonly #waitTurn: (() => Promise<void>) | undefined;
 
-  constructor(store: Store) {
+  /** `waitTurn`: what a batch waits for before it is hashed and written (the bot's acks go first: src/ack-first.ts). */
+  constructor(store: Store, options: { waitTurn?: () => Promise<void> } = {}) {
     this.#store = store;
+    this.#waitTurn = options.waitTurn;
   }
 
   append(entry: AuditEntry, at: Date): Promise<AuditRow> {
@@ -105,6 +108,7 @@ export class AuditWriter {
     // (a few ms in which no ack is sent), and on PostgreSQL each transaction is a few round trips; so a burst of
     // commands is written once every GATHER_MS rather than once each. Nobody waits for the row but the request's end.
     await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
+    await this.#waitTurn?.();
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, 500);
       try {
