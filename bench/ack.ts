@@ -140,13 +140,15 @@ async function main(): Promise<void> {
         `  CPU per command: minimal ${(cpu.minimal / REQUESTS).toFixed(2)} ms, runbook-bot ${(cpu.bot / REQUESTS).toFixed(2)} ms ` +
           `(${(cpu.bot / cpu.minimal).toFixed(2)}x; on a machine short of CPU the ack waits in proportion)`,
       );
+    console.log(
+      `  measured acks: ${REQUESTS - tally.queued - tally.refused} started at once, ${tally.queued} queued, ${tally.refused} refused (line full)`,
+    );
     if (!dependencies) continue;
     const commands = REQUESTS + 200; // and the warm-up
     // A service's result is served again for freshFor after its run ends, so a round of this length may run it at most this often.
     const windows = Math.ceil(elapsedMs / FRESH_FOR_MS);
     console.log(
-      `  ${commands} commands in ${(elapsedMs / 1000).toFixed(1)} s (${windows} freshness window${windows === 1 ? '' : 's'} of ${FRESH_FOR_MS / 1000} s); ` +
-        `measured acks: ${REQUESTS - tally.queued - tally.refused} started at once, ${tally.queued} queued, ${tally.refused} refused (line full)`,
+      `  ${commands} commands in ${(elapsedMs / 1000).toFixed(1)} s (${windows} freshness window${windows === 1 ? '' : 's'} of ${FRESH_FOR_MS / 1000} s)`,
     );
     Object.entries(watched).forEach(([service, fake], index) => {
       const hits = fake.requests.length - hitsBefore[index]!;
