@@ -27,7 +27,7 @@ const watchFollower: Follower = (fake) =>
 
 // What a bot without watches would do: read the deployment every POLL_MS and judge it the same way.
 const pollingFollower: Follower = async (fake) => {
-  const { apps } = clientsFor(fake.kubeConfig());
+  const { apps } = await clientsFor(fake.kubeConfig()).typed();
   for (;;) {
     const deployment = JSON.parse(JSON.stringify(await apps.readNamespacedDeployment({ namespace: ns, name }))) as Deployment;
     const status = rolloutStatus(deployment);

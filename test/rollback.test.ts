@@ -61,7 +61,9 @@ const deployment = () => fake.get('apps/v1', 'Deployment', ns, name)!;
 const deployedImage = () => deployment().spec.template.spec.containers[0].image as string;
 
 async function setImage(tag: string) {
-  await k8s.apps.patchNamespacedDeployment(
+  await (
+    await k8s.typed()
+  ).apps.patchNamespacedDeployment(
     { namespace: ns, name, body: { spec: { template: { spec: { containers: [{ name, image: `${image}:${tag}` }] } } } } },
     setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
   );

@@ -4,7 +4,21 @@ import { z } from 'zod';
 import { DeadlineError } from '../deadline.ts';
 import { ExternalError, type ErrorCode } from '../errors.ts';
 
-/** An answer of the API server as the client library raises it (its ApiException: a status code, the body and headers). */
+/** The API server answered with an error status: its code, its body (a Status object, as text) and headers. */
+export class KubernetesApiError extends Error {
+  readonly code: number;
+  readonly body: string;
+  readonly headers: Record<string, string>;
+  constructor(code: number, message: string, body: string, headers: Record<string, string>) {
+    super(message);
+    this.name = 'KubernetesApiError';
+    this.code = code;
+    this.body = body;
+    this.headers = headers;
+  }
+}
+
+/** An answer of the API server as the client raises it (ours, or the client library's ApiException: a status code, the body and headers). */
 interface ApiAnswer {
   code: number;
   body: unknown;

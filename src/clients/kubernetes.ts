@@ -1,26 +1,15 @@
 // Kubernetes clients from config (a kubeconfig file and context, else in-cluster, else the default kubeconfig), every
 // request under timeouts.kubernetes.request, plain-JSON reads paged as kubectl pages them, and API errors in words.
-import {
-  ApiException,
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  HttpMethod,
-  IsomorphicFetchHttpLibrary,
-  KubeConfig,
-  RequestContext,
-  ResponseContext,
-  ServerConfiguration,
-  createConfiguration,
-  setHeaderMiddleware,
-  wrapHttpLibrary,
-  type HttpLibrary,
-} from '@kubernetes/client-node';
+// Requests go over node:https (kube-transport.ts); @kubernetes/client-node loads only for its typed clients (rollback,
+// the namespace export) and for kubeconfigs the bot does not read itself: the CLI's `health` stays small.
 import { z } from 'zod';
 import type { Config } from '../config/schema.ts';
 import { DeadlineError, stallGuard, withDeadline } from '../deadline.ts';
-import { ConfigError, ExternalError } from '../errors.ts';
-import { kubernetesStatusCode } from './kubernetes-errors.ts';
+import { ExternalError } from '../errors.ts';
+import { KubernetesApiError, kubernetesStatusCode } from './kubernetes-errors.ts';
+import { kubeconfigFromText, readKubeconfig, type KubeTarget } from './kubeconfig.ts';
+import { kubeTransport, type KubeAnswer, type KubeTransport } from './kube-transport.ts';
+import type { TypedKubernetesClients } from './kubernetes-typed.ts';
 
 export interface KubernetesTimeouts {
   /** One API request, its answer's body included (timeouts.kubernetes.request). */
@@ -35,165 +24,145 @@ export const DEFAULT_KUBERNETES_TIMEOUTS: KubernetesTimeouts = { requestMs: 15_0
 export const REQUEST_SETTING = 'timeouts.kubernetes.request';
 export const WATCH_IDLE_SETTING = 'timeouts.kubernetes.watchIdle';
 
+export type QueryValue = string | number | boolean | undefined;
+
+export interface KubeCall {
+  method: string;
+  /** The path below the server's URL; it may carry a query string of its own. */
+  path: string;
+  query?: Record<string, QueryValue>;
+  headers?: Record<string, string>;
+  body?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface KubeReply {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+}
+
 export interface KubernetesClients {
-  kubeConfig: KubeConfig;
-  apps: AppsV1Api;
-  core: CoreV1Api;
-  custom: CustomObjectsApi;
   /** The context in use (for messages), or "in-cluster". */
   context: string;
   timeouts: KubernetesTimeouts;
-  /** Sends a request through the same deadline as the typed clients (for plain-JSON reads). */
-  http: HttpLibrary;
+  /** One request and its whole answer under timeouts.kubernetes.request; a DeadlineError names the method and path. */
+  call(request: KubeCall): Promise<KubeReply>;
+  /** A request whose answer is read as it arrives (a watch): only the caller's signal ends it. */
+  open(request: KubeCall): Promise<KubeAnswer>;
+  /** @kubernetes/client-node's typed API clients over the same requests, loaded on first use. */
+  typed(): Promise<TypedKubernetesClients>;
 }
 
 export interface KubernetesClientOptions {
   /** A service's own context (services.<name>.kubernetes.context) wins over the global one. */
   context?: string | undefined;
-  /** Where to look for in-cluster credentials; default process.env. */
+  /** Where to look for in-cluster credentials and the default kubeconfig; default process.env. */
   env?: Record<string, string | undefined>;
+  /** Where the pod's ServiceAccount is mounted; default /var/run/secrets/kubernetes.io/serviceaccount. */
+  serviceAccountDir?: string;
 }
 
-/** Loads the kubeconfig the way the bot's config says; throws ConfigError for a missing file or unknown context. */
-export function loadKubeConfig(config: Config, options: KubernetesClientOptions = {}): KubeConfig {
-  const { kubeconfig } = config.file.kubernetes;
-  const context = options.context ?? config.file.kubernetes.context;
-  const env = options.env ?? process.env;
-  const kubeConfig = new KubeConfig();
-  try {
-    if (kubeconfig) kubeConfig.loadFromFile(kubeconfig);
-    // Inside a pod the ServiceAccount's token and CA are the credentials (the deploy manifests give it the RBAC Role).
-    else if (env.KUBERNETES_SERVICE_HOST && !context) kubeConfig.loadFromCluster();
-    else kubeConfig.loadFromDefault();
-  } catch (error) {
-    throw new ConfigError([
-      `kubernetes.kubeconfig: cannot load ${kubeconfig ?? 'the default kubeconfig'}: ${error instanceof Error ? error.message : String(error)}`,
-    ]);
-  }
-  if (context) {
-    if (!kubeConfig.getContextObject(context)) {
-      const known = kubeConfig.getContexts().map((c) => c.name);
-      throw new ConfigError([
-        `kubernetes.context: no context "${context}" in ${kubeconfig ?? 'the kubeconfig'} (it has: ${known.join(', ') || 'none'})`,
-      ]);
-    }
-    kubeConfig.setCurrentContext(context);
-  }
-  if (!kubeConfig.getCurrentCluster())
-    throw new ConfigError([
-      'kubernetes: no cluster configured (set kubernetes.kubeconfig, run in a pod, or provide ~/.kube/config)',
-    ]);
-  return kubeConfig;
-}
-
+/** Reads the kubeconfig the way the bot's config says; throws ConfigError for a missing file or unknown context. */
 export function createKubernetesClients(config: Config, options: KubernetesClientOptions = {}): KubernetesClients {
+  const { kubeconfig, context } = config.file.kubernetes;
   const { request, watchIdle } = config.file.timeouts.kubernetes;
-  return clientsFor(loadKubeConfig(config, options), { requestMs: request, watchIdleMs: watchIdle });
+  const target = readKubeconfig({
+    file: kubeconfig,
+    context: options.context ?? context,
+    env: options.env,
+    serviceAccountDir: options.serviceAccountDir,
+  });
+  return clientsFor(target, { requestMs: request, watchIdleMs: watchIdle });
 }
 
-/** Typed API clients as KubeConfig.makeApiClient makes them, but sending every request through the deadline. */
+/**
+ * Clients for a kubeconfig already read, or for a KubeConfig of @kubernetes/client-node (tests and benchmarks build
+ * theirs with it): its current context, read by the bot's own reader.
+ */
 export function clientsFor(
-  kubeConfig: KubeConfig,
+  kubeconfig: KubeTarget | { exportConfig(): string },
   timeouts: KubernetesTimeouts = DEFAULT_KUBERNETES_TIMEOUTS,
 ): KubernetesClients {
-  const cluster = kubeConfig.getCurrentCluster();
-  if (!cluster) throw new ConfigError(['kubernetes: the kubeconfig has no current cluster']);
-  const http = deadlineHttpLibrary(timeouts.requestMs);
-  const configuration = createConfiguration({
-    baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kubeConfig },
-    httpApi: http,
-    middleware: [setHeaderMiddleware('User-Agent', USER_AGENT)],
-  });
+  const target = 'exportConfig' in kubeconfig ? kubeconfigFromText(kubeconfig.exportConfig()) : kubeconfig;
+  const transport = kubeTransport(target, { execLimitMs: timeouts.requestMs });
+  const call = (request: KubeCall) => callWithDeadline(transport, target.server, request, timeouts.requestMs);
+  let typed: Promise<TypedKubernetesClients> | undefined;
   return {
-    kubeConfig,
-    apps: new AppsV1Api(configuration),
-    core: new CoreV1Api(configuration),
-    custom: new CustomObjectsApi(configuration),
-    context: kubeConfig.getCurrentContext() || 'in-cluster',
+    context: target.context,
     timeouts,
-    http,
+    call,
+    open: (request) => {
+      const url = urlOf(target.server, request);
+      return transport.send({
+        method: request.method,
+        url,
+        headers: { ...request.headers, 'User-Agent': USER_AGENT },
+        body: request.body,
+        signal: request.signal ?? new AbortController().signal,
+      });
+    },
+    typed: () =>
+      (typed ??= import('./kubernetes-typed.ts').then(({ typedClients }) => typedClients(target.server, call, USER_AGENT))),
   };
 }
 
 const USER_AGENT = 'runbook-bot';
 
-/**
- * The client's fetch, with one deadline over the request and its whole answer: a server that accepts the connection
- * and never answers (or stops half-way through a body) ends at the limit with a DeadlineError naming Kubernetes and the
- * setting. The caller's own signal (a health check's timeout, a shutdown) still aborts it first.
- */
-function deadlineHttpLibrary(limitMs: number): HttpLibrary {
-  const fetchLibrary = new IsomorphicFetchHttpLibrary();
-  // KubeConfig makes a new connection pool (undici Agent) for every request, so nothing is reused: every list page
-  // would open its own connection (and TLS handshake). Its TLS settings are the same for every request of one
-  // kubeconfig, so the first pool serves them all; the others are dropped unused.
-  let pool: ReturnType<RequestContext['getDispatcher']>;
-  return wrapHttpLibrary({
-    send: (request: RequestContext) => {
-      const fresh = request.getDispatcher();
-      if (fresh) {
-        pool ??= fresh;
-        request.setDispatcher(pool);
-      }
-      return withDeadline(
-        {
-          dependency: 'Kubernetes',
-          doing: `${request.getHttpMethod()} ${new URL(request.getUrl()).pathname}`,
-          limitMs,
-          setting: REQUEST_SETTING,
-          signal: request.getSignal(),
-        },
-        async (signal) => {
-          request.setSignal(signal);
-          const response = await fetchLibrary.send(request).toPromise();
-          const text = await response.body.text();
-          return new ResponseContext(response.httpStatusCode, response.headers, {
-            text: () => Promise.resolve(text),
-            binary: () => Promise.resolve(Buffer.from(text)),
-            stream: () => null,
-          });
-        },
-      );
-    },
-  });
+function urlOf(server: string, request: Pick<KubeCall, 'path' | 'query'>): URL {
+  const url = new URL(server + request.path);
+  for (const [key, value] of Object.entries(request.query ?? {}))
+    if (value !== undefined) url.searchParams.set(key, String(value));
+  return url;
 }
 
-export type QueryValue = string | number | boolean | undefined;
+/**
+ * One deadline over the request and its whole answer: a server that accepts the connection and never answers (or
+ * stops half-way through a body) ends at the limit with a DeadlineError naming Kubernetes and the setting. The caller's
+ * own signal (a health check's timeout, a shutdown) still aborts it first.
+ */
+function callWithDeadline(transport: KubeTransport, server: string, request: KubeCall, limitMs: number): Promise<KubeReply> {
+  const url = urlOf(server, request);
+  return withDeadline(
+    {
+      dependency: 'Kubernetes',
+      doing: `${request.method} ${url.pathname}`,
+      limitMs,
+      setting: REQUEST_SETTING,
+      signal: request.signal,
+    },
+    async (signal) => {
+      const answer = await transport.send({
+        method: request.method,
+        url,
+        headers: { ...request.headers, 'User-Agent': USER_AGENT },
+        body: request.body,
+        signal,
+      });
+      const decoder = new TextDecoder();
+      let text = '';
+      for await (const chunk of answer.body) text += decoder.decode(chunk, { stream: true });
+      text += decoder.decode();
+      return { status: answer.status, headers: answer.headers, text };
+    },
+  );
+}
 
 /** GET a path as plain JSON, without the typed models (large lists parse in a fraction of the time), under the deadline. */
 export async function getJson(
-  k8s: Pick<KubernetesClients, 'kubeConfig' | 'http'>,
+  k8s: Pick<KubernetesClients, 'call'>,
   path: string,
   query: Record<string, QueryValue> = {},
   signal?: AbortSignal,
 ): Promise<unknown> {
-  const server = k8s.kubeConfig.getCurrentCluster()?.server ?? '';
-  const url = new URL(server.replace(/\/$/, '') + path);
-  for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, String(value));
-  const request = new RequestContext(url.toString(), HttpMethod.GET);
-  request.setHeaderParam('Accept', 'application/json');
-  request.setHeaderParam('User-Agent', USER_AGENT);
-  if (signal) request.setSignal(signal);
-  await k8s.kubeConfig.applySecurityAuthentication(request);
-  const response = await k8s.http.send(request).toPromise();
-  const text = await response.body.text();
-  if (response.httpStatusCode < 200 || response.httpStatusCode > 299)
-    throw new ApiException(
-      response.httpStatusCode,
-      `HTTP ${response.httpStatusCode} from GET ${url.pathname}`,
-      text,
-      response.headers,
-    );
+  const reply = await k8s.call({ method: 'GET', path, query, headers: { Accept: 'application/json' }, signal });
+  const { pathname } = new URL(path, 'http://api');
+  if (reply.status < 200 || reply.status > 299)
+    throw new KubernetesApiError(reply.status, `HTTP ${reply.status} from GET ${pathname}`, reply.text, reply.headers);
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(reply.text) as unknown;
   } catch {
-    throw new ApiException(
-      response.httpStatusCode,
-      `GET ${url.pathname} answered something that is not JSON`,
-      text,
-      response.headers,
-    );
+    throw new KubernetesApiError(reply.status, `GET ${pathname} answered something that is not JSON`, reply.text, reply.headers);
   }
 }
 
@@ -221,7 +190,7 @@ export interface WatchOptions {
  * caller can list and watch again instead of waiting on a dead connection.
  */
 export async function watchCollection(
-  k8s: Pick<KubernetesClients, 'kubeConfig' | 'timeouts'>,
+  k8s: Pick<KubernetesClients, 'open' | 'timeouts'>,
   path: string,
   options: WatchOptions,
 ): Promise<WatchEnd> {
@@ -242,31 +211,28 @@ export async function watchCollection(
     return status !== undefined ? { reason: 'refused', error, status } : { reason: 'closed', error };
   };
   try {
-    const server = k8s.kubeConfig.getCurrentCluster()?.server ?? '';
-    const url = new URL(server.replace(/\/$/, '') + path);
-    url.searchParams.set('watch', 'true');
-    for (const [key, value] of Object.entries(options.query ?? {}))
-      if (value !== undefined) url.searchParams.set(key, String(value));
-    const request = new RequestContext(url.toString(), HttpMethod.GET);
-    request.setHeaderParam('Accept', 'application/json');
-    request.setHeaderParam('User-Agent', USER_AGENT);
-    request.setSignal(guard.signal);
-    await k8s.kubeConfig.applySecurityAuthentication(request);
-    // The client's fetch without the request deadline: a watch is long by design; the idle guard bounds it instead.
-    const response = await new IsomorphicFetchHttpLibrary().send(request).toPromise();
-    if (response.httpStatusCode !== 200) {
-      const text = await response.body.text();
-      const error = new ApiException(
-        response.httpStatusCode,
-        `HTTP ${response.httpStatusCode} from watching ${path}`,
+    // Without the request deadline: a watch is long by design; the idle guard bounds it instead.
+    const response = await k8s.open({
+      method: 'GET',
+      path,
+      query: { watch: 'true', ...options.query },
+      headers: { Accept: 'application/json' },
+      signal: guard.signal,
+    });
+    if (response.status !== 200) {
+      let text = '';
+      const decoder = new TextDecoder();
+      for await (const chunk of response.body) text += decoder.decode(chunk, { stream: true });
+      const error = new KubernetesApiError(
+        response.status,
+        `HTTP ${response.status} from watching ${path}`,
         text,
         response.headers,
       );
-      return ended(error, response.httpStatusCode);
+      return ended(error, response.status);
     }
     guard.touch();
-    const stream = response.body.stream();
-    if (!stream) return ended(new Error('the watch answered without a body'));
+    const stream = response.body;
     const decoder = new TextDecoder();
     let buffered = '';
     for await (const chunk of stream) {
@@ -319,11 +285,7 @@ export interface ListOptions {
  * expires mid-list (410), the list is read again in one request, as client-go's pager does (FullListIfExpired).
  * Returns how many requests it took.
  */
-export async function listPages(
-  k8s: Pick<KubernetesClients, 'kubeConfig' | 'http'>,
-  path: string,
-  options: ListOptions,
-): Promise<number> {
+export async function listPages(k8s: Pick<KubernetesClients, 'call'>, path: string, options: ListOptions): Promise<number> {
   const limit = options.pageSize ?? LIST_PAGE_SIZE;
   let requests = 0;
   const fetchPage = (token: string | undefined) => {

@@ -24,12 +24,13 @@ export async function exportNamespace(
   namespace: string,
   options: { includeSecrets: boolean; at: Date },
 ): Promise<NamespaceExport> {
+  const { apps, core } = await k8s.typed();
   const kinds: Array<{ apiVersion: string; kind: string; list: () => Promise<unknown> }> = [
-    { apiVersion: 'apps/v1', kind: 'Deployment', list: () => k8s.apps.listNamespacedDeployment({ namespace }) },
-    { apiVersion: 'v1', kind: 'Service', list: () => k8s.core.listNamespacedService({ namespace }) },
-    { apiVersion: 'v1', kind: 'ConfigMap', list: () => k8s.core.listNamespacedConfigMap({ namespace }) },
+    { apiVersion: 'apps/v1', kind: 'Deployment', list: () => apps.listNamespacedDeployment({ namespace }) },
+    { apiVersion: 'v1', kind: 'Service', list: () => core.listNamespacedService({ namespace }) },
+    { apiVersion: 'v1', kind: 'ConfigMap', list: () => core.listNamespacedConfigMap({ namespace }) },
     ...(options.includeSecrets
-      ? [{ apiVersion: 'v1', kind: 'Secret', list: () => k8s.core.listNamespacedSecret({ namespace }) }]
+      ? [{ apiVersion: 'v1', kind: 'Secret', list: () => core.listNamespacedSecret({ namespace }) }]
       : []),
   ];
   const documents: string[] = [];

@@ -47,11 +47,12 @@ export interface DeploymentRef {
   deployment: string;
 }
 
-export async function readRevisionHistory(k8s: Pick<KubernetesClients, 'apps'>, ref: DeploymentRef): Promise<RevisionHistory> {
+export async function readRevisionHistory(k8s: Pick<KubernetesClients, 'typed'>, ref: DeploymentRef): Promise<RevisionHistory> {
   const { namespace } = ref;
+  const { apps } = await k8s.typed();
   const deployment = parseAnswer(
     deploymentSchema,
-    await k8s.apps.readNamespacedDeployment({ namespace, name: ref.deployment }).catch((error: unknown) => {
+    await apps.readNamespacedDeployment({ namespace, name: ref.deployment }).catch((error: unknown) => {
       if (kubernetesStatusCode(error) === 404)
         throw new UserError(
           `There is no deployment \`${ref.deployment}\` in namespace \`${namespace}\`.`,
@@ -62,7 +63,7 @@ export async function readRevisionHistory(k8s: Pick<KubernetesClients, 'apps'>, 
     `reading deployment ${namespace}/${ref.deployment}`,
   );
   // kubectl pkg/util/deployment GetAllReplicaSets: list by the deployment's selector, keep those it controls.
-  const listed = await k8s.apps
+  const listed = await apps
     .listNamespacedReplicaSet({ namespace, labelSelector: selectorString(deployment.spec.selector) })
     .catch((error: unknown) => {
       throw kubernetesError(`listing the ReplicaSets of ${namespace}/${ref.deployment}`, error);

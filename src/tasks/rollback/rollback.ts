@@ -123,7 +123,7 @@ export interface RollbackOptions {
  * decides again (so a change since the plan was shown is refused, not overwritten), and sends kubectl's JSON patch.
  */
 export async function rollback(
-  k8s: Pick<KubernetesClients, 'apps'>,
+  k8s: Pick<KubernetesClients, 'typed'>,
   plan: Pick<RollbackPlan, 'namespace' | 'deployment' | 'from'> & { to: Pick<Revision, 'revision'> },
   options: RollbackOptions = {},
 ): Promise<RollbackResult> {
@@ -138,7 +138,8 @@ export async function rollback(
   const progressDeadlineSeconds = history.deployment.spec.progressDeadlineSeconds ?? 600;
   if (options.dryRun)
     return { plan: fresh, patch, dryRun: true, generation: history.deployment.metadata.generation, progressDeadlineSeconds };
-  const patched = await k8s.apps
+  const { apps } = await k8s.typed();
+  const patched = await apps
     .patchNamespacedDeployment(
       { namespace: plan.namespace, name: plan.deployment, body: patch },
       setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),

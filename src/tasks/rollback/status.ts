@@ -91,7 +91,7 @@ type Decision = { result: RolloutResult; message: string } | undefined;
  * the API no longer answers at all.
  */
 export async function followRollout(
-  k8s: Pick<KubernetesClients, 'apps' | 'kubeConfig' | 'timeouts'>,
+  k8s: Pick<KubernetesClients, 'typed' | 'open' | 'timeouts'>,
   options: FollowOptions,
 ): Promise<RolloutOutcome> {
   const { namespace, deployment: name, clock } = options;
@@ -141,7 +141,7 @@ export async function followRollout(
     if (resourceVersion === undefined) {
       let list;
       try {
-        list = await k8s.apps.listNamespacedDeployment({ namespace, fieldSelector });
+        list = await (await k8s.typed()).apps.listNamespacedDeployment({ namespace, fieldSelector });
       } catch (error) {
         // A list is one small request: no answer within its deadline means the API is gone, not busy.
         if (isDeadlineError(error))

@@ -93,7 +93,7 @@ export interface ReadPlan {
   signal: AbortSignal;
 }
 
-type Client = Pick<KubernetesClients, 'kubeConfig' | 'http'>;
+type Client = Pick<KubernetesClients, 'call'>;
 
 /** Reads everything the check looks at in one namespace: every list at once, then the TLS secrets the lists named. */
 export async function readNamespace(k8s: Client, plan: ReadPlan): Promise<Snapshot> {
