@@ -1,9 +1,10 @@
 // bench:footprint — the bot as it ships (the built dist/, as the container runs it), on the embedded store and on
 // PostgreSQL: time to ready and start-up peak on existing data, idle RSS, RSS after 10,000 mixed requests with 1,000 open
-// incidents, the CLI's peak RSS for `health all`, and (embedded store) ack p99 against a minimal Bolt app in the same run.
+// incidents, the CLI's peak RSS for `health all` and `health <service>` (its Kubernetes checks reading a fake API server's
+// lists), and (embedded store) ack p99 against a minimal Bolt app in the same run. --cli-only measures the CLI alone.
 // Goals (issue #15): embedded idle <= 120 MB, start-up peak <= 160 MB, ready <= 1.5 s on existing data; PostgreSQL idle
 // <= 110 MB; CLI health <= 100 MB; embedded ack p99 <= 1.3x the minimal Bolt app and < 50 ms.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import { parse, stringify } from 'yaml';
 import { openMigratedStore } from '../src/store/open.ts';
 import { finishSetup, insertIncident, recordChannel } from '../src/store/incidents.ts';
 import { startFakeSlack, type FakeSlack } from '../test/fakes/fake-slack.ts';
+import { runningPod, service, workload } from '../test/fakes/kubernetes/fixtures.ts';
+import { startFakeKubernetes, type FakeKubernetes } from '../test/fakes/kubernetes/index.ts';
 import { startBotProcess, type BotProcess } from '../test/support/bot-process.ts';
 import { sendSlashCommand, type SlashCommand } from '../test/support/slack-requests.ts';
 import { compareAcks, percentile } from './ack-rounds.ts';
@@ -25,6 +28,7 @@ const { values: args } = parseArgs({
     'ack-requests': { type: 'string', default: '2000' },
     concurrency: { type: 'string', default: '50' },
     stores: { type: 'string', default: 'embedded,postgres' },
+    'cli-only': { type: 'boolean', default: false },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -157,21 +161,83 @@ interface Figures {
   afterLoad: number;
   peakUnderLoad: number;
   heap: { used: number; total: number; external: number };
-  cliHealthPeak: number;
+  cli: CliFigures;
 }
 
-/** Peak RSS of one CLI run, measured by GNU time (the process's own maxrss as the kernel counts it). */
-function cliPeak(env: Record<string, string>, argv: string[]): number {
-  const run = spawnSync('/usr/bin/time', ['-f', 'maxrss_kb=%M', process.execPath, CLI, ...argv], {
+interface CliFigures {
+  /** `health all` */
+  all: number;
+  /** `health <the first service>` */
+  one: number;
+}
+
+/** The service `health <service>` is measured with: the example config's first, which configures every check kind. */
+const ONE_SERVICE = 'rlhf-audit-trail';
+
+async function cliFigures(env: Record<string, string>, cliConfigPath: string, kube: FakeKubernetes): Promise<CliFigures> {
+  const cliEnv = { ...env, RUNBOOK_BOT_CONFIG: cliConfigPath, LOG_LEVEL: 'warn' };
+  const figures: CliFigures = { all: 0, one: 0 };
+  for (const [key, target] of [
+    ['all', 'all'],
+    ['one', ONE_SERVICE],
+  ] as const) {
+    const before = kube.requests.length;
+    figures[key] = await cliPeak(cliEnv, ['health', target]);
+    // The figure counts only when the Kubernetes checks did read the cluster.
+    if (kube.requests.length === before) throw new Error(`runbook-bot health ${target} made no Kubernetes request`);
+  }
+  return figures;
+}
+
+/**
+ * The example config's namespaces on a fake API server, every workload it names running with two ready pods behind a
+ * service: the CLI's Kubernetes checks read real lists (pods, deployments, events…) instead of failing to connect.
+ */
+async function fakeClusterFor(file: {
+  services?: Record<string, { kubernetes?: Record<string, unknown> }>;
+}): Promise<FakeKubernetes> {
+  const kube = await startFakeKubernetes();
+  for (const spec of Object.values(file.services ?? {})) {
+    const target = spec.kubernetes as { namespace: string; deployments?: string[]; statefulsets?: string[] } | undefined;
+    if (!target) continue;
+    const { namespace } = target;
+    const owners = [
+      ...(target.deployments ?? []).map((name) => ({ kind: 'Deployment' as const, name })),
+      ...(target.statefulsets ?? []).map((name) => ({ kind: 'StatefulSet' as const, name })),
+    ];
+    for (const owner of owners) {
+      kube.put(workload(owner.kind, owner.name, { namespace, replicas: 2, ready: 2 }));
+      kube.put(service(owner.name, namespace, { app: owner.name }));
+      for (const i of [0, 1]) kube.put(runningPod(`${owner.name}-${i}`, { namespace, labels: { app: owner.name }, owner }));
+    }
+  }
+  return kube;
+}
+
+/**
+ * Peak RSS of one CLI run, measured by GNU time (the process's own maxrss as the kernel counts it). Not spawnSync: the
+ * fake Kubernetes API the CLI reads is served by this process.
+ */
+async function cliPeak(env: Record<string, string>, argv: string[]): Promise<number> {
+  const child = spawn('/usr/bin/time', ['-f', 'maxrss_kb=%M', process.execPath, CLI, ...argv], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const kb = /maxrss_kb=(\d+)/.exec(run.stderr)?.[1];
-  if (!kb) throw new Error(`runbook-bot ${argv.join(' ')}: no figure from /usr/bin/time: ${run.stderr.slice(-500)}`);
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  await new Promise((resolve) => child.on('close', resolve));
+  const kb = /maxrss_kb=(\d+)/.exec(stderr)?.[1];
+  if (!kb) throw new Error(`runbook-bot ${argv.join(' ')}: no figure from /usr/bin/time: ${stderr.slice(-500)}`);
   return Number(kb) * 1024;
 }
 
-async function measureStore(name: StoreUnderTest['name'], slack: FakeSlack, configPath: string): Promise<Figures> {
+async function measureStore(
+  name: StoreUnderTest['name'],
+  slack: FakeSlack,
+  configPath: string,
+  cliConfigPath: string,
+  kube: FakeKubernetes,
+): Promise<Figures> {
   const store = await storeUnderTest(name);
   const env = {
     SLACK_BOT_TOKEN: slack.token,
@@ -218,7 +284,7 @@ async function measureStore(name: StoreUnderTest['name'], slack: FakeSlack, conf
       afterLoad: loaded.rss,
       peakUnderLoad: loaded.peak,
       heap,
-      cliHealthPeak: cliPeak({ ...env, LOG_LEVEL: 'warn' }, ['health', 'all']),
+      cli: await cliFigures(env, cliConfigPath, kube),
     };
   } finally {
     await store.close();
@@ -264,7 +330,45 @@ async function main(): Promise<void> {
   // health checks answer "not configured" or fail to connect rather than reaching anything.
   const dir = mkdtempSync(join(tmpdir(), 'rb-bench-footprint-'));
   const configPath = join(dir, 'runbook-bot.yml');
-  writeFileSync(configPath, stringify(parse(readFileSync(join(ROOT, 'config/runbook-bot.example.yml'), 'utf8'))));
+  const example = parse(readFileSync(join(ROOT, 'config/runbook-bot.example.yml'), 'utf8')) as Parameters<
+    typeof fakeClusterFor
+  >[0];
+  writeFileSync(configPath, stringify(example));
+  // The CLI's config: the same, with a kubeconfig for the fake API server.
+  const kube = await fakeClusterFor(example);
+  const kubeconfigPath = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfigPath, kube.kubeConfigYaml());
+  const cliConfigPath = join(dir, 'runbook-bot.cli.yml');
+  writeFileSync(cliConfigPath, stringify({ ...example, kubernetes: { kubeconfig: kubeconfigPath } }));
+  const cliLine = (figures: CliFigures) =>
+    `  CLI \`runbook-bot health all\`: peak ${mb(figures.all)}; \`health ${ONE_SERVICE}\`: peak ${mb(figures.one)}`;
+
+  if (args['cli-only']) {
+    console.log(`bench:footprint --cli-only: the CLI with the example config and a fake Kubernetes API; Node ${process.version}`);
+    const goals: Array<[string, boolean]> = [];
+    for (const name of args.stores.split(',') as Array<StoreUnderTest['name']>) {
+      const store = await storeUnderTest(name);
+      try {
+        const env = {
+          SLACK_BOT_TOKEN: slack.token,
+          SLACK_SIGNING_SECRET: SECRET,
+          SLACK_API_URL: slack.url,
+          NODE_ENV: 'production',
+          ...store.env,
+        };
+        const figures = await cliFigures(env, cliConfigPath, kube);
+        console.log(`\n== ${name} store ==\n${cliLine(figures)}`);
+        goals.push([`CLI health all (${name}) ${mb(figures.all)} <= 100 MB`, figures.all <= 100 * MB]);
+        goals.push([`CLI health ${ONE_SERVICE} (${name}) ${mb(figures.one)} <= 100 MB`, figures.one <= 100 * MB]);
+      } finally {
+        await store.close();
+      }
+    }
+    await Promise.all([slack.close(), kube.close()]);
+    for (const [goal, met] of goals) console.log(`  ${met ? 'met    ' : 'MISSED '} ${goal}`);
+    console.log(goals.every(([, met]) => met) ? 'GOAL MET' : 'GOAL MISSED');
+    return;
+  }
 
   console.log(
     `bench:footprint: the built bot (node ${[...NODE_FLAGS, MAIN.replace(ROOT, '')].join(' ')}, as the Dockerfile starts it) ` +
@@ -273,7 +377,7 @@ async function main(): Promise<void> {
   );
   const results: Figures[] = [];
   for (const name of args.stores.split(',') as Array<StoreUnderTest['name']>) {
-    const figures = await measureStore(name, slack, configPath);
+    const figures = await measureStore(name, slack, configPath, cliConfigPath, kube);
     results.push(figures);
     console.log(`\n== ${name} store ==`);
     console.log(
@@ -284,7 +388,7 @@ async function main(): Promise<void> {
       `  after ${REQUESTS} commands: ${mb(figures.afterLoad)} (peak ${mb(figures.peakUnderLoad)}); JavaScript heap ` +
         `${mb(figures.heap.used)} used of ${mb(figures.heap.total)} held, ${mb(figures.heap.external)} outside the heap`,
     );
-    console.log(`  CLI \`runbook-bot health all\`: peak ${mb(figures.cliHealthPeak)}`);
+    console.log(cliLine(figures.cli));
   }
 
   let ackLine = 'ack: not measured (embedded store not in --stores)';
@@ -298,7 +402,7 @@ async function main(): Promise<void> {
       `p99 ${percentile(ours, 99).toFixed(1)} ms; minimal Bolt app p50 ${percentile(baseline, 50).toFixed(1)} ms p99 ` +
       `${percentile(baseline, 99).toFixed(1)} ms; p99 ratio ${ratio.toFixed(2)}x (goal <= 1.3x and < 50 ms)`;
   }
-  await slack.close();
+  await Promise.all([slack.close(), kube.close()]);
 
   console.log(`\n${ackLine}`);
   const goals: Array<[string, boolean]> = [];
@@ -310,7 +414,8 @@ async function main(): Promise<void> {
     } else {
       goals.push([`PostgreSQL idle ${mb(figures.idle)} <= 110 MB`, figures.idle <= 110 * MB]);
     }
-    goals.push([`CLI health (${figures.store}) ${mb(figures.cliHealthPeak)} <= 100 MB`, figures.cliHealthPeak <= 100 * MB]);
+    goals.push([`CLI health all (${figures.store}) ${mb(figures.cli.all)} <= 100 MB`, figures.cli.all <= 100 * MB]);
+    goals.push([`CLI health ${ONE_SERVICE} (${figures.store}) ${mb(figures.cli.one)} <= 100 MB`, figures.cli.one <= 100 * MB]);
   }
   goals.push(['embedded ack p99 <= 1.3x and < 50 ms', ackMet]);
   for (const [goal, met] of goals) console.log(`  ${met ? 'met    ' : 'MISSED '} ${goal}`);
