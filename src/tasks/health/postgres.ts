@@ -1,5 +1,4 @@
 // PostgreSQL health through pg: connect + SELECT 1, connections used vs max_connections, ungranted locks, long-running queries, size.
-import pg from 'pg';
 import { formatDuration, formatLatency } from '../../config/duration.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
 import { DeadlineError, withDeadline } from '../../deadline.ts';
@@ -53,6 +52,8 @@ export async function runPostgresCheck(spec: PostgresCheckConfig, context: Check
   const url = context.env[spec.urlEnv];
   if (!url) return notConfigured(`${spec.urlEnv} is not set`);
   const limits = context.timeouts.postgres;
+  // Loaded only when there is a database to check: a check that is not configured costs no driver.
+  const { default: pg } = await import('pg');
   const client = new pg.Client({
     connectionString: url,
     application_name: 'runbook-bot-health',

@@ -1,5 +1,4 @@
 // Redis health through ioredis: PING, and used memory against maxmemory.
-import { Redis } from 'ioredis';
 import { formatLatency } from '../../config/duration.ts';
 import type { ServiceConfig } from '../../config/schema.ts';
 import { DeadlineError, withDeadline } from '../../deadline.ts';
@@ -26,6 +25,8 @@ export async function runRedisCheck(spec: RedisCheckConfig, context: CheckContex
   const url = context.env[spec.urlEnv];
   if (!url) return notConfigured(`${spec.urlEnv} is not set`);
   const limitMs = context.timeouts.redis;
+  // Loaded only when there is a Redis to check: ioredis alone is about 10 MB of memory.
+  const { Redis } = await import('ioredis');
   // One attempt, no reconnects and no offline queue: a health check reports what it finds instead of waiting it out.
   const redis = new Redis(url, {
     lazyConnect: true,

@@ -20,8 +20,8 @@ type HealthSection = NonNullable<ServiceConfig['health']>;
 
 /**
  * Every check kind the bot knows, by the part of `services.<name>.health` that asks for it; adding one is a file and a
- * line here. A kind's module (and its client library: pg, ioredis, the Kubernetes client) loads when a service first
- * uses it, not at start-up.
+ * line here. A kind's module loads when a service first uses it, not at start-up; its client library (pg, ioredis) when
+ * a check has something to connect to.
  */
 const CHECK_KINDS: ReadonlyArray<{ uses: (health: HealthSection) => boolean; load: () => Promise<CheckFactory> }> = [
   { uses: (health) => health.http.length > 0, load: async () => (await import('./http.ts')).httpChecks },
