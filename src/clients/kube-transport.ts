@@ -24,6 +24,9 @@ export interface KubeTransport {
   send(exchange: KubeExchange): Promise<KubeAnswer>;
 }
 
+// client-go's IdleConnTimeout: a kept-alive connection unused this long is closed.
+const IDLE_CONNECTION_MS = 90_000;
+
 /** The API server could not be reached or dropped the connection; the network reason (ECONNREFUSED…) is the cause, as fetch reports it. */
 export class KubernetesNetworkError extends Error {
   constructor(url: URL, cause: unknown) {
@@ -50,6 +53,7 @@ function directTransport(target: KubeTarget, options: { execLimitMs?: number }):
       pool = secure
         ? new https.Agent({
             keepAlive: true,
+            timeout: IDLE_CONNECTION_MS,
             ca: tls.ca,
             cert: auth.cert ?? tls.cert,
             key: auth.key ?? tls.key,
@@ -57,7 +61,7 @@ function directTransport(target: KubeTarget, options: { execLimitMs?: number }):
             // Only when asked: otherwise Node's default (and NODE_TLS_REJECT_UNAUTHORIZED) applies, as with kubectl.
             ...(tls.insecure ? { rejectUnauthorized: false } : {}),
           })
-        : new http.Agent({ keepAlive: true });
+        : new http.Agent({ keepAlive: true, timeout: IDLE_CONNECTION_MS });
       pools.clear();
       pools.set(key, pool);
     }

@@ -295,7 +295,7 @@ function inCluster(env: Record<string, string | undefined>, dir: string): KubeTa
     server: `https://${isIPv6(host) ? `[${host}]` : host}:${port}`,
     namespace: existsSync(namespaceFile) ? readFileSync(namespaceFile, 'utf8').trim() : undefined,
     tls: {
-      ca: fileOrData(join(dir, 'ca.crt'), undefined, undefined, 'the ServiceAccount CA'),
+      ca: fileOrData(join(dir, 'ca.crt'), undefined, undefined, 'the ServiceAccount CA', 'kubernetes (in-cluster)'),
       cert: undefined,
       key: undefined,
       insecure: false,
@@ -313,13 +313,14 @@ function fileOrData(
   data: string | undefined,
   dir: string | undefined,
   what: string,
+  setting = 'kubernetes.kubeconfig',
 ): Buffer | undefined {
   if (file) {
     const path = resolvePath(file, dir);
     try {
       return readFileSync(path);
     } catch (error) {
-      throw new ConfigError([`kubernetes.kubeconfig: cannot read ${what} ${path}: ${messageOf(error)}`]);
+      throw new ConfigError([`${setting}: cannot read ${what} ${path}: ${messageOf(error)}`]);
     }
   }
   return data ? Buffer.from(data, 'base64') : undefined;
