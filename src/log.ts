@@ -74,6 +74,9 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
       level: (label) => ({ level: label }),
       log: (object) => redactValue(object) as Record<string, unknown>,
     },
+    // redactValue (above) has made each error a plain object already: pino's own err serializer, run after it, would
+    // name every error's type "Object".
+    serializers: { err: (value: unknown) => value },
     hooks: {
       logMethod(args, method) {
         // Scrub the message string as well as the object.
@@ -95,8 +98,16 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
   return pino(pinoOptions, pino.destination({ dest: 1, sync: false }));
 }
 
-/** Adapts pino to the logger interface Bolt and the Slack SDKs expect. */
-export function slackLogger(logger: Logger) {
+export interface SlackLoggerOptions {
+  /**
+   * Lines the caller logs better itself (with the method and what happens next), by their first part: written at
+   * debug. The Web API client's "http request failed" says neither which call failed nor whether it is sent again.
+   */
+  loggedByCaller?: (message: string) => boolean;
+}
+
+/** Adapts pino to the logger interface Bolt and the Slack SDKs expect: every line is a `slack.sdk_log` event. */
+export function slackLogger(logger: Logger, options: SlackLoggerOptions = {}) {
   let level = 'info';
   const format = (parts: unknown[]) =>
     parts.map((part) => (typeof part === 'string' ? part : JSON.stringify(redactValue(part)))).join(' ');
@@ -104,7 +115,8 @@ export function slackLogger(logger: Logger) {
   const at =
     (method: 'debug' | 'info' | 'warn' | 'error') =>
     (...parts: unknown[]) => {
-      if (logger.isLevelEnabled(method)) logger[method]({ source: 'slack' }, format(parts));
+      const to = typeof parts[0] === 'string' && options.loggedByCaller?.(parts[0]) ? 'debug' : method;
+      if (logger.isLevelEnabled(to)) logger[to]({ event: 'slack.sdk_log', source: 'slack' }, format(parts));
     };
   return {
     debug: at('debug'),

@@ -14,6 +14,17 @@ function capture() {
 }
 
 describe('logging', () => {
+  it("names an error's type, also once redacted", () => {
+    const { logger, text } = capture();
+    class LeaseLostError extends Error {
+      override name = 'LeaseLostError';
+    }
+    logger.warn({ event: 'work.lease_lost', err: new LeaseLostError('lost the lease on escalation:1:1') });
+    expect(JSON.parse(text().trim())).toMatchObject({
+      err: { type: 'LeaseLostError', message: 'lost the lease on escalation:1:1' },
+    });
+  });
+
   it('writes JSON events with the child logger ids', () => {
     const { logger, text } = capture();
     logger.child({ reqId: 'r1', user: 'U123', incidentId: 42 }).info({ event: 'incident.declared' }, 'declared');

@@ -335,9 +335,21 @@ export class GatedWebClient extends WebClient {
         }
         const code = slackErrorCode(error);
         this.#metrics.slackApiErrors.inc({ method, error: code });
+        // Slack's answers (name_taken, channel_not_found…) are the caller's to judge; a failure on the way is logged here.
         if (!isTransient(error)) throw error;
-        if (!IDEMPOTENT.has(method) && !neverSent(error)) throw new UncertainOutcomeError(method, error);
-        if (attempt > IDEMPOTENT_RETRIES) throw error;
+        const uncertain = !IDEMPOTENT.has(method) && !neverSent(error);
+        const next = uncertain ? 'uncertain' : attempt > IDEMPOTENT_RETRIES ? 'failed' : 'sent_again';
+        this.#log.warn({
+          event: 'slack.call_failed',
+          method,
+          channel,
+          priority: context.priority,
+          attempt,
+          error: describe(error),
+          next,
+        });
+        if (next === 'uncertain') throw new UncertainOutcomeError(method, error);
+        if (next === 'failed') throw error;
         await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
       }
     }
@@ -381,7 +393,10 @@ function describe(error: unknown): string {
 
 export function createSlackClient(options: SlackClientOptions): GatedWebClient {
   const clientOptions: WebClientOptions = {
-    logger: slackLogger(options.logger) as unknown as WebClientOptions['logger'],
+    // Its "http request failed" lines are slack.call_failed here, with the method and what happens next.
+    logger: slackLogger(options.logger, {
+      loggedByCaller: (message) => message.startsWith('http request failed'),
+    }) as unknown as WebClientOptions['logger'],
     // This client waits for budgets and retries itself; the SDK's own queue pausing on a 429 would hold every method.
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,

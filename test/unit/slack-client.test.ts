@@ -1,9 +1,10 @@
 // The Slack client's retry rule (a call that never left this host is sent again, whatever the method) and its queue for
 // a spent budget.
 import { createServer } from 'node:http';
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SlackBudget } from '../../src/clients/slack-limits.ts';
-import { createSlackClient, SlackBusyError, withSlackPriority } from '../../src/clients/slack.ts';
+import { createSlackClient, SlackBusyError, UncertainOutcomeError, withSlackPriority } from '../../src/clients/slack.ts';
 import { createLogger } from '../../src/log.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { freePort } from '../support/ports.ts';
@@ -37,6 +38,42 @@ describe('a Slack API that is not listening yet', () => {
     const result = await slack.chat.postMessage({ channel: 'C1', text: 'Level 1: paging the primary' });
     expect(result.ts).toBe('1.000001');
     expect(posts).toHaveLength(1);
+  });
+});
+
+describe('a Slack API that drops the connection', () => {
+  const closers: Array<() => void> = [];
+  afterEach(() => closers.splice(0).forEach((close) => close()));
+
+  it('logs each failed call as an event naming the method, the channel and what happens next', async () => {
+    const server = createServer((request) => request.socket.destroy()).listen(0, '127.0.0.1');
+    closers.push(() => server.close());
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as { port: number };
+    const lines: Array<Record<string, unknown>> = [];
+    const destination = new Writable({
+      write(chunk, _encoding, callback) {
+        lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+        callback();
+      },
+    });
+    const slack = createSlackClient({
+      token: 'xoxb-test',
+      apiUrl: `http://127.0.0.1:${port}/api/`,
+      logger: createLogger({ level: 'info', destination }),
+      metrics: createMetrics({ defaultMetrics: false }),
+    });
+    const post = withSlackPriority('page', () => slack.chat.postMessage({ channel: 'C1', text: 'Level 1: paging the primary' }));
+    await expect(post).rejects.toBeInstanceOf(UncertainOutcomeError);
+    const warnings = lines.filter((line) => line.level === 'warn');
+    expect(warnings.map((line) => line.event)).toEqual(['slack.call_failed']);
+    expect(warnings[0]).toMatchObject({
+      method: 'chat.postMessage',
+      channel: 'C1',
+      priority: 'page',
+      attempt: 1,
+      next: 'uncertain',
+    });
   });
 });
 
