@@ -208,6 +208,47 @@ describe('delivery to Slack when it says no', () => {
     expect(pages.length).toBeLessThan(5);
   }, 90_000);
 
+  /** Five incidents with no channel yet page the announcement channel together; `fault` meets the second message. */
+  async function combinedPagesMeet(fault: 'drop_before' | 'http500_after') {
+    slack.failNext('conversations.create', 'restricted_action', { times: 50 });
+    for (let i = 1; i <= 5; i += 1) await declare(`Audit API down ${i}`);
+    clock.advance(minutes(15));
+    slack.delay('chat.postMessage', 300);
+    const looksBefore = slack.calls('conversations.history').length;
+    const announcements = slack.channelByName('incidents')!.id;
+    // The first page goes alone at once; the others wait for it and go together, in the message that meets the fault.
+    const pass = t.bot.poller.tick();
+    await slack.waitFor('chat.postMessage');
+    slack.faultNext('chat.postMessage', fault);
+    await pass;
+    await t.bot.idle();
+    const keysIn = (message: { metadata?: unknown }) => {
+      const payload = (message.metadata as { event_payload?: { key?: string; keys?: string } } | undefined)?.event_payload;
+      return payload?.keys ? payload.keys.split(' ') : payload?.key ? [payload.key] : [];
+    };
+    const keys = slack
+      .messages()
+      .filter((message) => message.channel === announcements)
+      .flatMap(keysIn)
+      .filter((key) => key.startsWith('escalation:'));
+    return { keys, looks: slack.calls('conversations.history').length - looksBefore };
+  }
+
+  it('sends the pages of a combined message that never reached Slack again at once, after one look, without waiting for a retry', async () => {
+    const { keys, looks } = await combinedPagesMeet('drop_before');
+    // One pass and the clock stands still: a retry of the works could not run yet.
+    expect(keys.sort()).toEqual([1, 2, 3, 4, 5].map((id) => `escalation:${id}:1:announcements`).sort());
+    expect(looks).toBe(1);
+    for (let id = 1; id <= 5; id += 1) expect((await listSteps(t.bot.store, id))[0]!.state).toBe('posted');
+  }, 90_000);
+
+  it('finds the pages of a combined message Slack stored but answered 500 for with one look, and sends none twice', async () => {
+    const { keys, looks } = await combinedPagesMeet('http500_after');
+    expect(keys.sort()).toEqual([1, 2, 3, 4, 5].map((id) => `escalation:${id}:1:announcements`).sort());
+    expect(looks).toBe(1);
+    for (let id = 1; id <= 5; id += 1) expect((await listSteps(t.bot.store, id))[0]!.state).toBe('posted');
+  }, 90_000);
+
   it('tells the user a note is queued when Slack is down, and posts it once Slack is back', async () => {
     await declare('Audit API down');
     const channel = incidentChannels()[0]!;

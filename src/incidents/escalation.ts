@@ -97,7 +97,13 @@ export class Pager {
   async postLevel(lease: Lease): Promise<void> {
     const { store, slack, clock, config } = this.#o;
     const { incidentId, level } = parseEscalationKey(lease.claim.key);
-    const log = this.#o.logger.child({ incidentId, level });
+    // Not `level`: that is pino's own field (the line's severity) and would hide the escalation level.
+    const log = this.#o.logger.child({
+      incidentId,
+      escalationLevel: level,
+      work: lease.claim.key,
+      attempt: lease.claim.attempts,
+    });
     // Read side by side: with thousands of pages due at once, each round trip to the store delays every page behind it.
     const [incident, steps, events] = await Promise.all([
       getIncident(store, incidentId),
@@ -152,6 +158,7 @@ export class Pager {
         lookFirst,
         since: step.due_at,
         combine: true,
+        hold: () => lease.hold(),
       });
     });
     const marked = await store.transaction(async (tx) => {
@@ -212,7 +219,7 @@ export class Pager {
       await slack.postOnce(
         config.file.channels.announcements,
         { text },
-        { key: `${lease.claim.key}:announcements`, lookFirst, since: dueAt, combine: true },
+        { key: `${lease.claim.key}:announcements`, lookFirst, since: dueAt, combine: true, hold: () => lease.hold() },
       );
     });
     await store.transaction(async (tx) => {
