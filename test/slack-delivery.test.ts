@@ -249,6 +249,24 @@ describe('delivery to Slack when it says no', () => {
     for (let id = 1; id <= 5; id += 1) expect((await listSteps(t.bot.store, id))[0]!.state).toBe('posted');
   }, 90_000);
 
+  it('does not page again in the incident channel a level whose announcement-channel page had an unknown outcome', async () => {
+    // The first setup fails (its outcome unknown, no channel made), so the level falls due before the channel exists.
+    slack.failNext('conversations.create', 'fatal_error');
+    await declare('Audit API down');
+    clock.advance(minutes(15));
+    // The page to the announcement channel never arrives; sent again, Slack stores it but answers 500: still unknown.
+    slack.faultNext('chat.postMessage', 'drop_before');
+    slack.faultNext('chat.postMessage', 'http500_after');
+    await drain();
+    const [channel] = incidentChannels();
+    expect(channel).toBeDefined();
+    // The next attempt, with the channel there, finds the page where it went and copies it in: paged once.
+    expect(keyed('escalation:1:1:announcements')).toHaveLength(1);
+    expect(keyed('escalation:1:1')).toHaveLength(0);
+    expect(keyed('escalation-copy:1:1').map((message) => message.channel)).toEqual([channel!.id]);
+    expect((await listSteps(t.bot.store, 1))[0]!.state).toBe('posted');
+  });
+
   it('tells the user a note is queued when Slack is down, and posts it once Slack is back', async () => {
     await declare('Audit API down');
     const channel = incidentChannels()[0]!;

@@ -98,6 +98,7 @@ export function createIncidentSlack(
           ? postOnce.combined(channel, message, { ...options, kind: 'incident' })
           : postOnce.post(channel, message, { ...options, kind: 'incident' }),
       ),
+    findPost: (channel, key, since) => postOnce.find(channel, key, since),
     publish: (channel, message, options) =>
       outbox.publish(channel, message, { key: options.key, priority: options.urgency, incidentId: options.incidentId ?? null }),
     async roll(channel, topic, title, line, options) {

@@ -123,6 +123,12 @@ export class Pager {
     const message = escalationPost({ incident, step, late, postedAt, timezone: config.timezone, lastNotes: notes });
     const posted = await slack.at('page', async () => {
       if (incident.channel_id) {
+        // An earlier attempt may have paged the announcement channel before this one existed, and lost the answer:
+        // found there, the level is not paged a second time here but copied in below, like any page that went there.
+        const announced = lookFirst
+          ? await slack.findPost(config.file.channels.announcements, `${lease.claim.key}:announcements`, step.due_at)
+          : undefined;
+        if (announced) return announced;
         // Lower levels paged before the channel existed land here first, so the channel reads in order.
         await copyEarlierPages(this.#o, incident, lease, { below: level, steps, waitForOthersMs: PAGE_WAITS_FOR_COPY_MS });
         const users = await slack.expand(step.notify);
@@ -161,10 +167,11 @@ export class Pager {
         hold: () => lease.hold(),
       });
     });
+    const inChannel = Boolean(incident.channel_id) && posted.channel === incident.channel_id;
     const marked = await store.transaction(async (tx) => {
       // The fence. Paged in the incident channel, nothing is left to do after the marks: the work is finished in this
       // transaction (one round trip less per page); paged in the announcement channel, it still copies below.
-      if (incident.channel_id) await lease.completeHeld(tx);
+      if (inChannel) await lease.completeHeld(tx);
       else await lease.hold(tx);
       if (!(await markStepPosted(tx, incidentId, level, { at: postedAt, in: posted.channel, ts: posted.ts, late }))) return false;
       await addEvent(
@@ -188,7 +195,7 @@ export class Pager {
     log.info({ event: 'escalation.posted', late, lateByMs: postedAt.getTime() - step.due_at.getTime(), in: posted.channel });
     // Paged in the announcement channel: the incident channel may have been made meanwhile, and its setup may have
     // copied the earlier pages before this one was marked. Whoever sees both copies it (claims keep it to one copy).
-    if (!incident.channel_id) {
+    if (!inChannel) {
       const now = await getIncident(store, incidentId);
       if (now?.channel_id) await slack.at('page', () => copyEarlierPages(this.#o, now, lease, { below: level + 1 }));
     }

@@ -34,6 +34,8 @@ export interface IncidentSlack {
     message: SlackMessage,
     options: { key: string; lookFirst: boolean; since: Date; combine?: boolean; hold?: () => Promise<void> },
   ): Promise<{ channel: string; ts: string }>;
+  /** The bot's post with this key in the channel since `since` (an earlier attempt's, whose outcome was unknown), if any. */
+  findPost(channel: string, key: string, since: Date): Promise<{ channel: string; ts: string } | undefined>;
   /** Accepts a post that must reach Slack exactly once, eventually; 'queued' when Slack did not take it yet. */
   publish(
     channel: string,
