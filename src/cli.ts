@@ -2,6 +2,7 @@
 import { loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { ConfigError, UserError, errorMessage } from './errors.ts';
+import { unescapeText } from './slack/escape.ts';
 import { openMigratedStore, storeOptions } from './store/open.ts';
 import { auditCommands } from './cli/audit.ts';
 import { backupCommands } from './cli/backup-commands.ts';
@@ -100,7 +101,8 @@ export async function runCli(argv: string[], io: CliIo, env: NodeJS.ProcessEnv =
     return await commands[key]!.run(argv.slice(key.split(' ').length), config, io, env);
   } catch (error) {
     if (error instanceof UserError) {
-      io.err(`runbook-bot: ${error.message}`);
+      // The tasks write their messages for Slack (a name the user typed is escaped there); a terminal shows it as typed.
+      io.err(`runbook-bot: ${unescapeText(error.message)}`);
       return EXIT_USAGE;
     }
     io.err(`runbook-bot: ${errorMessage(error)}`);

@@ -288,7 +288,10 @@ describe('runbook-bot health', () => {
   });
 
   it('exits 64 for an unknown service or option', async () => {
-    expect((await cli(['billing'], {})).code).toBe(64);
+    const unknown = await cli(['<billing>&co'], {});
+    expect(unknown.code).toBe(64);
+    // Written as typed, not as escaped for Slack.
+    expect(unknown.err).toContain("I don't know a service called `<billing>&co`");
     const flag = await cli(['--verbose'], {});
     expect(flag.code).toBe(64);
     expect(flag.err).toContain('Usage: runbook-bot health [service|all] [--json]');

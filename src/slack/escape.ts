@@ -10,6 +10,11 @@ export function escapeText(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** The text escapeText was given: for printing on a terminal what was written for Slack (the CLI's error messages). */
+export function unescapeText(text: string): string {
+  return text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
 /** Escaped, and at most `max` characters: cut (with …) where no `&amp;`, `&lt;` or `&gt;` is split. */
 export function escapeClipped(text: string, max: number): string {
   const escaped = escapeText(text);

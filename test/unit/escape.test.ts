@@ -1,6 +1,6 @@
 // The escaping rule: mentions and links in untrusted text show as text; links and mentions the bot builds stay live.
 import { describe, expect, it } from 'vitest';
-import { botLink, escapeClipped, escapeText, mention } from '../../src/slack/escape.ts';
+import { botLink, escapeClipped, escapeText, mention, unescapeText } from '../../src/slack/escape.ts';
 
 describe('escapeText', () => {
   it.each([
@@ -12,6 +12,7 @@ describe('escapeText', () => {
     ['&lt;already&gt;', '&amp;lt;already&amp;gt;'],
   ])('%s → %s', (input, expected) => {
     expect(escapeText(input)).toBe(expected);
+    expect(unescapeText(expected)).toBe(input);
   });
 });
 
