@@ -373,6 +373,7 @@ function incidentWork(
       [INCIDENT_WORK.report]: (lease) => reports.publish(lease),
       [INCIDENT_WORK.archiveNotice]: (lease) => archiver.announce(lease),
       [INCIDENT_WORK.archive]: (lease) => archiver.archive(lease),
+      [INCIDENT_WORK.pageInvite]: (lease) => pager.inviteAfterPage(lease),
     },
   });
   return { incidents, incidentSlack, outbox, alerts };

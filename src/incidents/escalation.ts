@@ -20,7 +20,14 @@ import {
 } from '../store/incidents.ts';
 import { DeferWork, type Lease } from '../work/due-work-poller.ts';
 import type { IncidentModuleDeps } from './lifecycle.ts';
-import { incidentIdOfKey, pageCopyKey, parseEscalationKey, refreshIncidentViews, scheduleNextLevel } from './timers.ts';
+import {
+  incidentIdOfKey,
+  inviteAfterPage,
+  pageCopyKey,
+  parseEscalationKey,
+  refreshIncidentViews,
+  scheduleNextLevel,
+} from './timers.ts';
 
 export interface PagerOptions extends IncidentModuleDeps {
   /** A post later than this after its due time is marked late. */
@@ -83,6 +90,9 @@ export async function copyEarlierPages(
 /** How long a page waits for the invite budget before it goes out and the invite follows it. */
 const INVITE_BEFORE_PAGE_MAX_WAIT_MS = 100;
 
+/** How long an invite that follows its page waits for the invite budget in one go before it makes way (and tries again). */
+const PAGE_INVITE_WAITS_MS = 2_000;
+
 /** An acknowledgement alarm waits this long for the channel's setup before it goes to the announcement channel alone. */
 const ALARM_WAITS_FOR_SETUP_MS = 60_000;
 
@@ -121,6 +131,7 @@ export class Pager {
       .slice(-3)
       .map((event) => event.text);
     const message = escalationPost({ incident, step, late, postedAt, timezone: config.timezone, lastNotes: notes });
+    let invitedWithPage = true;
     const posted = await slack.at('page', async () => {
       if (incident.channel_id) {
         // An earlier attempt may have paged the announcement channel before this one existed, and lost the answer:
@@ -142,19 +153,13 @@ export class Pager {
             return false;
           });
         await lease.hold();
-        const page = await slack.postOnce(incident.channel_id, message, {
+        invitedWithPage = invited;
+        return slack.postOnce(incident.channel_id, message, {
           key: lease.claim.key,
           lookFirst,
           since: step.due_at,
           hold: () => lease.hold(),
         });
-        // The page is out and mentions them; the invite waits for its budget without holding this page's slot, so
-        // a busy invite budget (Tier 3) never slows the pages behind it.
-        if (!invited)
-          void slack
-            .at('update', () => slack.invite(incident.channel_id!, users))
-            .catch((error: unknown) => log.warn({ event: 'escalation.invite_failed', err: error }));
-        return page;
       }
       log.info({ event: 'escalation.paged_before_channel' });
       await lease.hold();
@@ -189,6 +194,10 @@ export class Pager {
       );
       await scheduleNextLevel(tx, incidentId, postedAt);
       await refreshIncidentViews(tx, incidentId, postedAt, false);
+      // The page is out and mentions them; the invite is work of its own, waiting for its budget without holding this
+      // page's slot (a busy invite budget, Tier 3, never slows the pages behind it), and done by any replica, also
+      // after this one shuts down.
+      if (inChannel && !invitedWithPage) await inviteAfterPage(tx, incidentId, level, postedAt);
       return true;
     });
     if (!marked) return;
@@ -199,6 +208,23 @@ export class Pager {
       const now = await getIncident(store, incidentId);
       if (now?.channel_id) await slack.at('page', () => copyEarlierPages(this.#o, now, lease, { below: level + 1 }));
     }
+  }
+
+  /** The work handler for `page_invite:<incident>:<level>` rows: the level's people into the channel they were paged in. */
+  async inviteAfterPage(lease: Lease): Promise<void> {
+    const { store, slack } = this.#o;
+    const { incidentId, level } = parseEscalationKey(lease.claim.key);
+    const [incident, steps] = await Promise.all([getIncident(store, incidentId), listSteps(store, incidentId)]);
+    const step = steps.find((candidate) => candidate.level === level);
+    if (!incident?.channel_id || incident.status === 'resolved' || !step) return;
+    const users = await slack.expand(step.notify);
+    await lease.hold();
+    // Inviting someone already there changes nothing: a second run after a lost answer is harmless. A busy budget is
+    // waited for off the lane, so invites never fill the slots that card updates and queued posts run in.
+    const outcome = await slack.at('update', () =>
+      slack.invite(incident.channel_id!, users, { maxWaitMs: PAGE_INVITE_WAITS_MS }),
+    );
+    if (outcome === 'busy') throw new DeferWork(PAGE_INVITE_WAITS_MS, 'the invite budget (Tier 3) is busy');
   }
 
   /** The work handler for `ack_alarm:<incident>` rows: the severity's response target passed without an acknowledgement. */

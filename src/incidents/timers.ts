@@ -17,6 +17,7 @@ export const INCIDENT_WORK = {
   report: 'incident_report',
   archiveNotice: 'archive_notice',
   archive: 'incident_archive',
+  pageInvite: 'page_invite',
 } as const;
 
 /** Priorities of the work rows (lower first), in step with the Slack budget's: pages, setup, updates. */
@@ -25,6 +26,8 @@ const PRIORITY = { page: 0, setup: 1, update: 2 } as const;
 export const workKey = {
   setup: (incidentId: number) => `setup:${incidentId}`,
   escalation: (incidentId: number, level: number) => `escalation:${incidentId}:${level}`,
+  /** The invite of a level's people that followed its page (Slack's invite budget had no room at the time). */
+  pageInvite: (incidentId: number, level: number) => `page_invite:${incidentId}:${level}`,
   ackAlarm: (incidentId: number) => `ack_alarm:${incidentId}`,
   card: (incidentId: number) => `card:${incidentId}`,
   topic: (incidentId: number) => `topic:${incidentId}`,
@@ -44,7 +47,7 @@ export function parseUpdateReminderKey(key: string): { incidentId: number; dueAt
 /** The key of a page's copy in the incident channel, when it was first paged in the announcement channel. */
 export const pageCopyKey = (incidentId: number, level: number) => `escalation-copy:${incidentId}:${level}`;
 
-/** "escalation:42:2" → 42, 2. */
+/** "escalation:42:2", "page_invite:42:2" → 42, 2. */
 export function parseEscalationKey(key: string): { incidentId: number; level: number } {
   const [, incident, level] = key.split(':');
   return { incidentId: Number(incident), level: Number(level) };
@@ -127,6 +130,21 @@ export async function stopAckAlarm(tx: Queryable, incidentId: number): Promise<v
 /** Resolved: every timer stops (a setup still running finishes, so the channel is complete). */
 export async function stopIncidentTimers(tx: Queryable, incidentId: number): Promise<void> {
   await cancelIncidentWork(tx, incidentId, [INCIDENT_WORK.escalation, INCIDENT_WORK.ackAlarm, INCIDENT_WORK.updateReminder]);
+}
+
+/** A level was paged before its people could be invited: they are, as an update, when Slack's invite budget allows. */
+export async function inviteAfterPage(tx: Queryable, incidentId: number, level: number, now: Date): Promise<void> {
+  await enqueueWork(
+    tx,
+    {
+      kind: INCIDENT_WORK.pageInvite,
+      key: workKey.pageInvite(incidentId, level),
+      incidentId,
+      priority: PRIORITY.update,
+      runAt: now,
+    },
+    now,
+  );
 }
 
 /** Resolved: the post-incident report is published (once) when Slack's budget allows. */
