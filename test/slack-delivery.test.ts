@@ -112,6 +112,17 @@ describe('delivery to Slack when it says no', () => {
     expect((await listSteps(t.bot.store, 1)).map((step) => step.state)).toEqual(['posted', 'pending']);
   });
 
+  it('sends a page again at once also after two uncertain outcomes in a row', async () => {
+    await declare('Audit API down');
+    clock.advance(minutes(15));
+    slack.faultNext('chat.postMessage', 'http500_before');
+    slack.faultNext('chat.postMessage', 'drop_before');
+    await t.bot.poller.tick();
+    await t.bot.idle();
+    expect(keyed('escalation:1:1')).toHaveLength(1);
+    expect((await listSteps(t.bot.store, 1)).map((step) => step.state)).toEqual(['posted', 'pending']);
+  });
+
   it('resumes a setup whose card post was cut off by looking for the card alone, not for every post', async () => {
     // The card's post and its resend both meet a 500: the setup is retried with the card's outcome unknown.
     slack.faultNext('chat.postMessage', 'http500_before', 2);
@@ -208,8 +219,8 @@ describe('delivery to Slack when it says no', () => {
     expect(pages.length).toBeLessThan(5);
   }, 90_000);
 
-  /** Five incidents with no channel yet page the announcement channel together; `fault` meets the second message. */
-  async function combinedPagesMeet(fault: 'drop_before' | 'http500_after') {
+  /** Five incidents with no channel yet page the announcement channel together; `faults` meet the messages after the first. */
+  async function combinedPagesMeet(...faults: Array<'drop_before' | 'http500_before' | 'http500_after'>) {
     slack.failNext('conversations.create', 'restricted_action', { times: 50 });
     for (let i = 1; i <= 5; i += 1) await declare(`Audit API down ${i}`);
     clock.advance(minutes(15));
@@ -219,7 +230,7 @@ describe('delivery to Slack when it says no', () => {
     // The first page goes alone at once; the others wait for it and go together, in the message that meets the fault.
     const pass = t.bot.poller.tick();
     await slack.waitFor('chat.postMessage');
-    slack.faultNext('chat.postMessage', fault);
+    for (const fault of faults) slack.faultNext('chat.postMessage', fault);
     await pass;
     await t.bot.idle();
     const keysIn = (message: { metadata?: unknown }) => {
@@ -239,6 +250,13 @@ describe('delivery to Slack when it says no', () => {
     // One pass and the clock stands still: a retry of the works could not run yet.
     expect(keys.sort()).toEqual([1, 2, 3, 4, 5].map((id) => `escalation:${id}:1:announcements`).sort());
     expect(looks).toBe(1);
+    for (let id = 1; id <= 5; id += 1) expect((await listSteps(t.bot.store, id))[0]!.state).toBe('posted');
+  }, 90_000);
+
+  it('sends the pages of a combined message again at once also when the next one fails too', async () => {
+    const { keys, looks } = await combinedPagesMeet('drop_before', 'http500_before');
+    expect(keys.sort()).toEqual([1, 2, 3, 4, 5].map((id) => `escalation:${id}:1:announcements`).sort());
+    expect(looks).toBe(2);
     for (let id = 1; id <= 5; id += 1) expect((await listSteps(t.bot.store, id))[0]!.state).toBe('posted');
   }, 90_000);
 
