@@ -87,6 +87,15 @@ export class SharedReads {
     return { value: result.value as T, checkedAt: result.checkedAt, ageMs: 0, source: 'ran' };
   }
 
+  /** The kept result of `key` while it is fresh, without waiting for anything; undefined when there is none. */
+  fresh<T>(key: string): SharedRead<T> | undefined {
+    const done = this.#entries.get(key)?.done;
+    if (!done) return undefined;
+    const ageMs = Math.max(0, this.#options.clock.now().getTime() - done.checkedAt.getTime());
+    if (ageMs >= this.#options.freshForMs) return undefined;
+    return { value: done.value as T, checkedAt: done.checkedAt, ageMs, source: 'reused' };
+  }
+
   /**
    * True when a read of `key` now would cost nothing: a run is in flight, a fresh result is kept, or a caller announced
    * that it reads the key in a moment (its run will be the one shared).

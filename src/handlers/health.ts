@@ -1,4 +1,4 @@
-// /health [service|all]: validate, authorize, ack at once, run every check concurrently, post the summary.
+// /health [service|all]: validate, authorize, ack at once (with the answer when every service was checked a moment ago), run every check concurrently, post the summary.
 import type { Clock } from '../clock.ts';
 import { slackErrorCode } from '../clients/slack.ts';
 import type { Config } from '../config/schema.ts';
@@ -7,6 +7,7 @@ import type { SharedReads } from '../shared-reads.ts';
 import { healthMessage, incidentHealthMessage as incidentMessage, type HealthMessage } from '../slack/health-blocks.ts';
 import {
   announceHealthRun,
+  freshHealthReport,
   healthAlreadyShared,
   healthRunOptions,
   healthTargets,
@@ -44,12 +45,23 @@ export const handleHealthCommand: CommandHandler = async ({ command, ack, respon
   const target = words[0] ?? 'all';
   if (target !== 'all') requireService(deps.config, target, HEALTH_USAGE);
   await context.authorize('health', target === 'all' ? undefined : target);
-  const { services } = healthTargets(deps.config, target);
+  const { services, unchecked } = healthTargets(deps.config, target);
   if (services.length === 0)
     throw new UserError(
       'No service has health checks configured yet (`services.<name>.health` in the config file).',
       'no_checks',
     );
+  const title = target === 'all' ? 'Health of all services' : `Health of ${target}`;
+  // Every service was checked a moment ago: the answer is the ack itself (with each result's age), at once and with
+  // no work after it.
+  const fresh = freshHealthReport(services, deps.reads, deps.clock, unchecked);
+  if (fresh) {
+    context.runsAtOnce();
+    const message = healthMessage(fresh, title, { details });
+    await ack({ response_type: 'in_channel', text: message.text, blocks: message.blocks });
+    context.log.debug({ event: 'health.reused', target, status: fresh.status });
+    return;
+  }
   // Checks already running (or just run) for someone else are joined, not run again: such a request waits for their
   // result and needs no place in the line of health work, so a crowd typing the same command is never turned away.
   // The first of a crowd announces its run, so those right behind it join it too.
@@ -69,7 +81,6 @@ export const handleHealthCommand: CommandHandler = async ({ command, ack, respon
     checks: report.services.reduce((sum, service) => sum + service.checks.length, 0),
     ms: Math.round(report.durationMs),
   });
-  const title = target === 'all' ? 'Health of all services' : `Health of ${target}`;
   await postResult({ command, respond, client }, healthMessage(report, title, { details }), context.log, deps);
 };
 

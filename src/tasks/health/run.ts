@@ -150,6 +150,32 @@ export function healthAlreadyShared(
 }
 
 /**
+ * The report from kept results alone, when every service has a fresh one (each with its age): it needs no check and no
+ * waiting, so a command can be answered with it in its ack. Undefined when any service would have to be checked.
+ */
+export function freshHealthReport(
+  services: readonly ServiceTarget[],
+  shared: SharedReads,
+  clock: Clock,
+  unchecked: string[] = [],
+  options: Pick<HealthRunOptions, 'timeoutMs'> = {},
+): HealthReport | undefined {
+  const results: ServiceHealth[] = [];
+  for (const service of services) {
+    const kept = shared.fresh<ServiceHealth>(sharedKey(service, options));
+    if (!kept) return undefined;
+    results.push({ ...kept.value, ageMs: kept.ageMs });
+  }
+  return {
+    status: worstStatus(results.map((service) => service.status)),
+    services: results,
+    unchecked,
+    startedAt: clock.now(),
+    durationMs: 0,
+  };
+}
+
+/**
  * Says these services are checked in a moment (the caller's work starts after its ack, and acks go first): the same
  * request arriving meanwhile joins that run rather than waiting in line for one of its own.
  */
