@@ -88,7 +88,11 @@ export class Permissions {
   }
 
   #logDecision(action: PermissionAction, service: string | undefined, userId: string, decision: PermissionDecision): void {
-    this.#logger.info({
+    // A refusal is a security event; an allowed request is already in the audit log, and a line for each (written
+    // before its ack) cost every command a formatted log write.
+    const level = decision.allowed ? 'debug' : 'info';
+    if (!this.#logger.isLevelEnabled(level)) return;
+    this.#logger[level]({
       event: 'permission.decision',
       action,
       service,
