@@ -1,6 +1,7 @@
 // Composition root: the only place that wires config, store, clients, Slack, HTTP and schedules together.
 import type { Server } from 'node:http';
-import { App, HTTPReceiver } from '@slack/bolt';
+import { createRequire } from 'node:module';
+import type { App, HTTPReceiver } from '@slack/bolt';
 import type { Redis } from 'ioredis';
 import type { WakeSignals } from './clients/wake-signals.ts';
 import { createSlackClient, slackErrorCode, withSlackPriority, type GatedWebClient } from './clients/slack.ts';
@@ -47,6 +48,15 @@ import { backupJobWork } from './schedule/backup-jobs.ts';
 import { auditJobWork } from './schedule/audit-jobs.ts';
 import { Scheduler } from './schedule/scheduler.ts';
 import { AuditWriter } from './store/audit.ts';
+
+// Bolt's App and HTTPReceiver from their own modules: the package's index also loads the Express and AWS Lambda
+// receivers (express, body-parser, router and their dependencies: 2-3 MB of an idle bot's memory) that the bot never
+// uses. Through require, which returns the CommonJS exports the same way under Node and under the test runner.
+const requireBolt = createRequire(import.meta.url);
+const { default: BoltApp } = requireBolt('@slack/bolt/dist/App.js') as { default: typeof App };
+const { default: BoltHTTPReceiver } = requireBolt('@slack/bolt/dist/receivers/HTTPReceiver.js') as {
+  default: typeof HTTPReceiver;
+};
 
 /** How long work run at once for a request may wait for Slack's rate-limit budget before the poller takes it over. */
 const RUN_NOW_MAX_WAIT_MS = 5_000;
@@ -418,7 +428,7 @@ function slackReceivers(
       : undefined;
   const http = socket
     ? undefined
-    : new HTTPReceiver({
+    : new BoltHTTPReceiver({
         signingSecret: env.SLACK_SIGNING_SECRET!,
         logger: slackLogger(logger) as never,
         endpoints: '/slack/events',
@@ -426,7 +436,7 @@ function slackReceivers(
       });
   // Re-deliveries (Socket Mode retry_attempt, HTTP X-Slack-Retry-Num) are acked and dropped before any listener.
   const receiver = new DeliverOnce((socket ?? http)!, { store, clock, logger, metrics, mode, inflight, acks });
-  const app = new App({
+  const app = new BoltApp({
     receiver,
     // No listener keeps conversation state; Bolt's default store would look it up (and fail) on every request.
     convoStore: false,
