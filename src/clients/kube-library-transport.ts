@@ -7,7 +7,7 @@ import {
   type HttpMethod,
   type ResponseContext,
 } from '@kubernetes/client-node';
-import type { KubeAnswer, KubeTransport } from './kube-transport.ts';
+import type { KubeAnswer, KubeTransport } from './kube-exchange.ts';
 import type { KubeTarget } from './kubeconfig.ts';
 
 export function clientLibraryTransport(target: KubeTarget): KubeTransport {

@@ -3,26 +3,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { credentialSource, type Authentication } from './kube-credentials.ts';
+import type { KubeAnswer, KubeTransport } from './kube-exchange.ts';
 import type { KubeTarget } from './kubeconfig.ts';
-
-export interface KubeExchange {
-  method: string;
-  url: URL;
-  headers: Record<string, string>;
-  body?: string | undefined;
-  signal: AbortSignal;
-}
-
-export interface KubeAnswer {
-  status: number;
-  headers: Record<string, string>;
-  /** The body as it arrives; it ends (or throws) when the exchange's signal aborts. */
-  body: AsyncIterable<Uint8Array>;
-}
-
-export interface KubeTransport {
-  send(exchange: KubeExchange): Promise<KubeAnswer>;
-}
 
 // client-go's IdleConnTimeout: a kept-alive connection unused this long is closed.
 const IDLE_CONNECTION_MS = 90_000;

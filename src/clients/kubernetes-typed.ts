@@ -11,7 +11,7 @@ import {
   wrapHttpLibrary,
   type RequestContext,
 } from '@kubernetes/client-node';
-import type { KubeCall, KubeReply } from './kubernetes.ts';
+import type { KubeCall, KubeReply } from './kube-exchange.ts';
 
 export interface TypedKubernetesClients {
   apps: AppsV1Api;

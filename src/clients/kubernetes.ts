@@ -8,7 +8,8 @@ import { DeadlineError, stallGuard, withDeadline } from '../deadline.ts';
 import { ExternalError } from '../errors.ts';
 import { KubernetesApiError, kubernetesStatusCode } from './kubernetes-errors.ts';
 import { kubeconfigFromText, readKubeconfig, type KubeTarget } from './kubeconfig.ts';
-import { kubeTransport, type KubeAnswer, type KubeTransport } from './kube-transport.ts';
+import type { KubeAnswer, KubeCall, KubeReply, KubeTransport, QueryValue } from './kube-exchange.ts';
+import { kubeTransport } from './kube-transport.ts';
 import type { TypedKubernetesClients } from './kubernetes-typed.ts';
 
 export interface KubernetesTimeouts {
@@ -23,24 +24,6 @@ export const DEFAULT_KUBERNETES_TIMEOUTS: KubernetesTimeouts = { requestMs: 15_0
 
 export const REQUEST_SETTING = 'timeouts.kubernetes.request';
 export const WATCH_IDLE_SETTING = 'timeouts.kubernetes.watchIdle';
-
-export type QueryValue = string | number | boolean | undefined;
-
-export interface KubeCall {
-  method: string;
-  /** The path below the server's URL; it may carry a query string of its own. */
-  path: string;
-  query?: Record<string, QueryValue>;
-  headers?: Record<string, string>;
-  body?: string | undefined;
-  signal?: AbortSignal | undefined;
-}
-
-export interface KubeReply {
-  status: number;
-  headers: Record<string, string>;
-  text: string;
-}
 
 export interface KubernetesClients {
   /** The context in use (for messages), or "in-cluster". */
