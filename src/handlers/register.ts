@@ -1,5 +1,5 @@
 // The one place that attaches handlers to the Bolt app.
-import type { App, BlockButtonAction, BlockUsersSelectAction, MessageShortcut, ViewSubmitAction } from '@slack/bolt';
+import type { App, BlockButtonAction, BlockUsersSelectAction } from '@slack/bolt';
 import { CANCEL_ACTION_ID, CONFIRM_ACTION_ID } from '../slack/confirmation-blocks.ts';
 import { backupAction, handleBackupCommand } from './backup.ts';
 import { handleHealthCommand } from './health.ts';
@@ -24,6 +24,7 @@ import {
 } from './incident.ts';
 import { commandListener } from './listener.ts';
 import { requestMiddleware } from './request-scope.ts';
+import { Router } from './router.ts';
 
 /** The message shortcut's callback id, as in manifest.yml. */
 export const DECLARE_SHORTCUT_ID = 'declare_incident_from_message';
@@ -31,24 +32,26 @@ import { handlePrivacyBudgetCommand, privacyResetAction } from './privacy-budget
 import { handleRollbackCommand, rollbackAction } from './rollback.ts';
 
 export function registerHandlers(app: App, deps: IncidentDeps): void {
-  // First, for every listener: the request's scope, queue, metric, error reply and audit row.
-  app.use(requestMiddleware(deps));
-  app.command('/incident', commandListener(deps, handleIncidentCommand(deps.incidents)));
-  app.view<ViewSubmitAction>(DECLARE_CALLBACK_ID, onDeclareSubmission(deps));
-  app.view<ViewSubmitAction>(UPDATE_CALLBACK_ID, onUpdateSubmission(deps));
-  app.view<ViewSubmitAction>(FOLLOWUP_CALLBACK_ID, onFollowUpSubmission(deps));
-  app.action<BlockButtonAction>(FOLLOWUP_DONE_ACTION, onFollowUpDone(deps));
-  app.shortcut<MessageShortcut>(DECLARE_SHORTCUT_ID, onDeclareShortcut(deps));
-  for (const actionId of Object.values(INCIDENT_ACTIONS)) app.action<BlockButtonAction>(actionId, onIncidentButton(deps));
+  const routes = new Router();
+  routes.command('/incident', commandListener(deps, handleIncidentCommand(deps.incidents)));
+  routes.view(DECLARE_CALLBACK_ID, onDeclareSubmission(deps));
+  routes.view(UPDATE_CALLBACK_ID, onUpdateSubmission(deps));
+  routes.view(FOLLOWUP_CALLBACK_ID, onFollowUpSubmission(deps));
+  routes.action<BlockButtonAction>(FOLLOWUP_DONE_ACTION, onFollowUpDone(deps));
+  routes.shortcut(DECLARE_SHORTCUT_ID, onDeclareShortcut(deps));
+  for (const actionId of Object.values(INCIDENT_ACTIONS)) routes.action<BlockButtonAction>(actionId, onIncidentButton(deps));
   for (const role of deps.config.file.incidents.roles)
-    app.action<BlockUsersSelectAction>(`${ROLE_ACTION_PREFIX}${role.name}`, onRolePicked(deps));
-  app.command('/health', commandListener(deps, handleHealthCommand));
-  app.command('/backup', commandListener(deps, handleBackupCommand));
+    routes.action<BlockUsersSelectAction>(`${ROLE_ACTION_PREFIX}${role.name}`, onRolePicked(deps));
+  routes.command('/health', commandListener(deps, handleHealthCommand));
+  routes.command('/backup', commandListener(deps, handleBackupCommand));
   deps.confirmations.register(backupAction(deps));
-  app.command('/rollback', commandListener(deps, handleRollbackCommand));
+  routes.command('/rollback', commandListener(deps, handleRollbackCommand));
   deps.confirmations.register(rollbackAction(deps));
-  app.command('/privacy-budget', commandListener(deps, handlePrivacyBudgetCommand));
+  routes.command('/privacy-budget', commandListener(deps, handlePrivacyBudgetCommand));
   deps.confirmations.register(privacyResetAction(deps));
-  app.action<BlockButtonAction>(CONFIRM_ACTION_ID, deps.confirmations.onButton);
-  app.action<BlockButtonAction>(CANCEL_ACTION_ID, deps.confirmations.onButton);
+  routes.action<BlockButtonAction>(CONFIRM_ACTION_ID, deps.confirmations.onButton);
+  routes.action<BlockButtonAction>(CANCEL_ACTION_ID, deps.confirmations.onButton);
+  // First, for every request: the request's scope, queue, metric, error reply and audit row; then its listener.
+  app.use(requestMiddleware(deps));
+  app.use(routes.middleware());
 }
