@@ -9,6 +9,8 @@ export interface LoadJob {
   secret: string;
   concurrency: number;
   commands: SlashCommand[];
+  /** New connections for this job, closed at its end, rather than the ones kept open from earlier jobs. */
+  freshConnections?: boolean;
 }
 
 export interface LoadResult {
@@ -48,9 +50,21 @@ function post(agent: Agent, url: URL, body: string, secret: string): Promise<{ s
   });
 }
 
+// Keep-alive, one socket per sender, kept from one round to the next: as a pool of connections kept open (or the one
+// socket of Socket Mode, the bot's default), the same for every app measured. With freshConnections, each round opens its
+// own: its first commands then open `concurrency` connections at once, and that burst, more than the ack, sets the p99.
+const agents = new Map<string, Agent>();
+function agentFor(job: LoadJob): Agent {
+  let agent = job.freshConnections ? undefined : agents.get(job.baseUrl);
+  if (!agent) {
+    agent = new Agent({ keepAlive: true, maxSockets: job.concurrency });
+    if (!job.freshConnections) agents.set(job.baseUrl, agent);
+  }
+  return agent;
+}
+
 async function run(job: LoadJob): Promise<LoadResult> {
-  // Keep-alive, one socket per sender: as Slack's pool of connections; the same for every app measured.
-  const agent = new Agent({ keepAlive: true, maxSockets: job.concurrency });
+  const agent = agentFor(job);
   const url = new URL('/slack/events', job.baseUrl);
   const result: LoadResult = { latencies: [], queued: 0, refused: 0 };
   let next = 0;
@@ -68,7 +82,7 @@ async function run(job: LoadJob): Promise<LoadResult> {
   try {
     await Promise.all(Array.from({ length: job.concurrency }, sender));
   } finally {
-    agent.destroy();
+    if (job.freshConnections) agent.destroy();
   }
   return result;
 }

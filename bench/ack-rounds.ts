@@ -53,8 +53,13 @@ export interface CompareOptions {
   input: () => SlashCommand;
   /** Commands measured per app. */
   requests: number;
-  /** Commands sent to each app before measuring (JIT, pools). */
+  /**
+   * Commands sent to each app before measuring: enough for the JIT to settle on the bot's request path (with 200, the
+   * bot's first rounds still ran partly unoptimised code, at up to twice the CPU per command of its later rounds).
+   */
   warmUp?: number;
+  /** Each round on connections of its own (see ack-load.ts); by default they stay open from one round to the next. */
+  freshConnections?: boolean;
   /** Rounds per app; `requests` are split evenly among them. */
   rounds?: number;
   /** Counts the bot's queued and refused acks. */
@@ -71,6 +76,9 @@ export interface Comparison {
   /** CPU milliseconds each process spent in its own rounds (the bot's includes post-ack work that ran meanwhile). */
   cpu: { minimal: number; bot: number };
 }
+
+/** Commands sent to each app before the measured rounds, unless told otherwise. */
+export const WARM_UP = 1_000;
 
 /** The load-generator process: one job at a time. */
 class LoadGenerator {
@@ -93,10 +101,11 @@ class LoadGenerator {
 
 /** Warm-up, then alternating rounds of the minimal app and the bot, each from the separate load generator. */
 export async function compareAcks(options: CompareOptions): Promise<Comparison> {
-  const { warmUp = 200, rounds = 8, requests, input, secret, concurrency } = options;
+  const { warmUp = WARM_UP, rounds = 8, requests, input, secret, concurrency, freshConnections = false } = options;
   const generator = new LoadGenerator();
   const commands = (count: number) => Array.from({ length: count }, input);
-  const send = (baseUrl: string, count: number) => generator.run({ baseUrl, secret, concurrency, commands: commands(count) });
+  const send = (baseUrl: string, count: number) =>
+    generator.run({ baseUrl, secret, concurrency, freshConnections, commands: commands(count) });
   const settle = () => botSettled(options.botUrl);
   try {
     await send(options.minimalUrl, warmUp);
