@@ -14,6 +14,7 @@ import { ConfigError, UserError, type ExternalError } from './errors.ts';
 import { Permissions } from './handlers/authorize.ts';
 import { Confirmations, type ConfirmableAction } from './handlers/confirm.ts';
 import { registerHandlers } from './handlers/register.ts';
+import { withDeadline } from './deadline.ts';
 import { incidentHealthMessage } from './handlers/health.ts';
 import type { HandlerDeps } from './handlers/listener.ts';
 import type { IncidentSlack } from './incidents/slack-port.ts';
@@ -441,7 +442,12 @@ function slackReceivers(
     // No listener keeps conversation state; Bolt's default store would look it up (and fail) on every request.
     convoStore: false,
     logger: slackLogger(logger) as never,
-    clientOptions: env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {},
+    clientOptions: {
+      ...(env.SLACK_API_URL ? { slackApiUrl: env.SLACK_API_URL } : {}),
+      // What Bolt's respond() posts to a command's or a click's response_url with: under the same limit as every call
+      // to Slack, so an answer that never comes cannot hold the request (and its place in the queue) for good.
+      fetch: responseUrlFetch(config.file.timeouts.slack),
+    },
     // Our own authorize: Bolt would otherwise call auth.test at construction and crash on an unreachable Slack.
     authorize: async () => ({ botToken, ...(await identity.get()) }),
   });
@@ -449,6 +455,21 @@ function slackReceivers(
     logger.error({ event: 'slack.unhandled_error', err: error, code: slackErrorCode(error) });
   });
   return { app, socket, http, identity, fatal: fatal.promise };
+}
+
+/** fetch for Bolt's response_url posts: each ends by limitMs with a DeadlineError naming Slack and the setting. */
+function responseUrlFetch(limitMs: number): typeof fetch {
+  return (input, init) =>
+    withDeadline(
+      {
+        dependency: 'Slack',
+        doing: 'posting to a response URL',
+        limitMs,
+        setting: 'timeouts.slack',
+        signal: init?.signal ?? undefined,
+      },
+      (signal) => fetch(input, { ...init, signal }),
+    );
 }
 
 /** The HTTP server's routes: ops endpoints, the Alertmanager webhook and, without Socket Mode, Slack's events. */

@@ -169,3 +169,43 @@ describe('a coordination Redis (REDIS_URL) that accepts and never answers', () =
     }
   });
 });
+
+describe('a response URL that accepts and never answers', () => {
+  it('ends the post at timeouts.slack, names it in the log, and frees the request and its place in line', async () => {
+    const slack = await startFakeSlack();
+    const t = await startTestBot({ slack, file: { timeouts: { slack: '400ms' } }, extra: { schedules: { autoStart: false } } });
+    try {
+      const started = performance.now();
+      // `/incident list` acks first and posts the list to the response URL afterwards.
+      const ack = await sendSlashCommand(t.baseUrl, t.secret, {
+        command: '/incident',
+        text: 'list',
+        responseUrl: `${hole.url('http')}/response/1`,
+      });
+      expect(ack.status).toBe(200);
+      await t.bot.idle();
+      // The list, then the error reply through the same URL: each given up at 400 ms, not at fetch's own 300 s.
+      expect(performance.now() - started).toBeLessThan(5_000);
+      const failed = t
+        .logs()
+        .split('\n')
+        .find((line) => line.includes('"event":"request.error_reply_failed"'));
+      expect(failed).toMatch(
+        /Slack: posting to a response URL: no answer within 400ms \(the limit is timeouts.slack in the config file\)/,
+      );
+      // fetch's pool closes the connections it opened beside the abandoned posts once they have idled (about 4 s).
+      await expect.poll(() => hole.openConnections, { timeout: 8_000 }).toBe(0);
+
+      // The request let go of everything: the next command is answered as usual.
+      const next = slack.newResponseUrl();
+      await sendSlashCommand(t.baseUrl, t.secret, { command: '/incident', text: 'list', responseUrl: next });
+      await t.bot.idle();
+      expect(slack.responses(next).map((response) => response.body.text)).toEqual([
+        'There are no open incidents. Run `/incident` to declare one.',
+      ]);
+    } finally {
+      await t.stop();
+      await slack.close();
+    }
+  });
+});

@@ -491,7 +491,7 @@ export const fileSchema = z.strictObject({
    */
   timeouts: z
     .strictObject({
-      /** One Slack Web API call (the request, not the wait for a rate limit to pass). */
+      /** One Slack Web API call (the request, not the wait for a rate limit to pass), and one post to a response URL. */
       slack: durationSchema.default(10_000),
       s3: z
         .strictObject({
