@@ -24,6 +24,8 @@ export interface SharedReadsOptions {
 export interface ReadOptions {
   /** This caller stops waiting (the run goes on for the others). */
   signal?: AbortSignal | undefined;
+  /** Share only the run in flight; its result is not kept to be served again (a list that must never be stale). */
+  inFlightOnly?: boolean;
 }
 
 interface Entry {
@@ -72,7 +74,7 @@ export class SharedReads {
         const value = await read();
         const result = { value, checkedAt: this.#options.clock.now() };
         if (this.#entries.get(key) === fresh) {
-          if (this.#options.freshForMs > 0) fresh.done = result;
+          if (this.#options.freshForMs > 0 && !options.inFlightOnly) fresh.done = result;
           else this.#entries.delete(key);
         }
         return result;

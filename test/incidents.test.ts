@@ -339,3 +339,45 @@ describe('working an incident', () => {
     expect(t.slack.messages(channelId).filter((message) => message.text.startsWith('Escalation level'))).toHaveLength(1);
   });
 });
+
+describe('a crowd typing /incident list', () => {
+  it('shares one read of the store and turns nobody away, even with one incident job at a time and a short line', async () => {
+    const slack = await startFakeSlack();
+    seedWorkspace(slack);
+    const t = await startTestBot({
+      file: { ...file, queue: { kinds: { incident: 1 }, waiting: 2 } },
+      clock: new ManualClock(START),
+      slack,
+      extra: { escalation: { autoStart: false } },
+    });
+    try {
+      await declareByModal(t, { title: 'Audit API returns 500s' });
+      await t.bot.idle();
+      const query = t.bot.store.query.bind(t.bot.store);
+      let listReads = 0;
+      t.bot.store.query = ((text: string, params?: unknown[]) => {
+        if (/FROM incidents WHERE status <> 'resolved'/.test(text)) listReads += 1;
+        return query(text, params);
+      }) as typeof t.bot.store.query;
+
+      const urls = Array.from({ length: 20 }, () => slack.newResponseUrl());
+      const acks = await Promise.all(
+        urls.map((responseUrl) => sendSlashCommand(t.baseUrl, t.secret, { command: '/incident', text: 'list', responseUrl })),
+      );
+      await t.bot.idle();
+      expect(acks.map((ack) => ack.status)).toEqual(urls.map(() => 200));
+      expect(acks.filter((ack) => ack.text.includes('did not take this one'))).toEqual([]);
+      for (const url of urls)
+        expect(slack.responses(url).map((response) => String(response.body.text))).toEqual([
+          expect.stringContaining('#1 P1 Audit API returns 500s: open in <#'),
+        ]);
+      // On PostgreSQL, one read for the crowd (give or take one that started as the first ended); 20 without sharing. The
+      // embedded store reads synchronously: each read is over before the next request is read, so none is in flight.
+      if (t.bot.store.dialect === 'postgres') expect(listReads).toBeLessThanOrEqual(3);
+      else expect(listReads).toBe(20);
+    } finally {
+      await t.stop();
+      await slack.close();
+    }
+  });
+});

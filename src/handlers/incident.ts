@@ -137,9 +137,16 @@ export function handleIncidentCommand(incidents: IncidentService): CommandHandle
       return;
     }
     if (sub === 'list') {
+      // A list being read for someone else is joined, not read again: such a request needs no place in the line of
+      // incident work, so a crowd typing `/incident list` during an incident is never turned away. The first of a crowd
+      // announces its read, so those right behind it join that one. Nothing is served from an earlier read: a joiner
+      // arrived before the read it joins started, or while it ran.
+      if (deps.reads.covers(OPEN_INCIDENTS_READ)) context.runsAtOnce();
+      else deps.reads.announce(OPEN_INCIDENTS_READ, LIST_ANNOUNCED_FOR_MS);
       // Ack before reading the store: Slack's answer never waits for the database.
       await ack();
-      await respond({ response_type: 'ephemeral', text: await openIncidentsText(deps) });
+      const { value: text } = await deps.reads.read(OPEN_INCIDENTS_READ, () => openIncidentsText(deps), { inFlightOnly: true });
+      await respond({ response_type: 'ephemeral', text });
       return;
     }
     if (sub === 'report') {
@@ -309,6 +316,10 @@ function declaredText(incident: Incident, created: boolean): string {
     ? `:rotating_light: Declared incident #${incident.id} (${incident.severity}): ${where}`
     : `This declaration was already made: incident #${incident.id} in ${where}.`;
 }
+
+/** The shared read of `/incident list`, and how long its first caller's announcement lets others join it. */
+const OPEN_INCIDENTS_READ = 'incidents:open';
+const LIST_ANNOUNCED_FOR_MS = 2_000;
 
 async function openIncidentsText(deps: HandlerDeps): Promise<string> {
   const open = await listOpenIncidents(deps.store);
