@@ -14,7 +14,7 @@ import { ConfigError, UserError, type ExternalError } from './errors.ts';
 import { Permissions } from './handlers/authorize.ts';
 import { Confirmations, type ConfirmableAction } from './handlers/confirm.ts';
 import { registerHandlers } from './handlers/register.ts';
-import { withDeadline } from './deadline.ts';
+import { responseUrlFetch } from './clients/response-url.ts';
 import { incidentHealthMessage } from './handlers/health.ts';
 import type { HandlerDeps } from './handlers/listener.ts';
 import type { IncidentSlack } from './incidents/slack-port.ts';
@@ -455,21 +455,6 @@ function slackReceivers(
     logger.error({ event: 'slack.unhandled_error', err: error, code: slackErrorCode(error) });
   });
   return { app, socket, http, identity, fatal: fatal.promise };
-}
-
-/** fetch for Bolt's response_url posts: each ends by limitMs with a DeadlineError naming Slack and the setting. */
-function responseUrlFetch(limitMs: number): typeof fetch {
-  return (input, init) =>
-    withDeadline(
-      {
-        dependency: 'Slack',
-        doing: 'posting to a response URL',
-        limitMs,
-        setting: 'timeouts.slack',
-        signal: init?.signal ?? undefined,
-      },
-      (signal) => fetch(input, { ...init, signal }),
-    );
 }
 
 /** The HTTP server's routes: ops endpoints, the Alertmanager webhook and, without Socket Mode, Slack's events. */
