@@ -72,17 +72,44 @@ export const handleHealthCommand: CommandHandler = async ({ command, ack, respon
     text: `:hourglass_flowing_sand: Checking ${target === 'all' ? `${services.length} service${services.length === 1 ? '' : 's'}` : `\`${target}\``}…`,
   });
 
-  const report = await checkHealth(deps.config, deps.clock, deps.reads, target);
-  deps.metrics.taskDuration.observe({ task: 'health', outcome: report.status }, report.durationMs / 1000);
-  context.log.info({
+  // The requests for the same target while its checks run get one report, and one rendering of it: when a crowd's
+  // answers go out together, the work for each is its post alone.
+  const { value: answer, source } = await deps.reads.read(
+    `health-answer:${target}`,
+    async () => new HealthAnswer(await checkHealth(deps.config, deps.clock, deps.reads, target), title),
+    { inFlightOnly: true },
+  );
+  const { report } = answer;
+  // Counted and logged once per run of the checks, by the request that ran them.
+  if (source === 'ran') deps.metrics.taskDuration.observe({ task: 'health', outcome: report.status }, report.durationMs / 1000);
+  const checked = {
     event: 'health.checked',
     target,
     status: report.status,
     checks: report.services.reduce((sum, service) => sum + service.checks.length, 0),
     ms: Math.round(report.durationMs),
-  });
-  await postResult({ command, respond, client }, healthMessage(report, title, { details }), context.log, deps);
+  };
+  if (source === 'ran') context.log.info(checked);
+  else if (deps.logger.isLevelEnabled('debug')) context.log.debug({ ...checked, joined: true });
+  await postResult({ command, respond, client }, answer.message(details), context.log, deps);
 };
+
+/** A report and its messages (with and without details), each rendered when first asked for. */
+class HealthAnswer {
+  readonly report: HealthReport;
+  readonly #title: string;
+  readonly #rendered = new Map<boolean, HealthMessage>();
+  constructor(report: HealthReport, title: string) {
+    this.report = report;
+    this.#title = title;
+  }
+
+  message(details: boolean): HealthMessage {
+    let message = this.#rendered.get(details);
+    if (!message) this.#rendered.set(details, (message = healthMessage(this.report, this.#title, { details })));
+    return message;
+  }
+}
 
 /** Into the channel where the command was typed: the response URL first (works without joining), else chat.postMessage. */
 export async function postResult(
