@@ -353,10 +353,14 @@ describe('a crowd typing /incident list', () => {
     try {
       await declareByModal(t, { title: 'Audit API returns 500s' });
       await t.bot.idle();
+      // A database slow to answer (300 ms a list), as during an incident: the crowd arrives while the first read runs.
       const query = t.bot.store.query.bind(t.bot.store);
       let listReads = 0;
-      t.bot.store.query = ((text: string, params?: unknown[]) => {
-        if (/FROM incidents WHERE status <> 'resolved'/.test(text)) listReads += 1;
+      t.bot.store.query = (async (text: string, params?: unknown[]) => {
+        if (/FROM incidents WHERE status <> 'resolved'/.test(text)) {
+          listReads += 1;
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }
         return query(text, params);
       }) as typeof t.bot.store.query;
 
@@ -371,10 +375,8 @@ describe('a crowd typing /incident list', () => {
         expect(slack.responses(url).map((response) => String(response.body.text))).toEqual([
           expect.stringContaining('#1 P1 Audit API returns 500s: open in <#'),
         ]);
-      // On PostgreSQL, one read for the crowd (give or take one that started as the first ended); 20 without sharing. The
-      // embedded store reads synchronously: each read is over before the next request is read, so none is in flight.
-      if (t.bot.store.dialect === 'postgres') expect(listReads).toBeLessThanOrEqual(3);
-      else expect(listReads).toBe(20);
+      // One read for the crowd (give or take one started by a request that came as the first ended); 20 without sharing.
+      expect(listReads).toBeLessThanOrEqual(2);
     } finally {
       await t.stop();
       await slack.close();
