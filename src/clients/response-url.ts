@@ -1,7 +1,6 @@
 // How Bolt's respond() reaches a command's or a click's response URL: each post under the Slack limit, a few at a time
 // over connections kept open.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { withDeadline } from '../deadline.ts';
 
 /** Posts to response URLs at once; more wait for a free connection. */
@@ -18,10 +17,16 @@ const POSTS_AT_ONCE = 16;
  * and spent about 0.25 ms of CPU on each post against a few hundredths here (bench:ack, /health all round).
  */
 export function responseUrlFetch(limitMs: number, atOnce = POSTS_AT_ONCE): typeof fetch {
-  const agents = {
-    'http:': new HttpAgent({ keepAlive: true, maxSockets: atOnce }),
-    'https:': new HttpsAgent({ keepAlive: true, maxSockets: atOnce }),
-  };
+  const plain = { agent: new HttpAgent({ keepAlive: true, maxSockets: atOnce }), request: httpRequest };
+  // node:https (and TLS with it) loads with the first https post, not at start-up (bench:footprint counts idle RSS).
+  let secure: Promise<typeof plain> | undefined;
+  const transport = (protocol: 'http:' | 'https:') =>
+    protocol === 'http:'
+      ? plain
+      : (secure ??= import('node:https').then(({ Agent, request }) => ({
+          agent: new Agent({ keepAlive: true, maxSockets: atOnce }),
+          request: request as typeof httpRequest,
+        })));
   return (input, init) =>
     withDeadline(
       {
@@ -38,9 +43,9 @@ export function responseUrlFetch(limitMs: number, atOnce = POSTS_AT_ONCE): typeo
         const body = typeof init?.body === 'string' ? init.body : '';
         const headers: Record<string, string> = Object.fromEntries(new Headers(init?.headers));
         headers['content-length'] = String(Buffer.byteLength(body));
-        const send = protocol === 'https:' ? httpsRequest : httpRequest;
+        const { agent, request } = await transport(protocol);
         const answer = await new Promise<IncomingMessage>((resolve, reject) => {
-          const req = send(url, { method: init?.method ?? 'POST', headers, agent: agents[protocol], signal }, resolve);
+          const req = request(url, { method: init?.method ?? 'POST', headers, agent, signal }, resolve);
           req.on('error', reject);
           req.end(body);
         });
