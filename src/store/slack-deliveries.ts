@@ -1,5 +1,5 @@
 // Deliveries from Slack seen by any replica: one row per delivery key, so a re-delivery is not acted on twice.
-import type { Queryable, Store } from './db.ts';
+import { yieldToEventLoop, type Queryable, type Store } from './db.ts';
 
 /**
  * - `new`: first sight (or a takeover of a delivery whose receiver never acknowledged it within staleMs): act on it.
@@ -36,6 +36,8 @@ export async function recordDeliveries(store: Store, deliveries: ReadonlyArray<{
 
 async function insertDeliveries(db: Queryable, deliveries: ReadonlyArray<{ key: string; at: Date }>): Promise<void> {
   for (let start = 0; start < deliveries.length;) {
+    // The event loop is free between groups: on the embedded store each statement runs synchronously.
+    if (start > 0) await yieldToEventLoop();
     let size = DELIVERIES_AT_ONCE;
     while (size > deliveries.length - start) size /= 2;
     const group = deliveries.slice(start, start + size);
