@@ -38,8 +38,11 @@ export async function withDeadline<T>(options: DeadlineOptions, work: (signal: A
   const { signal: parent } = options;
   if (parent?.aborted) throw parent.reason;
   const expired = new AbortController();
-  const error = new DeadlineError(options.dependency, options.doing, options.limitMs, options.setting);
-  const timer = setTimeout(() => expired.abort(error), options.limitMs);
+  // Made when the deadline passes, not for every call (most end in time, and an error costs a stack trace).
+  const timer = setTimeout(
+    () => expired.abort(new DeadlineError(options.dependency, options.doing, options.limitMs, options.setting)),
+    options.limitMs,
+  );
   const signal = parent ? AbortSignal.any([parent, expired.signal]) : expired.signal;
   try {
     return await new Promise<T>((resolve, reject) => {
@@ -53,7 +56,7 @@ export async function withDeadline<T>(options: DeadlineOptions, work: (signal: A
         (failure: unknown) => {
           signal.removeEventListener('abort', onAbort);
           // A client that rejects with its own AbortError at our deadline: report the deadline, not the abort.
-          reject(expired.signal.aborted ? error : failure);
+          reject(expired.signal.aborted ? (expired.signal.reason as DeadlineError) : failure);
         },
       );
     });
