@@ -39,6 +39,8 @@ const MINIMAL_APP = fileURLToPath(new URL('./minimal-bolt-app.ts', import.meta.u
 const FRESH_FOR_MS = 10_000;
 // The hanging service's checks give up after this (its services.<name>.health.timeout).
 const HEALTH_TIMEOUT_MS = 2_000;
+// The young generation the shipped bot runs with (Dockerfile CMD, package.json "start").
+const BOT_V8_FLAGS = '--max-semi-space-size=4';
 
 async function main(): Promise<void> {
   const database = args.store === 'postgres' ? await scratchDatabase('rb_bench_ack') : undefined;
@@ -78,10 +80,9 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'warn',
     NODE_ENV: 'production',
   };
-  // BENCH_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is handed to the bot's process only.
-  const botOptions: Record<string, string> = process.env.BENCH_NODE_OPTIONS
-    ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS }
-    : {};
+  // The bot runs with the V8 flag its start command has (Dockerfile, `npm start`), as bench:footprint runs it;
+  // BENCH_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is added to the bot's process only.
+  const botOptions = { NODE_OPTIONS: [BOT_V8_FLAGS, process.env.BENCH_NODE_OPTIONS ?? ''].join(' ').trim() };
   const bot = await startBotProcess({ ...env, ...botOptions, LOG_LEVEL: 'info' });
   const minimal = await startBotProcess(env, 30_000, MINIMAL_APP);
   const botUrl = bot.baseUrl;
@@ -92,7 +93,8 @@ async function main(): Promise<void> {
       .join(' ');
   console.log(
     `bench:ack (${args.store} store): ${REQUESTS} signed slash commands per app at concurrency ${CONCURRENCY}, in alternating rounds ` +
-      `after ${WARM_UP} to warm up, ${args['fresh-connections'] ? 'each round on new connections' : 'on connections kept open'}; ` +
+      `after ${WARM_UP} to warm up, ${args['fresh-connections'] ? 'each round on new connections' : 'on connections kept open'}, ` +
+      `the bot with ${BOT_V8_FLAGS}; ` +
       `${new Date().toISOString()}, Node ${process.version}, load average ${load()} on ${availableParallelism()} CPUs`,
   );
   const cases = [
