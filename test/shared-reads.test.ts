@@ -207,7 +207,13 @@ describe('through the bot', () => {
     expect(again!.inAck).toBe(true);
     expect(hits(rlhf, '/health')).toBe(1);
 
-    clock.advance(7_000);
+    // The same answer a moment later is not the earlier message again: its age moves on.
+    clock.advance(2_000);
+    const [later] = await crowd('/health', 'rlhf-audit-trail', 1);
+    expect(later!.blocks).toContain('across 1 service, checked 6s ago');
+    expect(later!.inAck).toBe(true);
+
+    clock.advance(5_000);
     const [fresh] = await crowd('/health', 'rlhf-audit-trail', 1);
     expect(fresh!.blocks).not.toContain('checked');
     expect(fresh!.inAck).toBe(false);

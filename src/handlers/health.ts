@@ -3,7 +3,7 @@ import type { Clock } from '../clock.ts';
 import { slackErrorCode } from '../clients/slack.ts';
 import type { Config } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
-import type { SharedReads } from '../shared-reads.ts';
+import { ageNote, type SharedReads } from '../shared-reads.ts';
 import { healthMessage, incidentHealthMessage as incidentMessage, type HealthMessage } from '../slack/health-blocks.ts';
 import {
   announceHealthRun,
@@ -12,7 +12,9 @@ import {
   healthRunOptions,
   healthTargets,
   runHealthChecks,
+  type FreshHealth,
   type HealthReport,
+  type ServiceHealth,
 } from '../tasks/health/run.ts';
 import { splitWords } from './command-text.ts';
 import { requireService, type CommandArgs, type CommandHandler, type HandlerDeps } from './listener.ts';
@@ -57,9 +59,9 @@ export const handleHealthCommand: CommandHandler = async ({ command, ack, respon
   const fresh = freshHealthReport(services, deps.reads, deps.clock, unchecked);
   if (fresh) {
     context.runsAtOnce();
-    const message = healthMessage(fresh, title, { details });
+    const message = freshMessage(deps.reads, fresh, title, details);
     await ack({ response_type: 'in_channel', text: message.text, blocks: message.blocks });
-    context.log.debug({ event: 'health.reused', target, status: fresh.status });
+    if (deps.logger.isLevelEnabled('debug')) context.log.debug({ event: 'health.reused', target, status: fresh.report.status });
     return;
   }
   // Checks already running (or just run) for someone else are joined, not run again: such a request waits for their
@@ -93,6 +95,38 @@ export const handleHealthCommand: CommandHandler = async ({ command, ack, respon
   else if (deps.logger.isLevelEnabled('debug')) context.log.debug({ ...checked, joined: true });
   await postResult({ command, respond, client }, answer.message(details), context.log, deps);
 };
+
+/** The last answer made from kept results, per title: served again while it would read the same, word for word. */
+interface FreshRendering {
+  kept: readonly ServiceHealth[];
+  unchecked: readonly string[];
+  ages: Array<string | undefined>;
+  message: HealthMessage;
+}
+const freshRenderings = new WeakMap<SharedReads, Map<string, FreshRendering>>();
+
+/**
+ * The message for a report of kept results. A crowd asking within the same second gets one rendering: the message
+ * changes only with the results themselves, their ages as shown ("checked 4s ago") and the services left unchecked
+ * (another list after a config reload). With `--details`, whose
+ * table gives each object's age at the time of asking, it is rendered every time.
+ */
+function freshMessage(reads: SharedReads, fresh: FreshHealth, title: string, details: boolean): HealthMessage {
+  if (details) return healthMessage(fresh.report, title, { details });
+  const ages = fresh.report.services.map((service) => ageNote(service.ageMs));
+  let renderings = freshRenderings.get(reads);
+  if (!renderings) freshRenderings.set(reads, (renderings = new Map()));
+  const last = renderings.get(title);
+  if (
+    last?.unchecked === fresh.report.unchecked &&
+    last.kept.length === fresh.kept.length &&
+    last.kept.every((result, index) => result === fresh.kept[index] && last.ages[index] === ages[index])
+  )
+    return last.message;
+  const message = healthMessage(fresh.report, title);
+  renderings.set(title, { kept: fresh.kept, unchecked: fresh.report.unchecked, ages, message });
+  return message;
+}
 
 /** A report and its messages (with and without details), each rendered when first asked for. */
 class HealthAnswer {

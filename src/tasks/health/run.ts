@@ -63,7 +63,7 @@ export interface HealthReport {
   status: HealthStatus;
   services: ServiceHealth[];
   /** Services left out of "all" because they configure no health checks. */
-  unchecked: string[];
+  unchecked: readonly string[];
   startedAt: Date;
   durationMs: number;
 }
@@ -99,8 +99,25 @@ export function healthRunOptions(
   };
 }
 
+export interface HealthTargets {
+  readonly services: readonly ServiceTarget[];
+  readonly unchecked: readonly string[];
+}
+
+// The targets of a config's services, worked out once per config and target: a crowd typing `/health all` asks again
+// and again, and a reloaded config is a new object (its entries here go with the old one).
+const targetsByConfig = new WeakMap<Config['file']['services'], Map<string, HealthTargets>>();
+
 /** `all` (services with a health section; the rest are named as unchecked) or one service by name. */
-export function healthTargets(config: Config, target: string): { services: ServiceTarget[]; unchecked: string[] } {
+export function healthTargets(config: Config, target: string): HealthTargets {
+  let known = targetsByConfig.get(config.file.services);
+  if (!known) targetsByConfig.set(config.file.services, (known = new Map()));
+  let targets = known.get(target);
+  if (!targets) known.set(target, (targets = findTargets(config, target)));
+  return targets;
+}
+
+function findTargets(config: Config, target: string): HealthTargets {
   const entries = Object.entries(config.file.services);
   if (target === 'all') {
     return {
@@ -119,7 +136,7 @@ export function healthTargets(config: Config, target: string): { services: Servi
 export async function runHealthChecks(
   services: readonly ServiceTarget[],
   options: HealthRunOptions,
-  unchecked: string[] = [],
+  unchecked: readonly string[] = [],
 ): Promise<HealthReport> {
   const startedAt = options.clock.now();
   const started = performance.now();
@@ -142,11 +159,17 @@ function sharedKey(service: ServiceTarget, options: Pick<HealthRunOptions, 'time
 
 /** True when every service's checks are running already or have a fresh result: asking costs no check at all. */
 export function healthAlreadyShared(
-  services: ServiceTarget[],
+  services: readonly ServiceTarget[],
   shared: SharedReads,
   options: Pick<HealthRunOptions, 'timeoutMs'> = {},
 ): boolean {
   return services.every((service) => shared.covers(sharedKey(service, options)));
+}
+
+export interface FreshHealth {
+  report: HealthReport;
+  /** The kept results the report was made from: the same objects for as long as they are served again. */
+  kept: readonly ServiceHealth[];
 }
 
 /**
@@ -157,22 +180,25 @@ export function freshHealthReport(
   services: readonly ServiceTarget[],
   shared: SharedReads,
   clock: Clock,
-  unchecked: string[] = [],
+  unchecked: readonly string[] = [],
   options: Pick<HealthRunOptions, 'timeoutMs'> = {},
-): HealthReport | undefined {
+): FreshHealth | undefined {
+  const kept: ServiceHealth[] = [];
   const results: ServiceHealth[] = [];
   for (const service of services) {
-    const kept = shared.fresh<ServiceHealth>(sharedKey(service, options));
-    if (!kept) return undefined;
-    results.push({ ...kept.value, ageMs: kept.ageMs });
+    const read = shared.fresh<ServiceHealth>(sharedKey(service, options));
+    if (!read) return undefined;
+    kept.push(read.value);
+    results.push({ ...read.value, ageMs: read.ageMs });
   }
-  return {
+  const report = {
     status: worstStatus(results.map((service) => service.status)),
     services: results,
     unchecked,
     startedAt: clock.now(),
     durationMs: 0,
   };
+  return { report, kept };
 }
 
 /**
@@ -180,7 +206,7 @@ export function freshHealthReport(
  * request arriving meanwhile joins that run rather than waiting in line for one of its own.
  */
 export function announceHealthRun(
-  services: ServiceTarget[],
+  services: readonly ServiceTarget[],
   shared: SharedReads,
   options: Pick<HealthRunOptions, 'timeoutMs'> = {},
 ): void {
