@@ -16,23 +16,28 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(total);
 }
 
+// Largest first, in seconds.
+const DISPLAY_UNITS = [
+  ['d', 86_400],
+  ['h', 3_600],
+  ['m', 60],
+  ['s', 1],
+] as const;
+
 /** "1h 5m", "45s", "0s": the two largest units, for people. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return ms <= 0 ? '0s' : `${Math.round(ms)}ms`;
-  const parts: string[] = [];
+  // Built without arrays: every kept result served again ("checked 4s ago") formats its age.
+  let text = '';
+  let shown = 0;
   let rest = Math.round(ms / 1000);
-  for (const [unit, size] of [
-    ['d', 86_400],
-    ['h', 3_600],
-    ['m', 60],
-    ['s', 1],
-  ] as const) {
-    if (rest >= size) {
-      parts.push(`${Math.floor(rest / size)}${unit}`);
-      rest %= size;
-    }
+  for (const [unit, size] of DISPLAY_UNITS) {
+    if (rest < size) continue;
+    text += `${shown === 0 ? '' : ' '}${Math.floor(rest / size)}${unit}`;
+    rest %= size;
+    if (++shown === 2) break;
   }
-  return parts.slice(0, 2).join(' ');
+  return text;
 }
 
 /**

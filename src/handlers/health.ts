@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import { ageNote, type SharedReads } from '../shared-reads.ts';
 import { healthMessage, incidentHealthMessage as incidentMessage, type HealthMessage } from '../slack/health-blocks.ts';
+import { worstStatus } from '../tasks/health/check.ts';
 import {
   announceHealthRun,
   freshHealthReport,
@@ -61,7 +62,8 @@ export const handleHealthCommand: CommandHandler = async ({ command, ack, respon
     context.runsAtOnce();
     const message = freshMessage(deps.reads, fresh, title, details);
     await ack({ response_type: 'in_channel', text: message.text, blocks: message.blocks });
-    if (deps.logger.isLevelEnabled('debug')) context.log.debug({ event: 'health.reused', target, status: fresh.report.status });
+    if (deps.logger.isLevelEnabled('debug'))
+      context.log.debug({ event: 'health.reused', target, status: worstStatus(fresh.kept.map((result) => result.status)) });
     return;
   }
   // Checks already running (or just run) for someone else are joined, not run again: such a request waits for their
@@ -112,19 +114,19 @@ const freshRenderings = new WeakMap<SharedReads, Map<string, FreshRendering>>();
  * table gives each object's age at the time of asking, it is rendered every time.
  */
 function freshMessage(reads: SharedReads, fresh: FreshHealth, title: string, details: boolean): HealthMessage {
-  if (details) return healthMessage(fresh.report, title, { details });
-  const ages = fresh.report.services.map((service) => ageNote(service.ageMs));
+  if (details) return healthMessage(fresh.report(), title, { details });
+  const ages = fresh.agesMs.map(ageNote);
   let renderings = freshRenderings.get(reads);
   if (!renderings) freshRenderings.set(reads, (renderings = new Map()));
   const last = renderings.get(title);
   if (
-    last?.unchecked === fresh.report.unchecked &&
+    last?.unchecked === fresh.unchecked &&
     last.kept.length === fresh.kept.length &&
     last.kept.every((result, index) => result === fresh.kept[index] && last.ages[index] === ages[index])
   )
     return last.message;
-  const message = healthMessage(fresh.report, title);
-  renderings.set(title, { kept: fresh.kept, unchecked: fresh.report.unchecked, ages, message });
+  const message = healthMessage(fresh.report(), title);
+  renderings.set(title, { kept: fresh.kept, unchecked: fresh.unchecked, ages, message });
   return message;
 }
 

@@ -166,15 +166,39 @@ export function healthAlreadyShared(
   return services.every((service) => shared.covers(sharedKey(service, options)));
 }
 
-export interface FreshHealth {
-  report: HealthReport;
-  /** The kept results the report was made from: the same objects for as long as they are served again. */
-  kept: readonly ServiceHealth[];
+/** Every service's kept result, fresh enough to be served again: a report needs no check and no waiting. */
+export class FreshHealth {
+  /** The kept results: the same objects for as long as they are served again. */
+  readonly kept: readonly ServiceHealth[];
+  /** How old each one is now. */
+  readonly agesMs: readonly number[];
+  /** Services left out because they configure no checks (the same list for as long as the config is). */
+  readonly unchecked: readonly string[];
+  readonly #clock: Clock;
+
+  constructor(kept: readonly ServiceHealth[], agesMs: readonly number[], unchecked: readonly string[], clock: Clock) {
+    this.kept = kept;
+    this.agesMs = agesMs;
+    this.unchecked = unchecked;
+    this.#clock = clock;
+  }
+
+  /** The report, each result with its age; made when asked for (an answer rendered a moment ago needs none). */
+  report(): HealthReport {
+    const results = this.kept.map((result, index) => ({ ...result, ageMs: this.agesMs[index] }));
+    return {
+      status: worstStatus(results.map((service) => service.status)),
+      services: results,
+      unchecked: this.unchecked,
+      startedAt: this.#clock.now(),
+      durationMs: 0,
+    };
+  }
 }
 
 /**
- * The report from kept results alone, when every service has a fresh one (each with its age): it needs no check and no
- * waiting, so a command can be answered with it in its ack. Undefined when any service would have to be checked.
+ * The kept results of every service, when each has a fresh one: a command can be answered with them in its ack.
+ * Undefined when any service would have to be checked.
  */
 export function freshHealthReport(
   services: readonly ServiceTarget[],
@@ -184,21 +208,14 @@ export function freshHealthReport(
   options: Pick<HealthRunOptions, 'timeoutMs'> = {},
 ): FreshHealth | undefined {
   const kept: ServiceHealth[] = [];
-  const results: ServiceHealth[] = [];
+  const agesMs: number[] = [];
   for (const service of services) {
     const read = shared.fresh<ServiceHealth>(sharedKey(service, options));
     if (!read) return undefined;
     kept.push(read.value);
-    results.push({ ...read.value, ageMs: read.ageMs });
+    agesMs.push(read.ageMs);
   }
-  const report = {
-    status: worstStatus(results.map((service) => service.status)),
-    services: results,
-    unchecked,
-    startedAt: clock.now(),
-    durationMs: 0,
-  };
-  return { report, kept };
+  return new FreshHealth(kept, agesMs, unchecked, clock);
 }
 
 /**
