@@ -10,8 +10,6 @@ export interface AckFirstOptions {
   quietMs?: number;
   /** Work never waits longer than this for a lull, so a steady stream of requests cannot starve it. */
   maxWaitMs?: number;
-  /** Told whenever the number of waiting jobs changes (the /metrics gauge). */
-  onChange?: (waiting: number) => void;
 }
 
 const QUIET_MS = 5;
@@ -25,7 +23,6 @@ interface Waiter {
 export class AckFirst {
   readonly #quietMs: number;
   readonly #maxWaitMs: number;
-  readonly #onChange: ((waiting: number) => void) | undefined;
   readonly #waiting: Waiter[] = [];
   /** Requests that arrived and have no answer yet (a Socket Mode delivery may read the store before its ack). */
   #unanswered = 0;
@@ -36,7 +33,6 @@ export class AckFirst {
   constructor(options: AckFirstOptions = {}) {
     this.#quietMs = options.quietMs ?? QUIET_MS;
     this.#maxWaitMs = options.maxWaitMs ?? MAX_WAIT_MS;
-    this.#onChange = options.onChange;
   }
 
   /** A request from Slack arrived. Call the function returned once it is answered (or dropped); calls after the first do nothing. */
@@ -63,7 +59,6 @@ export class AckFirst {
   turn(): Promise<void> {
     return new Promise((resolve) => {
       this.#waiting.push({ since: performance.now(), go: resolve });
-      this.#onChange?.(this.#waiting.length);
       this.#nextTurn();
     });
   }
@@ -86,7 +81,6 @@ export class AckFirst {
     const waited = now - head.since;
     if (quietFor >= this.#quietMs || waited >= this.#maxWaitMs) {
       this.#waiting.shift();
-      this.#onChange?.(this.#waiting.length);
       head.go();
       this.#nextTurn();
       return;

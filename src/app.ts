@@ -249,13 +249,18 @@ function handlerServices(
   const queue = new WorkQueue({
     concurrencyOf: (kind) => config.file.queue.kinds[kind] ?? config.file.queue.concurrency,
     maxWaiting: config.file.queue.waiting,
-    onChange: (kind, running, waiting) => {
-      metrics.queueJobs.set({ kind, state: 'running' }, running);
-      metrics.queueJobs.set({ kind, state: 'waiting' }, waiting);
-    },
     onRefused: (kind) => metrics.queueRefused.inc({ kind }),
   });
-  const acks = new AckFirst({ onChange: (waiting) => metrics.queueJobs.set({ kind: 'all', state: 'after_acks' }, waiting) });
+  const acks = new AckFirst();
+  // Read when /metrics is scraped rather than set at every change: a crowd's requests change them thousands of times a
+  // second, and each set of a labelled gauge sorts and joins its labels.
+  metrics.onCollect(() => {
+    for (const [kind, { running, waiting }] of queue.depths()) {
+      metrics.queueJobs.set({ kind, state: 'running' }, running);
+      metrics.queueJobs.set({ kind, state: 'waiting' }, waiting);
+    }
+    metrics.queueJobs.set({ kind: 'all', state: 'after_acks' }, acks.waiting);
+  });
   const permissions = new Permissions({ config, slack, clock, logger });
   for (const action of ['resolve', 'backup', 'restore', 'rollback', 'privacyReset'] as const) {
     const open = Object.keys(config.file.services).filter((service) => permissions.ruleFor(action, service) === undefined);

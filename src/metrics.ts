@@ -36,15 +36,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'runbook_bot_' });
   const collectors: Array<() => void | Promise<void>> = [];
   let refreshed: Promise<void> | undefined;
-  let refreshedAt = 0;
   // Every gauge set by a collector asks for one refresh per scrape, whichever of them prom-client collects first.
+  // prom-client starts collecting every metric of a scrape in the same turn, so the refresh is shared within that turn
+  // and the next scrape, however soon, gets one of its own (never the numbers of the scrape before).
   const refresh = (): Promise<void> => {
-    if (refreshed && Date.now() - refreshedAt < 250) return refreshed;
-    refreshedAt = Date.now();
+    if (refreshed) return refreshed;
     refreshed = Promise.all(collectors.map(async (collect) => collect())).then(
       () => undefined,
       () => undefined,
     );
+    queueMicrotask(() => {
+      refreshed = undefined;
+    });
     return refreshed;
   };
   const collected = {
@@ -78,6 +81,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       help: 'Work after a Slack ack, by kind (health, incident, backup, …) and state (running, waiting).',
       labelNames: ['kind', 'state'],
       registers: [registry],
+      ...collected,
     }),
     queueRefused: new Counter({
       name: 'runbook_bot_queue_refused_total',

@@ -6,8 +6,6 @@ export interface WorkQueueOptions {
   concurrencyOf(kind: string): number;
   /** Jobs of one kind waiting at most; one more is refused. */
   maxWaiting: number;
-  /** Told whenever the numbers change (the /metrics gauges). */
-  onChange?: (kind: string, running: number, waiting: number) => void;
   /** Told when a job is refused because its line is full. */
   onRefused?: (kind: string) => void;
 }
@@ -64,8 +62,7 @@ export class WorkQueue {
     const line = this.#line(kind);
     if (line.running < Math.max(1, this.#options.concurrencyOf(kind)) && line.waiting.length === 0) {
       line.running += 1;
-      this.#changed(kind, line);
-      return this.#slot(kind, 0, Promise.resolve(), () => this.#finish(kind, line));
+      return this.#slot(kind, 0, Promise.resolve(), () => this.#finish(line));
     }
     if (line.waiting.length >= this.#options.maxWaiting) {
       this.#options.onRefused?.(kind);
@@ -84,13 +81,11 @@ export class WorkQueue {
     // A refused place is handled by whoever awaits it; nobody may be awaiting yet.
     granted.catch(() => undefined);
     line.waiting.push(place);
-    this.#changed(kind, line);
     return this.#slot(kind, line.waiting.length, granted, () => {
-      if (place.owns) return this.#finish(kind, line);
+      if (place.owns) return this.#finish(line);
       // Left the line before its turn (or was refused at shutdown): just step out.
       const index = line.waiting.indexOf(place);
       if (index !== -1) line.waiting.splice(index, 1);
-      this.#changed(kind, line);
     });
   }
 
@@ -100,13 +95,15 @@ export class WorkQueue {
     return { running: line?.running ?? 0, waiting: line?.waiting.length ?? 0 };
   }
 
+  /** Every kind seen so far, with its jobs running and waiting: read by the /metrics gauges at each scrape. */
+  *depths(): Generator<[kind: string, depth: { running: number; waiting: number }]> {
+    for (const [kind, line] of this.#lines) yield [kind, { running: line.running, waiting: line.waiting.length }];
+  }
+
   /** Shutdown: nothing new is taken, and every job still in line is refused with `reason` (running ones finish). */
   close(reason: Error): void {
     this.#closed = reason;
-    for (const [kind, line] of this.#lines) {
-      for (const place of line.waiting.splice(0)) place.refuse(reason);
-      this.#changed(kind, line);
-    }
+    for (const line of this.#lines.values()) for (const place of line.waiting.splice(0)) place.refuse(reason);
   }
 
   #slot(kind: string, position: number, granted: Promise<void>, release: () => void): Slot {
@@ -124,11 +121,10 @@ export class WorkQueue {
   }
 
   /** A running job ended: its slot goes to the first in line. */
-  #finish(kind: string, line: Line): void {
+  #finish(line: Line): void {
     const next = line.waiting.shift();
     if (next) next.grant();
     else line.running -= 1;
-    this.#changed(kind, line);
   }
 
   #line(kind: string): Line {
@@ -138,9 +134,5 @@ export class WorkQueue {
       this.#lines.set(kind, line);
     }
     return line;
-  }
-
-  #changed(kind: string, line: Line): void {
-    this.#options.onChange?.(kind, line.running, line.waiting.length);
   }
 }

@@ -206,6 +206,10 @@ describe('nothing waits before the ack', () => {
     expect(acks[2]).toContain(
       'The bot already has 1 `health` requests waiting, so it did not take this one. Try again in a minute.',
     );
+    // The depth while the first check runs, as /metrics reads it at the scrape.
+    const during = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    expect(during).toContain('runbook_bot_queue_jobs{kind="health",state="running"} 1');
+    expect(during).toContain('runbook_bot_queue_jobs{kind="health",state="waiting"} 1');
     await t.bot.idle();
     expect(urls.map((url) => slack.responses(url).length)).toEqual([1, 1, 0]);
     const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
