@@ -42,6 +42,18 @@ describe('hashAuditRow', () => {
     expect(hashAuditRow(row)).toBe(expected);
   });
 
+  it('writes empty fields as null in the same place, as the chain has always had them', () => {
+    const bare = { ...row, action: 'denied', target: null, channel: null, params: {}, result: null };
+    const body =
+      '{"action":"denied","actor":"U0ALICE","at":"2026-11-22T15:34:20.123Z","channel":null,"params":{},"result":null,' +
+      '"seq":7,"target":null}';
+    expect(hashAuditRow(bare)).toBe(
+      createHash('sha256')
+        .update(`${'a'.repeat(64)}\n${body}`)
+        .digest('hex'),
+    );
+  });
+
   it("does not depend on the order of the params' keys (jsonb reorders them)", () => {
     expect(hashAuditRow({ ...row, params: { flags: ['--details'], text: 'all' } })).toBe(hashAuditRow(row));
   });
