@@ -59,9 +59,8 @@ export const handleHealthCommand: CommandHandler = async ({ command, ack, respon
   // no work after it.
   const fresh = freshHealthReport(services, deps.reads, deps.clock, unchecked);
   if (fresh) {
-    context.runsAtOnce();
     const message = freshMessage(deps.reads, fresh, title, details);
-    await ack({ response_type: 'in_channel', text: message.text, blocks: message.blocks });
+    await context.answer({ response_type: 'in_channel', text: message.text, blocks: message.blocks });
     if (deps.logger.isLevelEnabled('debug'))
       context.log.debug({ event: 'health.reused', target, status: worstStatus(fresh.kept.map((result) => result.status)) });
     return;

@@ -106,6 +106,16 @@ export class RequestScope {
   };
 
   /**
+   * Answers Slack with the whole reply: nothing follows the ack, so the request takes no place in the queue, waits for
+   * no turn after other acks, and ends as soon as Slack has it (rather than staying in memory until a lull in a burst).
+   */
+  async answer(body: unknown): Promise<void> {
+    if (this.#acked) return this.#replaceAnswer(body);
+    this.#acked = true;
+    await this.#rawAck(body);
+  }
+
+  /**
    * The work after the ack takes no place in the queue: it must start at once (opening a modal: Slack's trigger
    * expires after 3 s), or it only waits for a result another request is reading anyway (a shared health run).
    */
