@@ -38,6 +38,7 @@ import { createLogger, slackLogger, type Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { opsRoutes } from './ops-routes.ts';
 import { DeliverOnce } from './receiver/deliver-once.ts';
+import { readRawBody, SlackSignature, sslCheckBody } from './receiver/slack-signature.ts';
 import { SocketModeConnections, type SocketTiming } from './receiver/socket-mode-receiver.ts';
 import type { Store } from './store/db.ts';
 import { openMigratedStore, storeOptions } from './store/open.ts';
@@ -436,6 +437,8 @@ function slackReceivers(
     ? undefined
     : new BoltHTTPReceiver({
         signingSecret: env.SLACK_SIGNING_SECRET!,
+        // Checked by the route in front of it (slackEventsRoute), which hands Bolt the body it has read.
+        signatureVerification: false,
         logger: slackLogger(logger) as never,
         endpoints: '/slack/events',
         unhandledRequestTimeoutMillis: 3_001,
@@ -481,25 +484,47 @@ function httpRoutes(
     }),
     alertmanagerRoute({ token: config.env.ALERTMANAGER_TOKEN, intake: alerts, inflight, logger }),
   ];
-  if (http) {
-    const listener = http.requestListener;
-    routes.push({
-      method: 'POST',
-      path: '/slack/events',
-      handle: (req, res) => {
-        // Bolt refuses requests signed more than five minutes ago but takes any dated in the future, which a captured
-        // request could then be replayed until. Slack's rule is five minutes either way. Wall time, as Bolt's check
-        // uses, not the injected clock: it is compared with the time Slack signed at.
-        const skewMs = slackTimestampSkewMs(req.headers['x-slack-request-timestamp'], systemClock.now());
-        if (skewMs === undefined || Math.abs(skewMs) > SLACK_TIMESTAMP_WINDOW_MS) {
-          logger.warn({ event: 'slack.request_refused', reason: 'timestamp', skewMs });
-          return sendJson(res, 401, { error: 'x-slack-request-timestamp is more than five minutes from now' });
-        }
-        return listener(req, res);
-      },
-    });
-  }
+  if (http) routes.push(slackEventsRoute(http, new SlackSignature(config.env.SLACK_SIGNING_SECRET!), logger));
   return routes;
+}
+
+// As Bolt's HTTP receiver allows.
+const SLACK_BODY_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * POST /slack/events: a request signed by Slack within five minutes of now, either way, reaches Bolt (with the body
+ * read here); anything else is refused with 401 and runs nothing.
+ */
+function slackEventsRoute(http: HTTPReceiver, signature: SlackSignature, logger: Logger): Route {
+  const listener = http.requestListener;
+  return {
+    method: 'POST',
+    path: '/slack/events',
+    async handle(req, res) {
+      // Bolt refuses requests signed more than five minutes ago but takes any dated in the future, which a captured
+      // request could then be replayed until. Slack's rule is five minutes either way. Wall time, not the injected
+      // clock: it is compared with the time Slack signed at.
+      const timestamp = req.headers['x-slack-request-timestamp'];
+      const skewMs = slackTimestampSkewMs(timestamp, systemClock.now());
+      if (skewMs === undefined || Math.abs(skewMs) > SLACK_TIMESTAMP_WINDOW_MS) {
+        logger.warn({ event: 'slack.request_refused', reason: 'timestamp', skewMs });
+        return sendJson(res, 401, { error: 'x-slack-request-timestamp is more than five minutes from now' });
+      }
+      const body = await readRawBody(req, SLACK_BODY_LIMIT);
+      if (body === undefined) return sendJson(res, 413, { error: `body larger than ${SLACK_BODY_LIMIT} bytes` });
+      let verified: Buffer | undefined = body;
+      if (!signature.verifies(req.headers['x-slack-signature'], String(timestamp), body)) {
+        verified = sslCheckBody(req, body);
+        if (!verified) {
+          logger.warn({ event: 'slack.request_refused', reason: 'signature' });
+          return sendJson(res, 401, { error: "the request is not signed with this app's signing secret" });
+        }
+      }
+      // Bolt reads a request's body from here instead of the stream (its bufferIncomingMessage).
+      (req as typeof req & { rawBody: Buffer }).rawBody = verified;
+      return listener(req, res);
+    },
+  };
 }
 
 /** The health watch and the scheduled jobs, each claimed once across replicas. */

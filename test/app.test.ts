@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendSlashCommand, sendSigned, slashCommandBody } from './support/slack-requests.ts';
+import { sendSlashCommand, sendSigned, signSlackRequest, slashCommandBody } from './support/slack-requests.ts';
 import { startTestBot, type TestBot } from './support/bot.ts';
 
 const services = {
@@ -83,6 +83,28 @@ describe('the bot over HTTP', () => {
       .split('\n')
       .filter((line) => line.includes('command="incident"'));
     expect(metricsAfter).toEqual(metricsBefore);
+  });
+
+  it('refuses a body changed after it was signed, answers an unsigned SSL check with nothing of its payload, and refuses a body over 4 MB', async () => {
+    const before = t.slack.calls().length;
+    const commands = async () =>
+      (await (await fetch(`${t.baseUrl}/metrics`)).text()).split('\n').filter((line) => line.includes('command="incident"'));
+    const metricsBefore = await commands();
+    const signed = slashCommandBody({ command: '/incident', text: 'list' });
+    const tampered = slashCommandBody({ command: '/incident', text: 'declare P1 changed on the way' });
+    const { 'X-Slack-Signature': signature } = signSlackRequest(t.secret, signed);
+    const changed = await sendSigned(t.baseUrl, t.secret, tampered, { signatureOverride: signature });
+    expect(changed.status).toBe(401);
+
+    // Slack's SSL check is unsigned: it is answered, and a command riding along in it is not run.
+    const smuggled = `ssl_check=1&${slashCommandBody({ command: '/incident', text: 'declare P1 smuggled in' })}`;
+    const check = await sendSigned(t.baseUrl, t.secret, smuggled, { signatureOverride: 'v0=' + '1'.repeat(64) });
+    expect(check.status).toBe(200);
+
+    const huge = await sendSigned(t.baseUrl, t.secret, `${signed}&padding=${'x'.repeat(4 * 1024 * 1024)}`);
+    expect(huge.status).toBe(413);
+    expect(t.slack.calls().length).toBe(before);
+    expect(await commands()).toEqual(metricsBefore);
   });
 
   it('accepts a signed request dated a little ahead of its clock, within five minutes', async () => {
