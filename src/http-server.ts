@@ -71,3 +71,17 @@ export function closeServer(server: Server, timeoutMs: number): Promise<void> {
     server.closeIdleConnections();
   });
 }
+
+/** The request's body, or undefined once it passes `limit` bytes (the rest is read and dropped). */
+export function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(size > limit ? undefined : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}

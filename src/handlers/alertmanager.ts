@@ -1,7 +1,6 @@
 // POST /webhooks/alertmanager: bearer token in constant time, body validated, stored before the 200, processed after.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
-import { sendJson, type Route } from '../http-server.ts';
+import { readRawBody, sendJson, type Route } from '../http-server.ts';
 import type { InFlight } from '../inflight.ts';
 import { alertmanagerPayloadSchema, type AlertIntake } from '../incidents/alerts.ts';
 import type { Logger } from '../log.ts';
@@ -25,11 +24,11 @@ export function alertmanagerRoute(deps: AlertmanagerRouteDeps): Route {
         res.setHeader('WWW-Authenticate', 'Bearer');
         return sendJson(res, 401, { error: deps.token ? 'unauthorized' : 'the webhook is disabled: set ALERTMANAGER_TOKEN' });
       }
-      const body = await readBody(req, MAX_BODY_BYTES);
-      if (body === undefined) return sendJson(res, 413, { error: `body larger than ${MAX_BODY_BYTES} bytes` });
+      const raw = await readRawBody(req, MAX_BODY_BYTES);
+      if (raw === undefined) return sendJson(res, 413, { error: `body larger than ${MAX_BODY_BYTES} bytes` });
       let json: unknown;
       try {
-        json = JSON.parse(body);
+        json = JSON.parse(raw.toString('utf8'));
       } catch {
         return sendJson(res, 400, { error: 'the body is not JSON' });
       }
@@ -52,19 +51,4 @@ function bearerMatches(header: string | undefined, token: string): boolean {
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(token).digest();
   return timingSafeEqual(a, b) && given.length > 0;
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }

@@ -33,17 +33,3 @@ export function sslCheckBody(req: IncomingMessage, body: Buffer): Buffer | undef
   if (req.headers['content-type'] !== 'application/x-www-form-urlencoded') return undefined;
   return new URLSearchParams(body.toString('utf8')).get('ssl_check') === '1' ? Buffer.from('ssl_check=1') : undefined;
 }
-
-/** The request's body, or undefined once it passes `limit` bytes (the rest is read and dropped). */
-export function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > limit ? undefined : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
