@@ -134,7 +134,7 @@ describe('nothing waits before the ack', () => {
       slack,
       file: {
         permissions: { incident: ['S0ONCALL'] },
-        queue: { concurrency: 1, waiting: 1, kinds: { incident: 4 } },
+        queue: { concurrency: 1, waiting: 1, kinds: { incident: 4, confirmation: 1 } },
         reads: { freshFor: '0s' },
         services: Object.fromEntries(
           ['svc', 'svc2', 'svc3'].map((name) => [
@@ -216,6 +216,33 @@ describe('nothing waits before the ack', () => {
     expect(metrics).toContain('runbook_bot_queue_refused_total{kind="health"} 1');
     expect(metrics).toContain('runbook_bot_queue_jobs{kind="health",state="waiting"} 0');
     expect(metrics).toMatch(/runbook_bot_nodejs_eventloop_lag_p99_seconds \d/);
+  });
+
+  it('a click waits its turn quietly, and is told where it stands only when the wait lasts past a second', async () => {
+    const gone = 'This confirmation no longer exists. Run the command again.';
+    const click = (responseUrl: string) =>
+      sendBlockAction(t.baseUrl, t.secret, { actionId: 'confirmation:cancel', value: 'gone', responseUrl });
+    // A short wait behind one another (one at a time): one answer each, no note.
+    const quick = [slack.newResponseUrl(), slack.newResponseUrl()];
+    await Promise.all(quick.map(click));
+    await t.bot.idle();
+    expect(quick.map((url) => slack.responses(url).map((r) => r.body.text))).toEqual([[gone], [gone]]);
+    // The first answer takes 1.2 s to reach Slack: the second click is told it is in line, before its answer.
+    slack.delay('response_url', 1_200);
+    try {
+      const slow = [slack.newResponseUrl(), slack.newResponseUrl()];
+      await Promise.all(slow.map(click));
+      await t.bot.idle();
+      expect(slow.map((url) => slack.responses(url).map((r) => r.body.text))).toEqual([
+        [gone],
+        [
+          ':hourglass: Queued: position 1 in line for `confirmation` work, so it starts as soon as one ahead of it finishes.',
+          gone,
+        ],
+      ]);
+    } finally {
+      slack.delay('response_url', 0);
+    }
   });
 
   it('a request that only joins checks already running takes no place in line: a crowd asking the same is never refused', async () => {

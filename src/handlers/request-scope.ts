@@ -83,7 +83,8 @@ export class RequestScope {
 
   /**
    * Answers Slack, then waits for this request's turn in the queue: what the listener does after `await ack()` is
-   * post-ack work, limited per kind. When it has to wait, the ack says so, with its position.
+   * post-ack work, limited per kind. When a command has to wait, its ack says so, with its position (see #waitNoting
+   * for the others).
    * A second call (after an early "Checking…" ack) shows its text in place of the first answer.
    */
   readonly ack = async (body?: unknown): Promise<void> => {
@@ -94,16 +95,35 @@ export class RequestScope {
     this.#acked = true;
     const position = slot?.position ?? 0;
     if (this.kind === 'command') await this.#rawAck(withQueueNote(body, position, this.queueKind));
-    else {
-      await this.#rawAck(body);
-      if (position > 0) await this.#tell(queueNote(position, this.queueKind));
-    }
+    else await this.#rawAck(body);
     if (slot && position > 0) {
       this.log.info({ event: 'request.queued', kind: this.queueKind, position });
-      await slot.granted;
+      if (this.kind === 'command') await slot.granted;
+      else await this.#waitNoting(slot);
     }
     await this.#deps.acks.turn();
   };
+
+  /**
+   * Waits for the slot of a click or a form, which has no ack text to carry its place in line: a note is posted only
+   * when the wait outlasts QUEUE_NOTE_AFTER_MS. A wait of a few milliseconds behind a burst would otherwise put a
+   * "Queued" message before nearly every answer.
+   */
+  async #waitNoting(slot: Slot): Promise<void> {
+    let noted: Promise<void> | undefined;
+    const timer = setTimeout(() => {
+      noted = this.#tell(queueNote(slot.position, this.queueKind)).catch((error: unknown) =>
+        this.log.warn({ event: 'request.queue_note_failed', err: error }),
+      );
+    }, QUEUE_NOTE_AFTER_MS);
+    try {
+      await slot.granted;
+    } finally {
+      clearTimeout(timer);
+      // The note, once under way, reaches the user before the answer does.
+      await noted;
+    }
+  }
 
   /**
    * Answers Slack with the whole reply: nothing follows the ack, so the request takes no place in the queue, waits for
@@ -214,6 +234,9 @@ export class RequestScope {
 }
 
 const CHECKING = ':hourglass_flowing_sand: Checking…';
+
+/** A click or form waiting this long for its turn is told where it stands in line. */
+const QUEUE_NOTE_AFTER_MS = 1_000;
 
 /**
  * Appends a request's audit row, tracked on its own (a drain still waits for it). Written as a function of its own so
