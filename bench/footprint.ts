@@ -1,7 +1,8 @@
 // bench:footprint — the bot as it ships (the built dist/, as the container runs it), on the embedded store and on
 // PostgreSQL: time to ready and start-up peak on existing data, idle RSS, RSS after 10,000 mixed requests with 1,000 open
 // incidents, the CLI's peak RSS for `health all` and `health <service>` (its Kubernetes checks reading a fake API server's
-// lists), and (embedded store) ack p99 against a minimal Bolt app in the same run. --cli-only measures the CLI alone.
+// lists), and (embedded store) ack p99 against a minimal Bolt app in the same run. --cli-only measures the CLI alone,
+// --ack-only the ack comparison alone.
 // Goals (issue #15): embedded idle <= 120 MB, start-up peak <= 160 MB, ready <= 1.5 s on existing data; PostgreSQL idle
 // <= 110 MB; CLI health <= 100 MB; embedded ack p99 <= 1.3x the minimal Bolt app and < 50 ms.
 import { execFileSync, spawn } from 'node:child_process';
@@ -18,7 +19,7 @@ import { runningPod, service, workload } from '../test/fakes/kubernetes/fixtures
 import { startFakeKubernetes, type FakeKubernetes } from '../test/fakes/kubernetes/index.ts';
 import { startBotProcess, type BotProcess } from '../test/support/bot-process.ts';
 import { sendSlashCommand, type SlashCommand } from '../test/support/slack-requests.ts';
-import { compareAcks, percentile } from './ack-rounds.ts';
+import { compareAcks, percentile, type Comparison } from './ack-rounds.ts';
 import { scratchDatabase } from './scratch-database.ts';
 
 const { values: args } = parseArgs({
@@ -29,6 +30,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '50' },
     stores: { type: 'string', default: 'embedded,postgres' },
     'cli-only': { type: 'boolean', default: false },
+    'ack-only': { type: 'boolean', default: false },
   },
 });
 const REQUESTS = Number(args.requests);
@@ -292,7 +294,7 @@ async function measureStore(
 }
 
 /** Ack p99 of the bot on the embedded store against the minimal Bolt app, interleaved so machine noise hits both. */
-async function ackOnEmbedded(slack: FakeSlack, configPath: string): Promise<{ ours: number[]; baseline: number[] }> {
+async function ackOnEmbedded(slack: FakeSlack, configPath: string): Promise<Comparison> {
   const store = await storeUnderTest('embedded');
   const env = {
     SLACK_BOT_TOKEN: slack.token,
@@ -303,7 +305,11 @@ async function ackOnEmbedded(slack: FakeSlack, configPath: string): Promise<{ ou
     NODE_ENV: 'production',
     ...store.env,
   };
-  const bot = await startBotProcess({ ...env, LOG_LEVEL: 'info' }, 60_000, MAIN);
+  // BENCH_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is added to the bot's process only, as in bench:ack.
+  const profiling: Record<string, string> = process.env.BENCH_NODE_OPTIONS
+    ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS }
+    : {};
+  const bot = await startBotProcess({ ...env, ...profiling, LOG_LEVEL: 'info' }, 60_000, MAIN);
   const minimal = await startBotProcess({ ...env, LOG_LEVEL: 'info' }, 30_000, MINIMAL_APP);
   try {
     // The command a minimal app can answer too; the bot answers it from its config after its full request path.
@@ -312,6 +318,8 @@ async function ackOnEmbedded(slack: FakeSlack, configPath: string): Promise<{ ou
       secret: SECRET,
       botUrl: bot.baseUrl,
       minimalUrl: minimal.baseUrl,
+      botPid: bot.child.pid,
+      minimalPid: minimal.child.pid,
       input,
       requests: ACK_REQUESTS,
       concurrency: CONCURRENCY,
@@ -376,7 +384,8 @@ async function main(): Promise<void> {
       `${REQUESTS} mixed commands at concurrency ${CONCURRENCY}; Node ${process.version}`,
   );
   const results: Figures[] = [];
-  for (const name of args.stores.split(',') as Array<StoreUnderTest['name']>) {
+  // --ack-only: the ack comparison alone (the memory figures take most of the run).
+  for (const name of (args['ack-only'] ? [] : args.stores.split(',')) as Array<StoreUnderTest['name']>) {
     const figures = await measureStore(name, slack, configPath, cliConfigPath, kube);
     results.push(figures);
     console.log(`\n== ${name} store ==`);
@@ -394,13 +403,15 @@ async function main(): Promise<void> {
   let ackLine = 'ack: not measured (embedded store not in --stores)';
   let ackMet = true;
   if (args.stores.includes('embedded')) {
-    const { ours, baseline } = await ackOnEmbedded(slack, configPath);
+    const { ours, baseline, cpu } = await ackOnEmbedded(slack, configPath);
     const ratio = percentile(ours, 99) / percentile(baseline, 99);
     ackMet = ratio <= 1.3 && percentile(ours, 99) < 50;
     ackLine =
       `ack on the embedded store, ${ACK_REQUESTS} commands at concurrency ${CONCURRENCY}: runbook-bot p50 ${percentile(ours, 50).toFixed(1)} ms ` +
       `p99 ${percentile(ours, 99).toFixed(1)} ms; minimal Bolt app p50 ${percentile(baseline, 50).toFixed(1)} ms p99 ` +
-      `${percentile(baseline, 99).toFixed(1)} ms; p99 ratio ${ratio.toFixed(2)}x (goal <= 1.3x and < 50 ms)`;
+      `${percentile(baseline, 99).toFixed(1)} ms; p99 ratio ${ratio.toFixed(2)}x (goal <= 1.3x and < 50 ms)\n` +
+      `  CPU per command: minimal ${(cpu.minimal / ACK_REQUESTS).toFixed(2)} ms, runbook-bot ${(cpu.bot / ACK_REQUESTS).toFixed(2)} ms ` +
+      `(${(cpu.bot / cpu.minimal).toFixed(2)}x)`;
   }
   await Promise.all([slack.close(), kube.close()]);
 

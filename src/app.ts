@@ -273,7 +273,11 @@ function handlerServices(
         message: `anyone in the workspace may ${action} these services: set permissions.${action}`,
       });
   }
-  const audit = new AuditWriter(store, { waitTurn: () => acks.turn() });
+  const audit = new AuditWriter(store, {
+    waitTurn: () => acks.turn(),
+    track: (write) => inflight.track(write),
+    onLost: (error, rows) => logger.error({ event: 'audit.append_failed', rows, err: error }),
+  });
   const shared = { config, store, slack, logger, metrics, inflight, clock, permissions, audit, reads, queue, acks };
   const confirmations = new Confirmations(shared);
   for (const action of confirmableActions) confirmations.register(action);

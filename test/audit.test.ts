@@ -74,6 +74,38 @@ describe(`audit log on ${testStoreKind()}`, () => {
     expect(await verifyAuditLog(testStore.store)).toEqual({ ok: true, rowsChecked: 1_500 });
   });
 
+  it('records rows nobody waits for in the same chain as appends, secrets redacted, and reports a batch it lost', async () => {
+    testStore = await openTestStore();
+    const writes: Array<Promise<unknown>> = [];
+    const writer = new AuditWriter(testStore.store, { track: (write) => writes.push(write) });
+    writer.record({ actor: 'U0ALICE', action: 'command', target: '/health', params: { text: 'all' }, result: 'ok' }, at(1));
+    const appended = writer.append({ actor: 'U0BOB', action: 'button', params: { token: 'xoxb-123-abc' } }, at(2));
+    writer.record({ actor: 'U0CAROL', action: 'form', result: 'user_error' }, at(3));
+    expect((await appended).seq).toBe(2);
+    await Promise.all(writes);
+    // One batch, one write to wait for.
+    expect(writes).toHaveLength(1);
+    const { rows } = await testStore.store.query<{ seq: number; actor: string; params: Record<string, unknown> }>(
+      'SELECT seq, actor, params FROM audit_log ORDER BY seq',
+    );
+    expect(rows.map((row) => [row.seq, row.actor])).toEqual([
+      [1, 'U0ALICE'],
+      [2, 'U0BOB'],
+      [3, 'U0CAROL'],
+    ]);
+    expect(JSON.stringify(rows[1]!.params)).not.toContain('xoxb-123-abc');
+    expect(await verifyAuditLog(testStore.store)).toEqual({ ok: true, rowsChecked: 3 });
+
+    // The store refuses the next batch: the recorded rows are reported lost, the append's caller gets the error.
+    const failing = { ...testStore.store, transaction: () => Promise.reject(new Error('disk full')) };
+    const lost: Array<[string, number]> = [];
+    const broken = new AuditWriter(failing, { onLost: (error, count) => lost.push([(error as Error).message, count]) });
+    broken.record({ actor: 'U0ALICE', action: 'command' }, at(4));
+    broken.record({ actor: 'U0ALICE', action: 'command' }, at(5));
+    await expect(broken.append({ actor: 'U0BOB', action: 'button' }, at(6))).rejects.toThrow('disk full');
+    expect(lost).toEqual([['disk full', 2]]);
+  });
+
   it('refuses updates and deletes from ordinary sessions', async () => {
     testStore = await openTestStore();
     await seed(testStore, 2);

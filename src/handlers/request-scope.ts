@@ -5,7 +5,6 @@ import type { PermissionAction } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { Slot } from '../work-queue.ts';
 import { NotPermittedError, UserError, errorReference } from '../errors.ts';
-import type { AuditEntry } from '../store/audit.ts';
 import type { SharedDeps } from './deps.ts';
 
 export type RequestKind = 'command' | 'action' | 'view' | 'shortcut';
@@ -173,14 +172,17 @@ export class RequestScope {
     if (outcome === 'ok' && this.outcome) outcome = this.outcome;
     this.#deps.metrics.commands.inc({ command: this.name, outcome });
     // After Slack has its answer: the audit write never delays the ack.
-    writeAuditRow(this.#deps, this.reqId, {
-      actor: this.user,
-      action: AUDIT_ACTION[this.kind],
-      target: this.kind === 'command' ? `/${this.name}` : this.name,
-      channel: this.channel,
-      params: this.auditParams,
-      result: outcome,
-    });
+    this.#deps.audit.record(
+      {
+        actor: this.user,
+        action: AUDIT_ACTION[this.kind],
+        target: this.kind === 'command' ? `/${this.name}` : this.name,
+        channel: this.channel,
+        params: this.auditParams,
+        result: outcome,
+      },
+      this.#deps.clock.now(),
+    );
   }
 
   /** The message of a UserError, or a reference id for anything else: in the ack when Slack still waits, else privately. */
@@ -237,21 +239,6 @@ const CHECKING = ':hourglass_flowing_sand: Checking…';
 
 /** A click or form waiting this long for its turn is told where it stands in line. */
 const QUEUE_NOTE_AFTER_MS = 1_000;
-
-/**
- * Appends a request's audit row, tracked on its own (a drain still waits for it). Written as a function of its own so
- * that the closures waiting for the write hold the entry and nothing else: a closure made inside a method keeps that
- * method's whole context, and with it the request (Bolt's arguments, its body and response, this scope), alive until
- * the batch of rows is written; in a burst that outlived the young generation's collections (bench:ack, heap snapshot:
- * every request of the last two rounds still reachable).
- */
-function writeAuditRow(deps: RequestDeps, reqId: string, entry: AuditEntry): void {
-  deps.inflight.track(
-    deps.audit
-      .append(entry, deps.clock.now())
-      .catch((error: unknown) => deps.logger.error({ event: 'audit.append_failed', reqId, err: error })),
-  );
-}
 
 // Request ids: a random prefix per process (replicas differ) and a counter, instead of a random UUID per request.
 const PROCESS_TAG = randomBytes(3).toString('hex');

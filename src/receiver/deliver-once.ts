@@ -64,8 +64,13 @@ export class DeliverOnce implements Receiver {
   readonly #inner: Receiver;
   readonly #options: DeliverOnceOptions;
   #lastPrune = 0;
-  /** Deliveries answered and not yet noted; written together NOTE_GATHER_MS after the first of them. */
-  #toNote = new Map<string, Date>();
+  /**
+   * Deliveries answered and not yet noted, written together NOTE_GATHER_MS after the first of them and at its time
+   * (a row's time only decides when it is pruned). Only the keys are kept: in a burst they wait a second, and anything
+   * more per delivery would outlive the young generation's collections.
+   */
+  #toNote = new Set<string>();
+  #toNoteAt: Date | undefined;
 
   constructor(inner: Receiver, options: DeliverOnceOptions) {
     this.#inner = inner;
@@ -159,14 +164,16 @@ export class DeliverOnce implements Receiver {
 
   /** Queues a note of an answered delivery; the first of a burst schedules the write of them all. */
   #note(key: string, at: Date): void {
-    this.#toNote.set(key, at);
+    this.#toNote.add(key);
     if (this.#toNote.size > 1) return;
+    this.#toNoteAt = at;
     const written = sleep(NOTE_GATHER_MS).then(async () => {
       await this.#options.acks?.turn();
-      const deliveries = [...this.#toNote].map(([noted, when]) => ({ key: noted, at: when }));
-      this.#toNote = new Map();
-      await recordDeliveries(this.#options.store, deliveries).catch((error: unknown) =>
-        this.#options.logger.warn({ event: 'slack.delivery_record_failed', count: deliveries.length, err: error }),
+      const keys = [...this.#toNote];
+      const noted = this.#toNoteAt ?? at;
+      this.#toNote = new Set();
+      await recordDeliveries(this.#options.store, keys, noted).catch((error: unknown) =>
+        this.#options.logger.warn({ event: 'slack.delivery_record_failed', count: keys.length, err: error }),
       );
     });
     this.#options.inflight?.track(written);

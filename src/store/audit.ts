@@ -39,81 +39,157 @@ export async function appendAudit(store: Store, entry: AuditEntry, at: Date): Pr
 
 /** Appends entries in order in one transaction: one lock and one head update for the lot. */
 export async function appendAuditBatch(store: Store, items: ReadonlyArray<{ entry: AuditEntry; at: Date }>): Promise<AuditRow[]> {
+  const pending = items.map(({ entry, at }) => pendingRow(entry, at));
+  const chain = await writeRows(store, pending);
+  return pending.map((row, i) => storedRow(row, chain, i));
+}
+
+/**
+ * An entry as it waits for its place in the chain: its parameters already redacted and written as the canonical JSON
+ * that is hashed and stored, its time in milliseconds. One object and a few strings, so that the entries of a burst,
+ * which wait for their batch, cost the garbage collector little.
+ */
+interface PendingRow {
+  at: number;
+  actor: string;
+  action: string;
+  target: string | null;
+  channel: string | null;
+  params: string;
+  result: string | null;
+}
+
+function pendingRow(entry: AuditEntry, at: Date): PendingRow {
+  return {
+    at: Math.floor(at.getTime()),
+    actor: entry.actor,
+    action: entry.action,
+    target: entry.target ?? null,
+    channel: entry.channel ?? null,
+    params: canonicalJson(redactValue(entry.params ?? {})),
+    result: entry.result ?? null,
+  };
+}
+
+/** Where a batch went in the chain: the seq of its first row, the hash before it, and each row's hash. */
+interface Chained {
+  firstSeq: number;
+  before: string;
+  hashes: string[];
+}
+
+function storedRow(row: PendingRow, chain: Chained, i: number): AuditRow {
+  return {
+    seq: chain.firstSeq + i,
+    at: new Date(row.at),
+    actor: row.actor,
+    action: row.action,
+    target: row.target,
+    channel: row.channel,
+    params: JSON.parse(row.params) as Record<string, unknown>,
+    result: row.result,
+    prev_hash: i === 0 ? chain.before : chain.hashes[i - 1]!,
+    hash: chain.hashes[i]!,
+  };
+}
+
+/** Chains and inserts rows in order in one transaction. */
+function writeRows(store: Store, rows: readonly PendingRow[]): Promise<Chained> {
   return store.transaction(async (tx) => {
     // Appends are serialised across replicas so the chain has no forks.
     await tx.lock(LOCK_IDS.audit);
     const head = await tx.query<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head');
-    let prev = head.rows[0] ?? { seq: 0, hash: GENESIS_HASH };
-    const stored: AuditRow[] = [];
+    const { seq: headSeq, hash: before } = head.rows[0] ?? { seq: 0, hash: GENESIS_HASH };
+    const hashes: string[] = [];
+    let prev = before;
     // Hashed and inserted in parts of ROWS_AT_ONCE, 32, 16, … 1 rows (few statement shapes: the embedded store prepares
     // each once), the event loop free in between: a burst of commands costs the database a few statements, and no
     // ack waits behind the whole batch.
-    for (let start = 0, size = ROWS_AT_ONCE; start < items.length; start += size) {
+    for (let start = 0, size = ROWS_AT_ONCE; start < rows.length; start += size) {
       if (start > 0) await yieldToEventLoop();
-      while (size > items.length - start) size /= 2;
-      const part: AuditRow[] = [];
-      const paramsJson: string[] = [];
+      while (size > rows.length - start) size /= 2;
+      const values: unknown[] = [];
       for (let index = start; index < start + size; index += 1) {
-        const { entry, at } = items[index]!;
-        const row: AuditRow = {
-          seq: prev.seq + 1,
-          at: new Date(Math.floor(at.getTime())),
-          actor: entry.actor,
-          action: entry.action,
-          target: entry.target ?? null,
-          channel: entry.channel ?? null,
-          params: redactValue(entry.params ?? {}) as Record<string, unknown>,
-          result: entry.result ?? null,
-          prev_hash: prev.hash,
-          hash: '',
-        };
-        // The canonical JSON of the parameters is hashed, and stored as it is (jsonb orders keys its own way anyway).
-        const params = canonicalJson(row.params);
-        row.hash = hashWithParams(row, params);
-        part.push(row);
-        paramsJson.push(params);
-        prev = row;
+        const row = rows[index]!;
+        const seq = headSeq + index + 1;
+        const at = new Date(row.at);
+        const hash = chainHash(
+          prev,
+          seq,
+          row.action,
+          row.actor,
+          at.toISOString(),
+          row.channel,
+          row.params,
+          row.result,
+          row.target,
+        );
+        values.push(seq, at, row.actor, row.action, row.target, row.channel, row.params, row.result, prev, hash);
+        hashes.push(hash);
+        prev = hash;
       }
-      await insertRows(tx, part, paramsJson);
-      for (const row of part) stored.push(row);
+      await tx.query(insertStatement(size), values);
     }
     await tx.query(
       `INSERT INTO audit_head (id, seq, hash) VALUES ($3, $1, $2)
        ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`,
-      [prev.seq, prev.hash, true],
+      [headSeq + rows.length, prev, true],
     );
-    return stored;
+    return { firstSeq: headSeq + 1, before, hashes };
   });
 }
 
 /** How long the first append of a batch waits for others. */
 const GATHER_MS = 100;
+/** Rows per transaction at most. */
+const BATCH_ROWS = 500;
+
+/** A row waiting in the writer; `done` is set for appends whose caller waits for the stored row. */
+type QueuedRow = PendingRow & { done?: { resolve: (row: AuditRow) => void; reject: (error: unknown) => void } };
+
+export interface AuditWriterOptions {
+  /** What a batch waits for before it is hashed and written (the bot's acks go first: src/ack-first.ts). */
+  waitTurn?: () => Promise<void>;
+  /** Given each batch's write, so a drain (and a test's idle()) waits for rows not yet written. */
+  track?: (write: Promise<unknown>) => void;
+  /** A batch that could not be written: its rows recorded with `record` (appends are rejected instead). */
+  onLost?: (error: unknown, rows: number) => void;
+}
 
 /**
  * Appends through one queue per process: entries that arrive while a write is in flight go together in the next
  * transaction (group commit), so a burst of commands takes one connection and one lock, not one each.
- * Each append resolves once its row is committed.
  */
 export class AuditWriter {
   readonly #store: Store;
-  #queue: Array<{ entry: AuditEntry; at: Date; resolve: (row: AuditRow) => void; reject: (error: unknown) => void }> = [];
+  readonly #options: AuditWriterOptions;
+  #queue: QueuedRow[] = [];
   #draining = false;
-  readonly #waitTurn: (() => Promise<void>) | undefined;
 
-  /** `waitTurn`: what a batch waits for before it is hashed and written (the bot's acks go first: src/ack-first.ts). */
-  constructor(store: Store, options: { waitTurn?: () => Promise<void> } = {}) {
+  constructor(store: Store, options: AuditWriterOptions = {}) {
     this.#store = store;
-    this.#waitTurn = options.waitTurn;
+    this.#options = options;
   }
 
+  /** Appends an entry; resolves with its row once committed. */
   append(entry: AuditEntry, at: Date): Promise<AuditRow> {
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ entry, at, resolve, reject });
-      if (!this.#draining) {
-        this.#draining = true;
-        void this.#drain();
-      }
-    });
+    return new Promise((resolve, reject) => this.#enqueue({ ...pendingRow(entry, at), done: { resolve, reject } }));
+  }
+
+  /**
+   * Appends an entry nobody waits for (a request's own row): no promise per entry, and the entry is kept as a single
+   * small object until its batch is written. A batch that fails is reported through `onLost`.
+   */
+  record(entry: AuditEntry, at: Date): void {
+    this.#enqueue(pendingRow(entry, at));
+  }
+
+  #enqueue(row: QueuedRow): void {
+    this.#queue.push(row);
+    if (this.#draining) return;
+    this.#draining = true;
+    const written = this.#drain();
+    this.#options.track?.(written);
   }
 
   async #drain(): Promise<void> {
@@ -121,14 +197,19 @@ export class AuditWriter {
     // (a few ms in which no ack is sent), and on PostgreSQL each transaction is a few round trips; so a burst of
     // commands is written once every GATHER_MS rather than once each. Nobody waits for the row but the request's end.
     await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
-    await this.#waitTurn?.();
+    await this.#options.waitTurn?.();
     while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, 500);
+      const batch = this.#queue.splice(0, BATCH_ROWS);
       try {
-        const rows = await appendAuditBatch(this.#store, batch);
-        batch.forEach((item, i) => item.resolve(rows[i]!));
+        const chain = await writeRows(this.#store, batch);
+        batch.forEach((row, i) => row.done?.resolve(storedRow(row, chain, i)));
       } catch (error) {
-        for (const item of batch) item.reject(error);
+        let lost = 0;
+        for (const row of batch) {
+          if (row.done) row.done.reject(error);
+          else lost += 1;
+        }
+        if (lost > 0) this.#options.onLost?.(error, lost);
       }
     }
     this.#draining = false;
@@ -156,44 +237,44 @@ function insertStatement(rows: number): string {
   return statement;
 }
 
-async function insertRows(tx: Queryable, rows: readonly AuditRow[], paramsJson: readonly string[]): Promise<void> {
-  if (rows.length === 0) return;
-  const values: unknown[] = [];
-  rows.forEach((row, i) =>
-    values.push(
-      row.seq,
-      row.at,
-      row.actor,
-      row.action,
-      row.target,
-      row.channel,
-      paramsJson[i],
-      row.result,
-      row.prev_hash,
-      row.hash,
-    ),
-  );
-  await tx.query(insertStatement(rows.length), values);
-}
-
 /** SHA-256 over the previous hash and the row's canonical JSON (keys sorted, so jsonb's reordering does not matter). */
 export function hashAuditRow(row: Omit<AuditRow, 'hash'>): string {
-  return hashWithParams(row, canonicalJson(row.params));
+  return chainHash(
+    row.prev_hash,
+    row.seq,
+    row.action,
+    row.actor,
+    row.at.toISOString(),
+    row.channel,
+    canonicalJson(row.params),
+    row.result,
+    row.target,
+  );
 }
 
 /**
- * hashAuditRow with the parameters' canonical JSON already made. The row's object is written out in its keys' sorted
- * order (action, actor, at, channel, params, result, seq, target), exactly as canonicalJson writes it, without building
- * and sorting it for every row.
+ * The row's object is written out in its keys' sorted order (action, actor, at, channel, params, result, seq, target),
+ * exactly as canonicalJson would write it, without building and sorting it for every row. A field that is undefined is
+ * left out, as canonicalJson leaves it out.
  */
-function hashWithParams(row: Omit<AuditRow, 'hash'>, params: string): string {
-  let body = `{"action":${JSON.stringify(row.action)},"actor":${JSON.stringify(row.actor)},"at":${JSON.stringify(row.at.toISOString())}`;
-  if (row.channel !== undefined) body += `,"channel":${canonicalJson(row.channel)}`;
+function chainHash(
+  prevHash: string,
+  seq: number,
+  action: string,
+  actor: string,
+  at: string,
+  channel: string | null | undefined,
+  params: string,
+  result: string | null | undefined,
+  target: string | null | undefined,
+): string {
+  let body = `{"action":${JSON.stringify(action)},"actor":${JSON.stringify(actor)},"at":${JSON.stringify(at)}`;
+  if (channel !== undefined) body += `,"channel":${canonicalJson(channel)}`;
   body += `,"params":${params}`;
-  if (row.result !== undefined) body += `,"result":${canonicalJson(row.result)}`;
-  body += `,"seq":${canonicalJson(row.seq)}`;
-  if (row.target !== undefined) body += `,"target":${canonicalJson(row.target)}`;
-  return createHash('sha256').update(row.prev_hash).update('\n').update(`${body}}`).digest('hex');
+  if (result !== undefined) body += `,"result":${canonicalJson(result)}`;
+  body += `,"seq":${canonicalJson(seq)}`;
+  if (target !== undefined) body += `,"target":${canonicalJson(target)}`;
+  return createHash('sha256').update(prevHash).update('\n').update(`${body}}`).digest('hex');
 }
 
 export function canonicalJson(value: unknown): string {

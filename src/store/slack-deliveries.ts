@@ -25,29 +25,39 @@ export async function claimDelivery(db: Queryable, key: string, at: Date, staleB
 const DELIVERIES_AT_ONCE = 64;
 
 /**
- * Notes deliveries as seen and answered (those that only a hypothetical retry would repeat): a burst in one insert, or
- * in one transaction when it is larger than a statement takes. Rows go in groups of 64, 32, …, 1, so the statements
- * have seven shapes whatever the burst (the embedded store prepares each shape once).
+ * Notes deliveries as seen and answered at `at` (those that only a hypothetical retry would repeat): a burst in one
+ * insert, or in one transaction when it is larger than a statement takes. Rows go in groups of 64, 32, …, 1, so the
+ * statements have seven shapes whatever the burst (the embedded store prepares each shape once).
  */
-export async function recordDeliveries(store: Store, deliveries: ReadonlyArray<{ key: string; at: Date }>): Promise<void> {
-  if (deliveries.length > DELIVERIES_AT_ONCE) return store.transaction((tx) => insertDeliveries(tx, deliveries));
-  return insertDeliveries(store, deliveries);
+export async function recordDeliveries(store: Store, keys: readonly string[], at: Date): Promise<void> {
+  if (keys.length > DELIVERIES_AT_ONCE) return store.transaction((tx) => insertDeliveries(tx, keys, at));
+  return insertDeliveries(store, keys, at);
 }
 
-async function insertDeliveries(db: Queryable, deliveries: ReadonlyArray<{ key: string; at: Date }>): Promise<void> {
-  for (let start = 0; start < deliveries.length;) {
+async function insertDeliveries(db: Queryable, keys: readonly string[], at: Date): Promise<void> {
+  for (let start = 0; start < keys.length;) {
     // The event loop is free between groups: on the embedded store each statement runs synchronously.
     if (start > 0) await yieldToEventLoop();
     let size = DELIVERIES_AT_ONCE;
-    while (size > deliveries.length - start) size /= 2;
-    const group = deliveries.slice(start, start + size);
+    while (size > keys.length - start) size /= 2;
+    const values: unknown[] = [at];
+    for (let i = start; i < start + size; i += 1) values.push(keys[i]);
     start += size;
-    const values = group.map((_, i) => `($${2 * i + 1}, $${2 * i + 2}, $${2 * i + 2})`).join(', ');
-    await db.query(
-      `INSERT INTO slack_deliveries (key, received_at, acked_at) VALUES ${values} ON CONFLICT (key) DO NOTHING`,
-      group.flatMap(({ key, at }) => [key, at]),
-    );
+    await db.query(insertStatement(size), values);
   }
+}
+
+// The INSERT for each group size, made once: $1 is the time, $2… the keys.
+const insertStatements = new Map<number, string>();
+
+function insertStatement(rows: number): string {
+  let statement = insertStatements.get(rows);
+  if (!statement) {
+    const values = Array.from({ length: rows }, (_, i) => `($${i + 2}, $1, $1)`);
+    statement = `INSERT INTO slack_deliveries (key, received_at, acked_at) VALUES ${values.join(', ')} ON CONFLICT (key) DO NOTHING`;
+    insertStatements.set(rows, statement);
+  }
+  return statement;
 }
 
 export async function markDeliveryAcked(db: Queryable, key: string, at: Date): Promise<void> {
