@@ -403,7 +403,7 @@ async function main(): Promise<void> {
   let ackLine = 'ack: not measured (embedded store not in --stores)';
   let ackMet = true;
   if (args.stores.includes('embedded')) {
-    const { ours, baseline, cpu } = await ackOnEmbedded(slack, configPath);
+    const { ours, baseline, cpu, rounds } = await ackOnEmbedded(slack, configPath);
     const ratio = percentile(ours, 99) / percentile(baseline, 99);
     ackMet = ratio <= 1.3 && percentile(ours, 99) < 50;
     ackLine =
@@ -411,7 +411,8 @@ async function main(): Promise<void> {
       `p99 ${percentile(ours, 99).toFixed(1)} ms; minimal Bolt app p50 ${percentile(baseline, 50).toFixed(1)} ms p99 ` +
       `${percentile(baseline, 99).toFixed(1)} ms; p99 ratio ${ratio.toFixed(2)}x (goal <= 1.3x and < 50 ms)\n` +
       `  CPU per command: minimal ${(cpu.minimal / ACK_REQUESTS).toFixed(2)} ms, runbook-bot ${(cpu.bot / ACK_REQUESTS).toFixed(2)} ms ` +
-      `(${(cpu.bot / cpu.minimal).toFixed(2)}x)`;
+      `(${(cpu.bot / cpu.minimal).toFixed(2)}x)\n` +
+      `  p99 per round, runbook-bot/minimal (ms): ${rounds.map((round) => `${round.bot.toFixed(0)}/${round.minimal.toFixed(0)}`).join(' ')}`;
   }
   await Promise.all([slack.close(), kube.close()]);
 

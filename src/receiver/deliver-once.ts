@@ -46,10 +46,11 @@ export interface DeliverOnceOptions {
 
 const PRUNE_EVERY_MS = 10 * 60_000;
 /**
- * Answered deliveries are noted together, once per this long: one write for a burst rather than one per request.
- * Slack retries after seconds; a copy that reaches this process sooner finds its key among those waiting.
+ * Answered deliveries are noted together, once per this long (as audit rows are): one write for a burst rather than
+ * one per request, and keys that wait briefly (with a second's wait, a burst's keys outlived the young generation's
+ * collections). A copy that reaches this process sooner finds its key among those waiting.
  */
-const NOTE_GATHER_MS = 1_000;
+const NOTE_GATHER_MS = 100;
 /** A copy that finds the first still at work looks again this often, for up to this long, before giving up unanswered. */
 const IN_PROGRESS_POLL_MS = 100;
 const IN_PROGRESS_WAIT_MS = 2_000;
