@@ -8,6 +8,13 @@ import { yieldToEventLoop, type Queryable, type Store } from './db.ts';
  */
 export type DeliveryClaim = 'new' | 'done' | 'in_progress';
 
+/**
+ * The claim and the ack mark are written before (and while) Slack is answered, so they do not wait for the disk
+ * (QueryOptions.durable): a claim lost with the machine costs nothing, since Slack does not send an acked delivery
+ * again, and one never acked may be acted on again after a restart anyway (the takeover below).
+ */
+const BEFORE_THE_ACK = { durable: false } as const;
+
 /** One statement decides who acts: the insert wins, or the update of a row whose receiver went quiet before its ack. */
 export async function claimDelivery(db: Queryable, key: string, at: Date, staleBefore: Date): Promise<DeliveryClaim> {
   const { rowCount } = await db.query(
@@ -16,6 +23,7 @@ export async function claimDelivery(db: Queryable, key: string, at: Date, staleB
        WHERE slack_deliveries.acked_at IS NULL AND slack_deliveries.received_at < $3
      RETURNING key`,
     [key, at, staleBefore],
+    BEFORE_THE_ACK,
   );
   if (rowCount > 0) return 'new';
   const { rows } = await db.query<{ acked_at: Date | null }>('SELECT acked_at FROM slack_deliveries WHERE key = $1', [key]);
@@ -61,7 +69,7 @@ function insertStatement(rows: number): string {
 }
 
 export async function markDeliveryAcked(db: Queryable, key: string, at: Date): Promise<void> {
-  await db.query('UPDATE slack_deliveries SET acked_at = $2 WHERE key = $1 AND acked_at IS NULL', [key, at]);
+  await db.query('UPDATE slack_deliveries SET acked_at = $2 WHERE key = $1 AND acked_at IS NULL', [key, at], BEFORE_THE_ACK);
 }
 
 /** Slack re-delivers within minutes; rows older than that only take space. */

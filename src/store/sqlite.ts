@@ -3,7 +3,7 @@
 // Why SQLite and node:sqlite: see the README ("Storage"). Statements run synchronously and take microseconds; what
 // takes milliseconds, making a commit durable, does not hold the event loop: the WAL is written with synchronous=NORMAL
 // and fsynced off the main thread, and a write resolves only once that fsync is done (one fsync for the writes of the
-// same moment, like PostgreSQL's group commit). An
+// same moment, like PostgreSQL's group commit), unless its caller asks only for the WAL (QueryOptions.durable). An
 // async mutex keeps other callers out while a transaction is open (one connection), and AsyncLocalStorage lets code
 // inside the transaction use the store directly. The same SQL text as PostgreSQL is accepted after three mechanical
 // rewrites: $1 → ?1, `::type` casts dropped, `FOR UPDATE [OF t] SKIP LOCKED` dropped (a SQLite write transaction
@@ -16,7 +16,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ExternalError } from '../errors.ts';
-import type { QueryResult, Row, Store, Transaction } from './types.ts';
+import type { QueryOptions, QueryResult, Row, Store, Transaction } from './types.ts';
 
 export const SQLITE_FILE = 'runbook-bot.sqlite';
 const PID_FILE = 'runbook-bot.pid';
@@ -163,10 +163,11 @@ export async function openSqliteStore(dir: string): Promise<Store> {
   let closed = false;
   const store: Store = {
     dialect: 'sqlite',
-    async query<R extends object>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    async query<R extends object>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
       const { rows, rowCount, writes } = await schedule(() => run<R>(sql, params));
-      // Outside a transaction a write commits at once: it is done when it is on disk. Inside one, the commit waits.
-      if (writes && !inTransaction.getStore()) await durable();
+      // Outside a transaction a write commits at once: it is done when it is on disk (unless the caller needs it only
+      // in the WAL). Inside one, the commit waits.
+      if (writes && !inTransaction.getStore() && options?.durable !== false) await durable();
       return { rows, rowCount };
     },
     transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {

@@ -10,10 +10,20 @@ export interface QueryResult<R extends object = Row> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * false: on SQLite, a write outside a transaction resolves once it has run and is in the WAL (where it survives
+   * the process ending), without waiting for the WAL to reach the disk (where it survives the machine ending). For
+   * rows whose loss in a power cut costs nothing, written where someone waits for them. PostgreSQL commits as it is
+   * configured either way.
+   */
+  durable?: boolean;
+}
+
 export interface Queryable {
   readonly dialect: Dialect;
   /** One statement, $1-style parameters. Pass objects meant for json columns through JSON.stringify. */
-  query<R extends object = Row>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R extends object = Row>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>>;
 }
 
 export interface Transaction extends Queryable {
