@@ -67,11 +67,10 @@ export class DeliverOnce implements Receiver {
   #lastPrune = 0;
   /**
    * Deliveries answered and not yet noted, written together NOTE_GATHER_MS after the first of them and at its time
-   * (a row's time only decides when it is pruned). Only the keys are kept: in a burst they wait a second, and anything
-   * more per delivery would outlive the young generation's collections.
+   * (a row's time only decides when it is pruned). Only the keys are kept: anything more per delivery, waiting for its
+   * batch, would outlive the young generation's collections.
    */
   #toNote = new Set<string>();
-  #toNoteAt: Date | undefined;
 
   constructor(inner: Receiver, options: DeliverOnceOptions) {
     this.#inner = inner;
@@ -167,13 +166,11 @@ export class DeliverOnce implements Receiver {
   #note(key: string, at: Date): void {
     this.#toNote.add(key);
     if (this.#toNote.size > 1) return;
-    this.#toNoteAt = at;
     const written = sleep(NOTE_GATHER_MS).then(async () => {
       await this.#options.acks?.turn();
       const keys = [...this.#toNote];
-      const noted = this.#toNoteAt ?? at;
       this.#toNote = new Set();
-      await recordDeliveries(this.#options.store, keys, noted).catch((error: unknown) =>
+      await recordDeliveries(this.#options.store, keys, at).catch((error: unknown) =>
         this.#options.logger.warn({ event: 'slack.delivery_record_failed', count: keys.length, err: error }),
       );
     });

@@ -103,7 +103,7 @@ function writeRows(store: Store, rows: readonly PendingRow[]): Promise<Chained> 
     const hashes: string[] = [];
     let prev = before;
     // Hashed and inserted in parts of ROWS_AT_ONCE rows, the event loop free in between, so no ack waits behind the
-    // whole batch; each part in statements of at most rowsPerStatement rows, in sizes 64, 32, … 1 (few statement
+    // whole batch; each part in statements of at most ROWS_PER_STATEMENT rows, in sizes 64, 32, … 1 (few statement
     // shapes: the embedded store prepares each once).
     const perStatement = ROWS_PER_STATEMENT[tx.dialect];
     for (let start = 0, size = ROWS_AT_ONCE; start < rows.length; start += size) {
