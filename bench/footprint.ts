@@ -306,10 +306,9 @@ async function ackOnEmbedded(slack: FakeSlack, configPath: string): Promise<Comp
     ...store.env,
   };
   // BENCH_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is added to the bot's process only, as in bench:ack.
-  const profiling: Record<string, string> = process.env.BENCH_NODE_OPTIONS
-    ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS }
-    : {};
-  const bot = await startBotProcess({ ...env, ...profiling, LOG_LEVEL: 'info' }, 60_000, MAIN);
+  // The bot starts as shipped (NODE_FLAGS, as for the memory figures), with BENCH_NODE_OPTIONS after them.
+  const nodeOptions = [...NODE_FLAGS, process.env.BENCH_NODE_OPTIONS ?? ''].join(' ').trim();
+  const bot = await startBotProcess({ ...env, NODE_OPTIONS: nodeOptions, LOG_LEVEL: 'info' }, 60_000, MAIN);
   const minimal = await startBotProcess({ ...env, LOG_LEVEL: 'info' }, 30_000, MINIMAL_APP);
   try {
     // The command a minimal app can answer too; the bot answers it from its config after its full request path.
