@@ -48,13 +48,27 @@ describe('logging', () => {
       password: 'hunter2',
       note: 'connecting to redis://:redispass@cache:6379/0 with xapp-1-A1-secretapp',
       nested: [{ token: 'xoxp-999' }],
+      upper: 'HTTPS://svc:upperpw@example.com, then Basic dXNlcjpwYXNz',
+      plain: 'billing: no secret here',
     });
     logger.error({ err: new Error('connect ECONNREFUSED postgres://admin:s3cret@10.0.0.1/db') }, 'failed with Bearer tok123');
     const out = text();
-    for (const secret of ['secretbot', 'hunter2', 'abc.def.ghi', 'redispass', 'secretapp', 'xoxp-999', 's3cret', 'tok123']) {
+    for (const secret of [
+      'secretbot',
+      'hunter2',
+      'abc.def.ghi',
+      'redispass',
+      'secretapp',
+      'xoxp-999',
+      's3cret',
+      'tok123',
+      'upperpw',
+      'dXNlcjpwYXNz',
+    ]) {
       expect(out).not.toContain(secret);
     }
     expect(out).toContain('"PORT":3000');
+    expect(out).toContain('"plain":"billing: no secret here"');
     expect(out).toContain('redis://:[REDACTED]@cache:6379/0');
     expect(out).toContain('postgres://admin:[REDACTED]@10.0.0.1/db');
   });
