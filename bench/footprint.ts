@@ -305,8 +305,8 @@ async function ackOnEmbedded(slack: FakeSlack, configPath: string): Promise<Comp
     NODE_ENV: 'production',
     ...store.env,
   };
-  // BENCH_NODE_OPTIONS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is added to the bot's process only, as in bench:ack.
-  // The bot starts as shipped (NODE_FLAGS, as for the memory figures), with BENCH_NODE_OPTIONS after them.
+  // The bot starts as shipped (NODE_FLAGS, as for the memory figures); BENCH_NODE_OPTIONS (e.g. "--cpu-prof
+  // --cpu-prof-dir=/tmp/prof") follows them, for the bot's process only, as in bench:ack.
   const nodeOptions = [...NODE_FLAGS, process.env.BENCH_NODE_OPTIONS ?? ''].join(' ').trim();
   const bot = await startBotProcess({ ...env, NODE_OPTIONS: nodeOptions, LOG_LEVEL: 'info' }, 60_000, MAIN);
   const minimal = await startBotProcess({ ...env, LOG_LEVEL: 'info' }, 30_000, MINIMAL_APP);
